@@ -1,0 +1,26 @@
+from airflow.utils.state import DagRunState
+
+from tests.conftest import run_dag, xcom
+
+
+def test_run_dag_runs_a_real_dag_and_reads_its_xcom():
+    dr = run_dag(
+        """
+        import pendulum
+        from airflow.sdk import DAG, task
+
+        with DAG("conftest_smoke", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+            @task
+            def a():
+                return {"x": 1}
+
+            @task
+            def b(v):
+                return v["x"] + 1
+
+            b(a())
+        """
+    )
+    assert dr.state == DagRunState.SUCCESS
+    assert xcom(dr, "a") == {"x": 1}
+    assert xcom(dr, "b") == 2
