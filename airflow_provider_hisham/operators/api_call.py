@@ -98,6 +98,17 @@ ACTIONS: dict[str, Callable[[HishamOSHook, dict[str, Any], str], Any]] = {
 }
 
 
+def _query_params(params: Any) -> dict[str, Any] | None:
+    """The task's own ``params`` as a plain dict (Airflow hands over a ParamsDict that also holds
+    the DAG's params, tagged with source "dag")."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    if isinstance(params, ParamsDict):
+        own = ParamsDict.filter_params_by_source(params, "task")
+        return {key: own.get_param(key).value for key in own} or None
+    return dict(params) if params else None
+
+
 class HishamOSApiCallOperator(BaseOperator):
     """Call the HishamOS API on behalf of a user and push the JSON result (or part of it) to XCom.
 
@@ -106,13 +117,15 @@ class HishamOSApiCallOperator(BaseOperator):
         call of ``method`` ``endpoint`` with ``data`` (JSON body) and ``params`` (query).
     :param user_id: HishamOS user to act as (auth mode ``jwt_secret``), e.g.
         ``"{{ dag_run.conf['user_id'] }}"``.
+    :param params: query parameters of a raw call. Airflow merges a task's ``params`` with the
+        DAG's params, so the query is taken from the task-level ones only and kept in ``query_params``.
     :param response_check: ``fn(result) -> bool``; False fails the task.
     :param result_path: dotted path into the result for XCom (``"id"``, ``"results.0.number"``).
     :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
     """
 
-    template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "params", "user_id", "result_path")
-    template_fields_renderers = {"data": "json", "params": "json"}
+    template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
+    template_fields_renderers = {"data": "json", "query_params": "json"}
     ui_color = "#e8f1fb"
 
     def __init__(self, *, hishamos_conn_id: str = "hishamos_default", action: str | None = None,
@@ -120,7 +133,7 @@ class HishamOSApiCallOperator(BaseOperator):
                  params: dict[str, Any] | None = None, user_id: str | None = None,
                  response_check: Callable[[Any], bool] | None = None, result_path: str | None = None,
                  idempotent: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(params=params, **kwargs)
         if action is None and not endpoint:
             raise HishamOSConfigError(f"task {kwargs.get('task_id')!r}: give either action or endpoint")
         if action is not None and "{{" not in action and action not in ACTIONS:
@@ -131,7 +144,7 @@ class HishamOSApiCallOperator(BaseOperator):
         self.method = method
         self.endpoint = endpoint
         self.data = data
-        self.params = params
+        self.query_params = _query_params(params)
         self.user_id = user_id
         self.response_check = response_check
         self.result_path = result_path
@@ -157,7 +170,7 @@ class HishamOSApiCallOperator(BaseOperator):
                 raise HishamOSConfigError(f"action {self.action!r} takes its arguments as a dict in data")
             result = ACTIONS[self.action](hook, dict(self.data or {}), key)
         else:
-            result = hook.call(str(self.method), str(self.endpoint), self.data, self.params,
+            result = hook.call(str(self.method), str(self.endpoint), self.data, self.query_params,
                                idempotent=self.idempotent)
         if self.response_check is not None and not self.response_check(result):
             raise HishamOSResponseCheckError(f"task {self.task_id}: response_check rejected the result of "

@@ -189,6 +189,7 @@ class HishamOSState:
                 self.users[user.id] = user
             self.api_keys: dict[str, str] = {self.api_key: self.user.id}
             self.refresh_issued: set[str] = set()
+            self.issued_tokens: list[str] = []
             self.refresh_blacklist: set[str] = set()
             self.projects: dict[str, dict[str, Any]] = {}
             self.stories: dict[str, dict[str, Any]] = {}
@@ -247,7 +248,9 @@ class HishamOSState:
         claims = {k: v for k, v in claims.items() if v is not None}
         if token_type == "refresh":
             self.refresh_issued.add(claims["jti"])
-        return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        token = jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        self.issued_tokens.append(token)
+        return token
 
     def token_pair(self, user: User) -> dict[str, str]:
         return {"refresh": self.mint(user.id, "refresh"), "access": self.mint(user.id)}
@@ -262,6 +265,13 @@ class HishamOSState:
         if claims.get("token_type") != token_type or claims["exp"] <= self.now():
             raise _token_error(token_type)
         return claims
+
+    def secrets(self) -> set[str]:
+        """Every credential of this server: password, JWT secret, API key, issued and presented tokens."""
+        with self.lock:
+            seen = {r.headers.get("Authorization", "").partition(" ")[2] for r in self.requests}
+            return {u.password for u in self.users.values()} | {self.jwt_secret, self.api_key} | \
+                set(self.issued_tokens) | {t for t in seen if t}
 
     def revoke_refresh_tokens(self) -> None:
         """Blacklist every refresh token issued so far (forces clients to log in again)."""
