@@ -340,3 +340,25 @@ def test_full_urls_must_be_on_the_connection_host(hook_for, hishamos):
     assert hook.call("GET", hishamos.url + ME)["id"]
     with pytest.raises(HishamOSConfigError, match="not on this connection's host"):
         hook.call("GET", "http://example.com" + ME)
+
+
+# -- provider metadata -----------------------------------------------------------------------------
+def test_provider_and_connection_form_are_discovered_by_airflow():
+    """What ``airflow providers hooks`` and the UI's ``GET /ui/connections/hook_meta`` show."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
+    assert "airflow-provider-hisham" in pm.providers
+    hook = pm.hooks["hishamos"]
+    assert hook.hook_class_name == "airflow_provider_hisham.hooks.hishamos.HishamOSHook"
+    assert hook.connection_id_attribute_name == "hishamos_conn_id" and hook.connection_testable
+    assert pm.connection_form_widgets["extra__hishamos__jwt_secret"].is_sensitive
+    assert pm.connection_form_widgets["extra__hishamos__api_key"].is_sensitive
+    assert pm.field_behaviours["hishamos"]["relabeling"]["login"] == "Email (auth mode password)"
+    meta = next(m for m in HookMetaService.hook_meta_data() if m.connection_type == "hishamos")
+    assert set(meta.extra_fields) == {"auth_mode", "jwt_secret", "api_key", "default_user_id", "timeout",
+                                      "verify_ssl"}
+    assert meta.extra_fields["auth_mode"]["schema"]["enum"] == ["password", "jwt_secret", "api_key"]
+    assert meta.extra_fields["jwt_secret"]["schema"]["format"] == "password"
+    assert meta.standard_fields.host.title == "HishamOS URL" and meta.standard_fields.port.hidden

@@ -1,0 +1,152 @@
+"""Story creations through HishamOSHook vs a plain ``requests.Session`` loop, in one run.
+
+Both sides create stories in the same project of the same local HishamOS stand-in (started as a
+separate process, so the client loops do not share a GIL with it), with the same auth (password
+login, one Bearer token) and the same body, parse the JSON answer and check the status. Rounds
+alternate which side goes first. The figure of merit is hook time / plain time (target <= 1.15).
+
+    python bench/bench_api_call.py                 # 1,000 creations a side, 3 rounds
+    python bench/bench_api_call.py --n 200 --rounds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STORIES = "/api/v1/projects/stories/"
+
+
+def start_server() -> tuple[subprocess.Popen, dict]:
+    """The stand-in in its own process; returns it and the credentials it prints."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.hishamos", "--port", "0", "--lifetime", "1800"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    while not lines or lines[-1] != "}\n":
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the HishamOS stand-in did not start")
+        lines.append(line)
+    return proc, json.loads("".join(lines))
+
+
+def body(project: str, i: int) -> dict:
+    # The same body every time: the stand-in caches validation of identical requests, so the
+    # server's share of each round trip stays small and the client overhead shows.
+    return {"project": project, "title": "Benchmark story", "description": "As a user I want speed.",
+            "acceptance_criteria": "Given a story, it is created."}
+
+
+class PlainLoop:
+    """The baseline: what a DAG author would write with requests alone."""
+
+    def __init__(self, info: dict, project: str) -> None:
+        import requests
+
+        self.session = requests.Session()
+        tokens = self.session.post(info["url"] + "/api/v1/auth/login/",
+                                   json={"email": info["email"], "password": info["password"]}, timeout=30)
+        tokens.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {tokens.json()['access']}"
+        self.url, self.project = info["url"] + STORIES, project
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            resp = self.session.post(self.url, json=body(self.project, i), timeout=30)
+            resp.raise_for_status()
+            resp.json()
+        return time.perf_counter() - start
+
+
+class HookLoop:
+    def __init__(self, conn_id: str, project: str) -> None:
+        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+        self.hook, self.project = HishamOSHook(conn_id), project
+        self.hook.call("GET", "/api/v1/auth/me/")  # log in outside the timed part, like the plain loop
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        for i in range(n):
+            b = body(self.project, i)
+            self.hook.create_story(b["project"], b["title"], b["description"], b["acceptance_criteria"])
+        return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="story creations per side per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--chunk", type=int, default=50, help="calls per side before switching sides")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-home-"))
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    proc, info = start_server()
+    try:
+        conn_id = "hishamos_bench"
+        conn = json.loads(info["AIRFLOW_CONN_HISHAMOS_DEFAULT"])
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        # The hook logs one line per call, as in a task: configure Airflow's task-side logging
+        # (JSON lines, as a task sends them to its supervisor) into a file.
+        from airflow.sdk.log import configure_logging
+
+        log_file = Path(tempfile.mkdtemp(prefix="bench-logs-")) / "task.log"
+        log_stream = open(log_file, "wb")
+        configure_logging(json_output=True, output=log_stream, sending_to_supervisor=True)
+
+        project = info["demo_project_id"]
+        sides = {"plain": PlainLoop(info, project), "hook": HookLoop(conn_id, project)}
+        for loop in sides.values():
+            loop.run(args.warmup)
+        totals = {"plain": 0.0, "hook": 0.0}
+        for r in range(args.rounds):
+            # Alternate small chunks of each side, so load from other processes on a shared
+            # machine hits both sides alike.
+            times = {"plain": 0.0, "hook": 0.0}
+            done = 0
+            while done < args.n:
+                size = min(args.chunk, args.n - done)
+                order = ("plain", "hook") if (done // args.chunk + r) % 2 == 0 else ("hook", "plain")
+                for side in order:
+                    times[side] += sides[side].run(size)
+                done += size
+            for side in totals:
+                totals[side] += times[side]
+            print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e6:.0f} us/story), "
+                  f"hook {times['hook']:.3f} s ({times['hook'] / args.n * 1e6:.0f} us/story), "
+                  f"ratio {times['hook'] / times['plain']:.3f}", flush=True)
+        plain_total, hook_total = totals["plain"], totals["hook"]
+        log_stream.close()
+        logged = sum(1 for line in open(log_file) if "HishamOS POST /api/v1/projects/stories/ -> 201" in line)
+
+        import requests
+
+        token = requests.post(info["url"] + "/api/v1/auth/login/",
+                              json={"email": info["email"], "password": info["password"]}).json()["access"]
+        count = requests.get(info["url"] + STORIES, params={"project": project},
+                             headers={"Authorization": f"Bearer {token}"}).json()["count"]
+        expected = 2 * (args.warmup + args.n * args.rounds)
+        ratio = hook_total / plain_total
+        print(f"stories created: {count} (expected {expected}); hook log lines: {logged}")
+        print(f"TOTAL {args.rounds} x {args.n} story creations a side: plain requests.Session {plain_total:.3f} s, "
+              f"HishamOSHook {hook_total:.3f} s, ratio hook/plain = {ratio:.3f} (target <= 1.15)")
+        return {"ratio": ratio, "plain": plain_total, "hook": hook_total, "count": count, "expected": expected,
+                "logged": logged}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
