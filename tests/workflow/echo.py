@@ -14,7 +14,7 @@ ECHO = StepType(
     {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"value": {}, "fail": {"type": "boolean"}},
+        "properties": {"value": {}, "fail": {"type": "boolean"}, "note": {"type": "string"}},
     },
     "Test step: returns {'value': <rendered value>, 'at': <time>}.",
 )
@@ -23,8 +23,9 @@ ECHO = StepType(
 class EchoOperator(BaseOperator):
     template_fields = ("value",)
 
-    def __init__(self, *, value=None, fail: bool = False, **kwargs):
+    def __init__(self, *, value=None, fail: bool = False, note: str = "", **kwargs):
         super().__init__(**kwargs)
+        self.note = note  # not a template field
         self.value = value
         self.fail = fail
 
