@@ -19,7 +19,8 @@ from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigE
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, translate
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
-from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, read_config
+from airflow_provider_hisham.workflow.plan_cache import PlanCache
+from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, parse_text
 
 DEFAULT_START_DATE = "2025-01-01"
 _SECONDS = {
@@ -187,8 +188,38 @@ class _Builder:
 def build_dag_from_source(source: ConfigSource, registry: StepTypeRegistry | None = None):
     """Validate ``source`` and build its DAG (raises WorkflowConfigError naming file/step/field/line)."""
     registry = registry or default_registry
-    plan = compile_workflow(source, registry)
-    return _Builder(plan, registry).dag()
+    return build_dag_from_plan(compile_workflow(source, registry), registry)
+
+
+def build_dag_from_plan(plan: WorkflowPlan, registry: StepTypeRegistry | None = None):
+    return _Builder(plan, registry or default_registry).dag()
+
+
+def default_cache_dir() -> Path:
+    """``[hisham] workflow_plan_cache_dir``, else ``$AIRFLOW_HOME/cache/hisham-workflow-plans``."""
+    from airflow.configuration import AIRFLOW_HOME, conf
+
+    configured = conf.get("hisham", "workflow_plan_cache_dir", fallback="")
+    return Path(configured) if configured else Path(AIRFLOW_HOME) / "cache" / "hisham-workflow-plans"
+
+
+def load_plan(path: Path, name: str, registry: StepTypeRegistry, cache: PlanCache | None) -> WorkflowPlan:
+    """The validated plan of one config file, from the cache when its bytes are unchanged."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")]) from None
+    key = cache.key(text, name) if cache else ""
+    if cache and (plan := cache.load(key, registry)):
+        return plan
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorkflowConfigError([ConfigIssue(name, f"not UTF-8 text: {exc.reason}")]) from None
+    plan = compile_workflow(parse_text(decoded, name, fmt="json" if path.suffix.lower() == ".json" else "yaml"), registry)
+    if cache:
+        cache.store(key, plan, registry)
+    return plan
 
 
 def build_dag(config: dict, *, name: str = "<dict>", registry: StepTypeRegistry | None = None):
@@ -235,14 +266,18 @@ def load_dags(
     *,
     registry: StepTypeRegistry | None = None,
     report_errors: bool = True,
+    cache_dir: str | Path | None | bool = None,
 ) -> LoadResult:
     """Build a DAG from every YAML/JSON config under ``folder`` into ``namespace`` (a DAG file's
     ``globals()``).
 
     A bad config never stops the others. With ``report_errors`` (and a namespace), invalid
     configs are reported to Airflow as the DAG file's import error (see ``_report``), listing
-    every config's file, step, field and line.
+    every config's file, step, field and line. Validated plans are cached on disk
+    (``cache_dir``; None = :func:`default_cache_dir`, False = no cache).
     """
+    registry = registry or default_registry
+    cache = None if cache_dir is False else PlanCache(default_cache_dir() if cache_dir in (None, True) else cache_dir)
     folder = Path(folder)
     base = folder.parent
     result = LoadResult()
@@ -250,7 +285,7 @@ def load_dags(
     for path in config_files(folder):
         name = os.path.relpath(path, base)
         try:
-            dag = build_dag_from_source(read_config(path, name=name), registry)
+            dag = build_dag_from_plan(load_plan(path, name, registry, cache), registry)
         except WorkflowConfigError as exc:
             result.errors[name] = exc
             continue

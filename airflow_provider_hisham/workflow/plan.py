@@ -295,12 +295,14 @@ class _Compiler:
         return data
 
     # --- params and top level ----------------------------------------------------------------
-    def check_params(self, params: dict) -> None:
+    def check_params(self, params: dict, scheduled: bool) -> None:
         from jsonschema import Draft202012Validator
         from jsonschema.exceptions import SchemaError
 
         for name, spec in params.items():
             where = ("params", name)
+            if scheduled and "default" not in spec:
+                self.issue(where, f"param '{name}' needs a default: scheduled runs are triggered without conf")
             schema = {k: v for k, v in spec.items() if k not in ("default", "values_display")}
             try:
                 Draft202012Validator.check_schema(schema)
@@ -325,7 +327,7 @@ class _Compiler:
         data = self.source.data
         params = data.get("params", {})
         self.check_schedule(data.get("schedule"))
-        self.check_params(params)
+        self.check_params(params, data.get("schedule") is not None)
         self.walk(data["steps"], ("steps",), [])
         self.link_depends_on()
         cycle = self.find_cycle() if not self.issues else None

@@ -115,6 +115,15 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
         ),
         "Publishes a directory as a GitHub/GitLab/git repository or a ZIP/TAR.GZ archive.",
     ),
+    StepType(
+        "combine_projects",
+        "airflow_provider_hisham.operators.combine_projects.CombineProjectsOperator",
+        _object(
+            {"project_id": _STR_T, "sources": templated({"type": ["object", "array"]}), "output_root": _STR_T},
+            required=["project_id", "sources"],
+        ),
+        "Merges the projects parallel lanes generated into one (a parallel block's combine step).",
+    ),
 )
 
 

@@ -81,7 +81,7 @@ def test_dagbag_loads_valid_configs_and_reports_invalid_ones_as_an_import_error(
     assert "2 invalid workflow config(s)" in error
     assert (
         "workflows/bad_type.yaml:6: step 'second': field 'steps[1].type': unknown step type 'mail'; "
-        "known step types: api_call, echo, file_generation, repo_creation"
+        "known step types: api_call, combine_projects, echo, file_generation, repo_creation"
     ) in error
     assert (
         "workflows/nested/bad_ref.yml:6: step 'first': field 'steps[0].config.value': refers to step 'later', "

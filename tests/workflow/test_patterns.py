@@ -169,3 +169,40 @@ def test_a_failed_branch_fails_the_join():
     assert got["to_zip"] == TaskInstanceState.FAILED
     assert got["join"] == TaskInstanceState.UPSTREAM_FAILED
     assert dr.state == DagRunState.FAILED
+
+
+def test_rest_style_conf_is_validated_against_the_params():
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="bitbucket"):
+        run_config(CONDITIONAL, conf={"target": "bitbucket"})
+
+
+def test_params_carry_their_schema_for_the_trigger_form():
+    from tests.workflow.echo import register
+
+    from airflow_provider_hisham.workflow import build_dag
+
+    register()
+    dag = build_dag(
+        {
+            "dag_id": "wf_params_form",
+            "params": {
+                "target": {"type": "string", "enum": ["github", "zip"], "default": "zip", "title": "Export to", "description": "where"},
+                "count": {"type": "integer", "minimum": 1, "default": 1},
+                "name": {"type": "string", "minLength": 3},
+            },
+            "steps": [echo("a", "{{ params.target }}")],
+        }
+    )
+    dumped = dag.params.dump()
+    assert dumped["target"] == "zip" and dumped["count"] == 1
+    target = dag.params.get_param("target")
+    assert target.schema == {"type": "string", "enum": ["github", "zip"], "title": "Export to"}
+    assert target.description == "where"
+    with pytest.raises(Exception, match="is not one of"):
+        target.resolve("gitlab")
+    with pytest.raises(Exception, match="less than the minimum"):
+        dag.params.get_param("count").resolve(0)
+    with pytest.raises(Exception, match="No value passed|required"):
+        dag.params.get_param("name").resolve()
