@@ -38,11 +38,36 @@ def workflow_schema() -> dict:
     return json.loads(resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
+_RECURSIVE_DEFS = frozenset({"items", "item", "parallel", "conditional", "sequential"})
+
+
+def _inline_refs(node: Any, defs: dict) -> Any:
+    """Copy non-recursive ``$defs`` into place: the same schema, ~2x faster to validate
+    (every ``$ref`` is a registry lookup in jsonschema)."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] not in _RECURSIVE_DEFS:
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline_refs(defs[ref[8:]], defs), **rest}
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
 @lru_cache(maxsize=1)
 def _schema_validator():
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(workflow_schema())
+    schema = workflow_schema()
+    return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
+
+
+@lru_cache(maxsize=64)
+def _config_validator(schema_json: str):
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(json.loads(schema_json))
 
 
 @dataclass
@@ -163,9 +188,8 @@ class _Compiler:
         return step["id"]
 
     def check_config(self, schema: dict, task: TaskPlan) -> None:
-        from jsonschema import Draft202012Validator
-
-        for error in Draft202012Validator(schema).iter_errors(task.config):
+        validator = _config_validator(json.dumps(schema, sort_keys=True))
+        for error in validator.iter_errors(task.config):
             self.issue(task.path + ("config",) + tuple(error.absolute_path), _schema_message(error), task.task_id)
 
     def parallel(self, block: dict, path: tuple, upstream: list[str]) -> tuple[list[str], str]:
