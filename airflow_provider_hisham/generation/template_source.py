@@ -78,7 +78,9 @@ class _PathRenderer:
         if out == rel:
             check_relative_path(out, self.limits)
             return out
-        if any(not seg for seg in out.split("/")) or out.endswith("/"):
+        if out.startswith(("/", "\\")):
+            check_relative_path(out, self.limits)  # raises: absolute
+        if any(not seg for seg in out.split("/")):
             return None
         check_relative_path(out, self.limits)
         return out
