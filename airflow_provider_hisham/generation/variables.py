@@ -74,6 +74,8 @@ def load_spec(template_dir: str) -> TemplateSpec:
     unknown = set(raw) - {"name", "description", "variables", "conditions", "copy_without_render", "exclude", "extensions"}
     if unknown:
         raise TemplateSpecError(f"{path}: unknown manifest keys {sorted(unknown)}")
+    if not isinstance(raw.get("variables") or {}, dict):
+        raise TemplateSpecError(f"{path}: variables must map names to definitions")
     variables = []
     for vname, vdef in (raw.get("variables") or {}).items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(vname)):
