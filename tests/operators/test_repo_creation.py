@@ -223,3 +223,43 @@ def test_operator_module_import_is_light():
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT,
                    env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def _seed_generated_project(hishamos) -> str:
+    import uuid
+
+    gp_id = str(uuid.uuid4())
+    with hishamos.state.lock:
+        hishamos.state.generated_projects[gp_id] = {
+            "id": gp_id, "project": hishamos.state.demo_project_id, "status": "completed", "exports_count": "0",
+            "output_directory": "/tmp/generated", "total_files": 3, "total_size": 10,
+        }
+    return gp_id
+
+
+@pytest.mark.parametrize("target", ["zip", "github"])
+def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
+                                                          make_project, tmp_path):
+    pytest.importorskip("airflow_provider_hisham.hooks.hishamos",
+                        reason="HishamOSHook (issue 2) is not merged into this branch yet")
+    conn_id = hishamos_conn("password")
+    gp_id = _seed_generated_project(hishamos)
+    src = make_project(4, f"registered-{target.replace('.', '')}")
+    source = _dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, github_conn_id={github_conn!r}, "
+                                        f"archive_dir={str(tmp_path / 'out')!r}, hishamos_conn_id={conn_id!r}, "
+                                        f"generated_project_id={gp_id!r}")
+    first = xcom(run_dag(source), "export")
+    second = xcom(run_dag(source), "export")  # a rerun registers nothing new
+    records = [r for r in hishamos.state.repository_exports.values() if r["generated_project"] == gp_id]
+    assert len(records) == 1
+    record = records[0]
+    assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
+    assert record["export_type"] == target and record["status"] == "completed"
+    assert record["repository_name"] == src.name
+    if target == "zip":
+        assert record["archive_path"] == first["archive_path"]
+        assert record["archive_size"] == Path(first["archive_path"]).stat().st_size
+    else:
+        assert record["repository_url"] == first["url"]
+        assert record["config"]["commit_sha"] == first["commit_sha"]
+    assert TOKEN not in json.dumps(record)
