@@ -83,6 +83,13 @@ def test_secondary_rate_limit_and_5xx_are_retried(hook, github_api):
     assert [s for m, p, s in github_api.state.requests if p == "/user/repos"][-5:] == [403, 429, 502, 502, 201]
 
 
+def test_network_error_is_retried(hook, github_api):
+    hook.create_repository("net-drop")
+    github_api.state.fail_next("GET", "/repos/octo-user/net-drop", "drop")
+    assert hook.get_repository("net-drop").name == "net-drop"
+    assert [s for m, p, s in github_api.state.requests if p == "/repos/octo-user/net-drop"][-2:] == [0, 200]
+
+
 def test_rate_limit_wait_is_bounded(github_conn, github_api):
     hook = GitHubRepositoryHook(github_conn, max_rate_limit_wait=0.5)
     github_api.state.fail_next("GET", "/repos/octo-user/bounded", "primary")

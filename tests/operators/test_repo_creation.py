@@ -74,6 +74,8 @@ def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[s
         rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id)).all()
         found["xcom"] = any(TOKEN in json.dumps(XComModel.deserialize_value(r), default=str) for r in rows)
         rendered = session.query(RenderedTaskInstanceFields).filter_by(dag_id=run.dag_id, run_id=run.run_id).all()
+        assert rendered and rows, "dag.test() stored no rendered fields or XCom to scan"
+        assert str(src) in json.dumps(rendered[0].rendered_fields)
         found["rendered fields"] = any(TOKEN in json.dumps(r.rendered_fields, default=str) for r in rendered)
     return found
 
@@ -152,7 +154,8 @@ def test_on_conflict(github_conn, github_api, make_project, on_conflict, outcome
                        f"github_conn_id={github_conn!r}, repository_name={name!r}, on_conflict={on_conflict!r}"))
     if outcome is None:
         assert run.state == "failed"
-        assert f"repository '{name}' already exists" in _output(capfd, caplog)
+        output = _output(capfd, caplog)
+        assert f"repository '{name}' already exists" in output and TOKEN not in output
         assert github_api.state.git.head(f"octo-user/{name}") is None
         return
     assert run.state == "success"

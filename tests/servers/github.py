@@ -64,7 +64,8 @@ class GitHubState:
         """Queue ``count`` faults for requests starting with ``path_prefix``.
 
         kind: ``primary`` (403, x-ratelimit-remaining 0), ``primary429``, ``secondary``
-        (403 + retry-after), ``secondary429``, ``5xx`` (502), ``unauthorized`` (401).
+        (403 + retry-after), ``secondary429``, ``5xx`` (502), ``unauthorized`` (401), ``drop``
+        (connection closed without a response).
         """
         now = int(time.time())
         limit = {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-used": "5000",
@@ -81,6 +82,7 @@ class GitHubState:
             "secondary429": (429, {"retry-after": "1"}, {**secondary, "status": "429"}),
             "5xx": (502, {}, {"message": "Server Error"}),
             "unauthorized": (401, {}, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}),
+            "drop": (0, {}, {}),  # close the connection without an answer (a network error)
         }
         status, headers, body = table[kind]
         with self.lock:
@@ -120,6 +122,11 @@ class GitHubHandler(JsonHandler):
         method, path = self.command, self.path_only
         route = next(((m, t, rx.match(path)) for m, rx, t in _ROUTES if m == method and rx.match(path)), None)
         status, payload, headers = self._dispatch(method, path, body, route)
+        if status == 0:
+            with self.state.lock:
+                self.state.requests.append((method, path, 0))
+            self.close_connection = True
+            return
         raw = json.dumps(payload).encode()
         if route is not None:
             self.state.checker.check(method, path, route[1], body, status, raw, self.query,
