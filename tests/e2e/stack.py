@@ -160,7 +160,13 @@ class AirflowStack:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
         self.api_port = self.api_port or free_port()
-        self.env = self._build_env()
+        if self.database == "postgres":
+            self._db_name = f"hisham_e2e_{uuid.uuid4().hex[:12]}"
+            _create_database(self._db_name)
+            conn = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self._db_name}"
+        else:
+            conn = f"sqlite:///{self.home / 'airflow.db'}"
+        self.env = self.build_env(conn)
         self._airflow("db", "migrate", timeout=300)
         if self.admin_password is not None:
             (self.home / "passwords.json").write_text(json.dumps({"admin": self.admin_password}))
@@ -204,14 +210,10 @@ class AirflowStack:
                 pass
 
     # -- set-up --------------------------------------------------------------------------------
-    def _build_env(self) -> dict[str, str]:
+    def build_env(self, sql_alchemy_conn: str) -> dict[str, str]:
+        """The components' environment: ours only, nothing inherited from a calling Airflow."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "_AIRFLOW"))}
-        if self.database == "postgres":
-            self._db_name = f"hisham_e2e_{uuid.uuid4().hex[:12]}"
-            _create_database(self._db_name)
-            conn = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self._db_name}"
-        else:
-            conn = f"sqlite:///{self.home / 'airflow.db'}"
+        conn = sql_alchemy_conn
         celery = self.executor == "CeleryExecutor"
         self._queue = f"hisham-e2e-{uuid.uuid4().hex[:8]}"
         env.update(
@@ -221,7 +223,7 @@ class AirflowStack:
                 api_port=self.api_port,
                 generated_projects_root=str(self.home / "generated-projects"),
                 broker_url=REDIS_URL if celery else "",
-                result_backend=f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{self._db_name}" if celery else "",
+                result_backend=f"db+{conn}" if celery else "",
             )
         )
         bundles = self.bundles or {"dags-folder": REPO_ROOT / "dags"}
