@@ -72,6 +72,18 @@ class Rest:
         assert response.status == 200, response.data[:500]
         return json.dumps(json.loads(response.data)["content"])
 
+    def errors(self, result: RunResult, task_id: str) -> list[str]:
+        """The readable errors of a task's log: ``ExceptionType: message`` and error events."""
+        lines = []
+        for event in json.loads(self.log(result, task_id)):
+            if not isinstance(event, dict):
+                continue
+            for exc in event.get("error_detail") or []:
+                lines.append(f"{exc.get('exc_type')}: {exc.get('exc_value')}")
+            if event.get("level") in ("error", "critical") and not event.get("error_detail"):
+                lines.append(str(event.get("event")))
+        return lines
+
 
 def overlap_seconds(a: Any, b: Any) -> float:
     """How long two task instances ran at the same time (negative: a gap between them)."""

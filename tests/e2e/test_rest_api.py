@@ -59,9 +59,8 @@ def test_a_failing_step_fails_its_task_with_a_readable_error_in_the_log(runs, re
     assert failed.state == "failed"
     assert failed.states()["maybe_fail"] == "failed"
     assert failed.states()["prepare"] == "success"
-    log = rest.log(failed, "maybe_fail")
-    assert "ValueError" in log
-    assert "step maybe_fail failed on purpose: conf 'fail' was true" in log
+    errors = rest.errors(failed, "maybe_fail")
+    assert "ValueError: step maybe_fail failed on purpose: conf 'fail' was true" in errors, errors
 
 
 def test_a_retried_task_runs_twice_and_leaves_one_record(runs, rest, stack):
