@@ -224,3 +224,38 @@ def test_missing_action_argument_names_it(hishamos, hishamos_conn):
 HishamOSApiCallOperator(task_id="status", action="update_story_status", data={"story_id": "x"})
 """))
     assert dr.state == DagRunState.FAILED and not hishamos.state.requests
+
+
+def test_actions_chain_project_story_status_sprint_agent(hishamos, hishamos_conn):
+    hishamos_conn("password")
+    # The project create loses its response once and the recovery lookup fails: the task retry
+    # must find the project by the marker in its tags instead of creating a second one.
+    hishamos.inject("drop_after_commit", method="POST", path="/api/v1/projects/")
+    hishamos.inject("status", status=500, method="GET", path="/api/v1/projects/", skip=1)
+    dr = run_dag(_dag("api_call_actions", """
+project = HishamOSApiCallOperator(
+    task_id="project", action="create_project", retries=1, retry_delay=pendulum.duration(seconds=0),
+    data={"name": "Shop", "start_date": "2026-03-01", "end_date": "2026-05-31"}, result_path="id")
+story = HishamOSApiCallOperator(
+    task_id="story", action="create_story", result_path="id",
+    data={"project": "{{ ti.xcom_pull('project') }}", "title": "Pay", "description": "d",
+          "acceptance_criteria": "a"})
+status = HishamOSApiCallOperator(
+    task_id="status", action="update_story_status",
+    data={"story_id": "{{ ti.xcom_pull('story') }}", "status": "in_progress"}, result_path="updated_count")
+sprint = HishamOSApiCallOperator(
+    task_id="sprint", action="create_sprint", retries=1, retry_delay=pendulum.duration(seconds=0),
+    data={"project": "{{ ti.xcom_pull('project') }}", "name": "Sprint 1", "sprint_number": 1,
+          "start_date": "2026-03-02", "end_date": "2026-03-15"})
+agent = HishamOSApiCallOperator(
+    task_id="agent", action="execute_agent", result_path="output",
+    data={"agent": "Scrum Master Agent", "prompt": "plan {{ ti.xcom_pull('story') }}"})
+project >> story >> status >> sprint >> agent
+"""))
+    assert dr.state == DagRunState.SUCCESS
+    st = hishamos.state
+    shops = [p for p in st.projects.values() if p["name"] == "Shop"]
+    assert len(shops) == 1 and xcom(dr, "project") == shops[0]["id"] and _ti(dr, "project").try_number == 2
+    assert st.stories[xcom(dr, "story")]["status"] == "in_progress" and xcom(dr, "status") == 1
+    assert xcom(dr, "sprint")["project_name"] == "Shop"
+    assert xcom(dr, "agent") == f"[Scrum Master Agent] plan {xcom(dr, 'story')}"
