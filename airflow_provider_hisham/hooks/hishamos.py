@@ -200,7 +200,10 @@ class HishamOSHook(HttpHook):
             if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
                 raise HishamOSConfigError(f"endpoint {endpoint!r} is not on this connection's host {base.netloc}")
             endpoint = parts.path + (f"?{parts.query}" if parts.query else "")
-        return "/" + endpoint.lstrip("/")
+        path, sep, query = endpoint.partition("?")
+        # Every HishamOS path ends with "/"; without it Django answers a redirect (and drops a POST body).
+        path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
+        return path + sep + query
 
     def _call(self, method: str, path: str, data: Any = None, params: dict[str, Any] | None = None, *,
               idempotent: bool | None = None, authenticate: bool = True, recover: Any = None) -> Any:

@@ -335,9 +335,11 @@ def test_discover_endpoints_is_cached(hishamos, hook_for):
     assert len(hishamos.requests_to("GET", "/api/schema/")) == 1
 
 
-def test_full_urls_must_be_on_the_connection_host(hook_for, hishamos):
+def test_endpoint_forms_and_full_urls_must_be_on_the_connection_host(hook_for, hishamos):
     hook = hook_for()
     assert hook.call("GET", hishamos.url + ME)["id"]
+    assert hook.call("get", "api/v1/auth/me")["id"]  # slashes added: Django would redirect
+    assert hook.call("GET", "/api/v1/agents?search=QA")["results"][0]["name"] == "QA Agent"
     with pytest.raises(HishamOSConfigError, match="not on this connection's host"):
         hook.call("GET", "http://example.com" + ME)
 
