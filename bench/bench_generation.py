@@ -5,7 +5,8 @@ Run:  python bench/bench_generation.py [--files 1000] [--repeat 3] [--big 10000]
 One template tree is written three times with the same files and logic, only the variable
 spelling differs (``{{ x }}`` natively and for copier, ``{{ cookiecutter.x }}`` for cookiecutter).
 The file mix is 30 % static files, 50 % files that only substitute variables and 20 % files with
-``{% if %}`` / ``{% for %}`` logic; one file name in ten is templated. Every run is cold (a new
+``{% if %}`` / ``{% for %}`` logic in 25 distinct structures (so the compiled-shape cache cannot
+reduce them to one); one file name in ten is templated. Every run is cold (a new
 generator, a new output folder). Ratios are peer time / our time, printed in one run.
 """
 
@@ -25,6 +26,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+LOGIC_SHAPES = 25  # distinct Jinja structures among the logic files (they differ in more than text)
 CONTEXT = {"project_name": "Bench Project", "project_slug": "bench_project", "author": "Ada", "version": "1.2.3", "use_logging": True}
 
 STATIC = '''Static document {i}
@@ -43,6 +45,7 @@ def describe_{i}() -> str:
     return SLUG + "-" + str(INDEX)
 '''
 LOGIC = '''"""Module {i} of {{{{ {p}project_name }}}}."""
+{{% set variant = {v} %}}
 {{% if {p}use_logging %}}
 import logging
 
@@ -78,7 +81,7 @@ def make_template(root: str, files: int, flavor: str) -> str:
         folder = os.path.join(body, f"pkg{i // 10:04d}")
         os.makedirs(folder, exist_ok=True)
         kind = i % 10
-        text = (STATIC if kind < 3 else SIMPLE if kind < 8 else LOGIC).format(i=i, p=p)
+        text = (STATIC if kind < 3 else SIMPLE if kind < 8 else LOGIC).format(i=i, p=p, v=i % LOGIC_SHAPES)
         name = f"m{i:05d}_{{{{ {p}project_slug }}}}.py" if kind == 5 else f"m{i:05d}.py"
         with open(os.path.join(folder, name), "w") as fh:
             fh.write(text)
