@@ -76,8 +76,8 @@ class LocalServer:
     """
 
     def __init__(self, handler: type[BaseHTTPRequestHandler], state: Any = None, *,
-                 max_lifetime: float = 1800.0) -> None:
-        self._httpd = _Server(("127.0.0.1", 0), handler)
+                 max_lifetime: float = 1800.0, port: int = 0) -> None:
+        self._httpd = _Server(("127.0.0.1", port), handler)  # port 0: ephemeral (tests)
         self._httpd.state = state  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True, name=f"{handler.__name__}-server")
