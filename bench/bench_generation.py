@@ -122,7 +122,7 @@ def _peak_child(files: int, work: str) -> tuple[float, float]:
         "import sys, time, resource, tempfile, os\n"
         f"sys.path.insert(0, {REPO!r})\n"
         "from bench.bench_generation import make_template, run_ours\n"
-        f"t = make_template(os.path.join({work!r}, 'big{files}'), {files}, 'native')\n"
+        f"t = make_template(os.path.join(tempfile.mkdtemp(dir={work!r}), 'big'), {files}, 'native')\n"
         "import airflow_provider_hisham.generation\n"
         "out = tempfile.mkdtemp(dir=" + repr(work) + ")\n"
         "t0 = time.perf_counter(); run_ours(t, out); dt = time.perf_counter() - t0\n"
