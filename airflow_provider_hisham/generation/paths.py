@@ -13,6 +13,7 @@ from airflow_provider_hisham.generation.limits import Limits
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _RESERVED = {".", ".."}
+PROJECT_ID_RESERVE = 32
 
 
 def check_segment(segment: str, path: str, limits: Limits) -> None:
@@ -91,6 +92,9 @@ def check_project_id(project_id: str, limits: Limits) -> str:
     check_segment(project_id, project_id, limits)
     if project_id.startswith("."):
         raise UnsafePathError(project_id, "project id must not start with '.'")
+    if len(project_id.encode("utf-8", "surrogatepass")) > 255 - PROJECT_ID_RESERVE:
+        # room for the ".{id}.tmp-XXXXXXXX" / "{id}.manifest.json" names beside the project
+        raise UnsafePathError(project_id, f"project id is longer than {255 - PROJECT_ID_RESERVE} bytes")
     return project_id
 
 

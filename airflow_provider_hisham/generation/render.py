@@ -3,7 +3,10 @@
 Most files of a project template are either static or only substitute variables. Compiling a
 Jinja template costs about a millisecond; a plain ``{{ name.attr }}`` substitution done here
 gives the same text in microseconds, so only files with real logic go through Jinja, and their
-compiled form is cached by source text.
+compiled form is cached by *shape*: the token stream with its literal text taken out. Files
+that share their logic and differ only in literal text (common in generated trees: the same
+header, guards and loops around different code) compile once; their literal text is passed to
+the shared compiled template as data, giving the same output as compiling each file.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _SIMPLE_EXPR = re.compile(r"\{\{\s*(" + _IDENT + r"(?:\s*\.\s*" + _IDENT + r")*)\s*\}\}")
 _NEWLINES = re.compile(r"\r\n|\r")
 _MISSING = object()
+_TAGS = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
+_RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
+DATA_NAME = "hisham_template_literal_text_"
 
 
 class Renderer:
@@ -40,7 +46,7 @@ class Renderer:
         if cookiecutter_helpers:
             exts.append(NowExtension)
         options = {"keep_trailing_newline": True, **(env_options or {})}
-        self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=exts, cache_size=0, **options)
+        self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=exts, **options)
         if cookiecutter_helpers:
             install_cookiecutter_helpers(self.env)
         e = self.env
@@ -54,8 +60,14 @@ class Renderer:
             and not e.finalize
             and not e.autoescape
         )
-        self._cache: OrderedDict[str, jinja2.Template] = OrderedDict()
+        self._cache: OrderedDict[tuple, jinja2.Template] = OrderedDict()
         self._cache_size = cache_size
+        # i18n's {% trans %} reads literal text itself: compile such templates whole.
+        self._shapes = not e.autoescape and "jinja2.ext.InternationalizationExtension" not in e.extensions
+        # A regex split finds the shape much faster than Jinja's lexer; each scanned shape is
+        # checked against the lexer once (on its cache miss) and scanning is only trusted after.
+        self._scan = self._fast and self._shapes and not e.trim_blocks and not e.lstrip_blocks
+        self._scan_refused: set[tuple] = set()
 
     def has_syntax(self, text: str) -> bool:
         """Fast check: could this text change when rendered?"""
@@ -65,14 +77,16 @@ class Renderer:
     def render(self, text: str, context: dict[str, Any], path: str, max_bytes: int | None = None) -> str:
         """Render ``text`` (the contents or name of ``path``) with ``context``."""
         if not self.has_syntax(text):
-            return text
+            return _NEWLINES.sub("\n", text) if "\r" in text else text
         if self._fast:
             out = self._substitute(text, context)
             if out is not None:
                 if max_bytes is not None and len(out) > max_bytes and len(out.encode("utf-8")) > max_bytes:
                     raise LimitExceededError("max_file_bytes", len(out.encode("utf-8")), max_bytes, path)
                 return out
-        template = self._compile(text, path)
+        template, literals = self._compile(text, path)
+        if literals is not None:
+            context = {**context, DATA_NAME: literals}
         try:
             if max_bytes is None:
                 return template.render(context)
@@ -91,21 +105,92 @@ class Renderer:
         except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as err:
             raise RenderError(path, f"{type(err).__name__}: {err}") from None
 
-    def _compile(self, text: str, path: str) -> jinja2.Template:
-        template = self._cache.get(text)
-        if template is not None:
-            self._cache.move_to_end(text)
-            return template
+    def _compile(self, text: str, path: str) -> tuple[jinja2.Template, list[str] | None]:
+        """Compiled template for ``text`` and its literal text (None when compiled whole)."""
+        env = self.env
         try:
-            template = self.env.from_string(text)
+            if not self._shapes:
+                return self._cached((text,), lambda: env.from_string(text)), None
+            scanned = self._scan_shape(text) if self._scan else None
+            if scanned is not None:
+                key, literals = scanned
+                template = self._cache.get(key)
+                if template is not None:
+                    self._cache.move_to_end(key)
+                    return template, literals
+            tokens = list(env._tokenize(text, None, None))
+            literals = [t.value for t in tokens if t.type == "data"]
+            shape = tuple(("data", "") if t.type == "data" else (t.type, t.value) for t in tokens)
+            template = self._cached(shape, lambda: self._compile_shape(tokens))
+            if scanned is not None and scanned[0] not in self._scan_refused:
+                if scanned[1] == literals:
+                    self._cached(scanned[0], lambda: template)
+                else:
+                    self._scan_refused.add(scanned[0])
+            return template, literals
         except jinja2.TemplateSyntaxError as err:
             raise RenderError(path, f"syntax error on line {err.lineno}: {err.message}") from None
         except jinja2.TemplateError as err:
             raise RenderError(path, f"{type(err).__name__}: {err}") from None
-        self._cache[text] = template
+
+    @staticmethod
+    def _scan_shape(text: str) -> tuple[tuple, list[str]] | None:
+        """(shape key, literal text) from a regex split, as Jinja's lexer would give for plain tags.
+
+        Handles ``-`` whitespace control, newline normalisation and empty literals; gives up
+        (None) on ``{% raw %}`` and on text the split cannot account for.
+        """
+        parts = _TAGS.split(text)
+        tags = parts[1::2]
+        data = parts[0::2]
+        for chunk in data:
+            if "{{" in chunk or "{%" in chunk or "{#" in chunk:
+                return None
+        for i, tag in enumerate(tags):
+            if tag[1] == "%" and _RAW.fullmatch(tag):
+                return None
+            if tag[2] == "-":
+                data[i] = data[i].rstrip()
+            if tag[-3] == "-":
+                data[i + 1] = data[i + 1].lstrip()
+        present = tuple(bool(d) for d in data)
+        literals = [_NEWLINES.sub("\n", d) if "\r" in d else d for d in data if d]
+        return ("scan", tuple(tags), present), literals
+
+    def _cached(self, key: tuple, build) -> jinja2.Template:
+        template = self._cache.get(key)
+        if template is not None:
+            self._cache.move_to_end(key)
+            return template
+        template = build()
+        self._cache[key] = template
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return template
+
+    def _compile_shape(self, tokens: list) -> jinja2.Template:
+        """Parse ``tokens`` with each literal replaced by ``{{ DATA_NAME[i] }}`` and compile."""
+        from jinja2.lexer import Token, TokenStream
+        from jinja2.parser import Parser
+
+        rewritten: list[Token] = []
+        index = 0
+        for tok in tokens:
+            if tok.type != "data":
+                rewritten.append(tok)
+                continue
+            n = tok.lineno
+            rewritten += [
+                Token(n, "variable_begin", ""), Token(n, "name", DATA_NAME), Token(n, "lbracket", "["),
+                Token(n, "integer", index), Token(n, "rbracket", "]"), Token(n, "variable_end", ""),
+            ]
+            index += 1
+        env = self.env
+        parser = Parser(env, "", None, None)
+        parser.stream = TokenStream(iter(rewritten), None, None)
+        source = env._generate(parser.parse(), None, None)
+        code = env._compile(source, "<template>")
+        return env.template_class.from_code(env, code, env.make_globals(None), None)
 
     @staticmethod
     def _substitute(text: str, context: dict[str, Any]) -> str | None:

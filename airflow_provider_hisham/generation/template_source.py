@@ -10,7 +10,6 @@ from collections import OrderedDict
 from typing import Any
 
 from airflow_provider_hisham.generation.errors import (
-    GenerationError,
     LimitExceededError,
     RenderError,
     TemplateSpecError,
@@ -95,7 +94,6 @@ def _build(
     skip: list[str],
     copy_only: list[str],
     conditions: dict[str, str],
-    copy_only_dirs_render_contents: bool = False,
 ) -> Plan:
     plan = Plan(context=context)
     render_path = _PathRenderer(renderer, context, limits)
@@ -107,7 +105,6 @@ def _build(
             compiled_conditions.append((glob, expr, renderer.env.compile_expression(expr)))
         except Exception as err:  # noqa: BLE001 - jinja raises several types here
             raise TemplateSpecError(f"condition for {glob!r}: cannot compile {expr!r}: {err}") from None
-    total = 0
     for rel, abs_path, is_dir, executable, size in _walk(root, limits):
         if any(rel.startswith(d + "/") for d in dropped):
             continue
@@ -143,7 +140,6 @@ def _build(
             continue
         if size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, out)
-        total += size
         plan.files.append(
             PlannedFile(out, source=abs_path, render=parent is None and not _matches(rel, copy_only), executable=executable)
         )
@@ -300,5 +296,3 @@ def plan_cookiecutter(template_dir: str, given: dict[str, Any] | None, limits: L
         plan.warnings.append(f"{template_dir}/hooks: cookiecutter hooks are not run")
     return plan, renderer
 
-
-__all__ = ["plan_native", "plan_cookiecutter", "is_cookiecutter", "GenerationError"]

@@ -9,7 +9,7 @@ from bench import bench_generation
 
 @pytest.mark.bench
 def test_bench_runs_on_a_tiny_template():
-    results = bench_generation.main(["--files", "30", "--repeat", "1", "--big", "60"])
+    results = bench_generation.main(["--files", "30", "--repeat", "2", "--big", "60"])
     for key in ("ours", "cookiecutter", "copier", "ratio_cookiecutter", "ratio_copier", "big_seconds", "memory_ratio"):
         assert results[key] > 0, key
 

@@ -146,14 +146,20 @@ KILL_SCRIPT = textwrap.dedent(
 
     real_share = writer._write_share
     def announced_share(root, *args, **kwargs):
-        with open({marker!r}, "w") as fh:
+        with open({marker!r} + ".part", "w") as fh:
             fh.write(root)
+        os.replace({marker!r} + ".part", {marker!r})  # the test never reads a half-written marker
         return real_share(root, *args, **kwargs)
     writer._write_share = announced_share
 
     real_write = os.write
-    def slow_write(fd, data):  # slow enough that SIGKILL lands mid-tree
-        time.sleep(0.002)
+    written = [0]
+    def slow_write(fd, data):  # after 30 files: announce, then crawl so SIGKILL lands mid-tree
+        written[0] += 1
+        if written[0] == 30:
+            open({marker!r} + ".30", "w").close()
+        if written[0] >= 30:
+            time.sleep(0.01)
         return real_write(fd, data)
     writer.os.write = slow_write
 
@@ -174,8 +180,9 @@ def test_sigkill_mid_generation_leaves_previous_and_next_run_cleans_up(previous,
         time.sleep(0.01)
     assert marker.exists(), "generation did not start"
     tmp_dir = Path(marker.read_text())
-    while time.monotonic() < deadline and len(list(tmp_dir.rglob("*.txt"))) < 20:
+    while time.monotonic() < deadline and not Path(f"{marker}.30").exists():
         time.sleep(0.01)
+    assert proc.poll() is None, "generation ended before the kill"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(0.2)  # the forked worker dies with its parent (PR_SET_PDEATHSIG)

@@ -165,3 +165,10 @@ def test_limits_on_names_are_configurable(tmp_path):
     gen = ProjectGenerator(str(tmp_path), limits=Limits(max_name_bytes=10))
     with pytest.raises(UnsafePathError, match="longer than 10 bytes"):
         gen.generate("p", structure={"elevenchars": "x"})
+
+
+def test_project_id_leaves_room_for_the_names_beside_it(tmp_path):
+    gen = ProjectGenerator(str(tmp_path))
+    with pytest.raises(UnsafePathError, match="project id is longer than 223 bytes"):
+        gen.generate("p" * 224, structure={"a": "x"})
+    assert gen.generate("p" * 223, structure={"a": "x"}).summary["total_files"] == 1

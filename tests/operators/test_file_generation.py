@@ -158,3 +158,48 @@ def test_template_fields_and_no_heavy_imports_at_parse_time():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert "LOADED []" in out.stdout
+
+
+HISHAMOS_DAG = HEADER + """
+with DAG("fg_hishamos", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+    FileGenerationOperator(
+        task_id="generate",
+        project_id="registered",
+        template="fastapi-service",
+        context={"service_name": "Orders API"},
+        hishamos_conn_id="CONN_ID",
+        hishamos_project_id="{{ dag_run.conf['hishamos_project'] }}",
+    )
+"""
+
+
+@pytest.mark.parametrize("auth_mode", ["password", "jwt_secret"])
+def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamos, hishamos_conn, capfd, auth_mode):
+    conn_id = hishamos_conn(auth_mode, conn_id=f"hishamos_fg_{auth_mode}")
+    project = hishamos.state.demo_project_id
+    source = HISHAMOS_DAG.replace("CONN_ID", conn_id)
+    dr = run_dag(source, conf={"hishamos_project": project})
+    assert dr.state == DagRunState.SUCCESS
+    summary = xcom(dr, "generate")
+    record = hishamos.state.generated_projects[summary["generated_project_id"]]
+    assert record["project"] == project
+    assert record["output_directory"] == summary["output_dir"] == str(root / "registered")
+    assert record["status"] == "completed"
+    assert record["total_files"] == summary["total_files"] and record["total_size"] == summary["total_bytes"]
+    # Running again with the same inputs (a retry, a re-run) reuses the record.
+    dr2 = run_dag(source, conf={"hishamos_project": project})
+    assert xcom(dr2, "generate")["generated_project_id"] == summary["generated_project_id"]
+    assert len(hishamos.state.generated_projects) == 1
+    # Secrets of the connection never reach XCom or the task log.
+    out, err = capfd.readouterr()
+    secrets = [hishamos.state.jwt_secret, hishamos.state.user.password]
+    for value in secrets:
+        assert value not in json.dumps(summary) and value not in out + err
+
+
+def test_unknown_hishamos_project_fails_the_task_after_the_files_are_in_place(root, stats, hishamos, hishamos_conn):
+    conn_id = hishamos_conn("password", conn_id="hishamos_fg_missing")
+    dr = run_dag(HISHAMOS_DAG.replace("CONN_ID", conn_id), conf={"hishamos_project": "00000000-0000-4000-8000-000000000000"})
+    assert dr.state == DagRunState.FAILED
+    assert hishamos.state.generated_projects == {}
+    assert (root / "registered" / "app" / "main.py").is_file()
