@@ -191,6 +191,21 @@ def test_gitlab_target_with_templated_name(gitlab_conn, gitlab_api, make_project
     assert gitlab_api.state.git.head("hisham-group/from-conf", "develop") == sha
 
 
+def test_gitlab_task_retry_creates_one_project(gitlab_conn, gitlab_api, make_project):
+    src = make_project(3, "gl-retry-src")
+    gitlab_api.state.fail_next("POST", "/api/v4/projects/", "unauthorized")  # the branch call after the push
+    run = run_dag(_dag("gl_retry", f"source_dir={str(src)!r}, target='gitlab', gitlab_conn_id={gitlab_conn!r}, "
+                                   "branches=['develop']", retries=1))
+    assert run.state == "success" and _ti(run).try_number == 2
+    result = xcom(run, "export")
+    projects = [p for p in gitlab_api.state.projects.values() if p["path"].startswith("gl-retry-src")]
+    assert [p["path_with_namespace"] for p in projects] == ["gl-user/gl-retry-src"]
+    assert [s for m, p, s, body in gitlab_api.state.requests
+            if m == "POST" and p == "/api/v4/projects" and body["name"] == "gl-retry-src"] == [201]
+    assert gitlab_api.state.git.head("gl-user/gl-retry-src", "develop") == result["commit_sha"]
+    assert projects[0]["default_branch"] == "main"
+
+
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
 def test_archive_targets_are_deterministic_and_single(make_project, tmp_path, fmt):
     src = make_project(9, f"arch-{fmt.replace('.', '')}")
