@@ -53,6 +53,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "/opt/airflow/generated-projects",
                         "default": "",
                     },
+                    "templates_dir": {
+                        "description": "Folders (os.pathsep-separated) searched for file_generation template "
+                        "names before $AIRFLOW_HOME/include/templates and the provider's own include/templates.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/include/templates",
+                        "default": "",
+                    },
                     "max_file_bytes": {
                         "description": "Largest single generated file, in bytes.",
                         "version_added": "0.1.0",
