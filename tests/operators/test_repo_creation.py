@@ -258,8 +258,6 @@ def _seed_generated_project(hishamos) -> str:
 @pytest.mark.parametrize("target", ["zip", "github"])
 def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
                                                           make_project, tmp_path):
-    pytest.importorskip("airflow_provider_hisham.hooks.hishamos",
-                        reason="HishamOSHook (issue 2) is not merged into this branch yet")
     conn_id = hishamos_conn("password")
     gp_id = _seed_generated_project(hishamos)
     src = make_project(4, f"registered-{target.replace('.', '')}")
