@@ -258,16 +258,26 @@ def _seed_generated_project(hishamos) -> str:
 @pytest.mark.parametrize("target", ["zip", "github"])
 def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
                                                           make_project, tmp_path):
+    from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
     conn_id = hishamos_conn("password")
     gp_id = _seed_generated_project(hishamos)
+    api = HishamOSHook(hishamos_conn_id=conn_id)
+    for i in range(26):  # other exports of the same project: ours must be found on page 2 too
+        api.call("POST", "/api/v1/projects/repository-exports/", data={
+            "generated_project": gp_id, "export_type": target, "repository_name": f"older-{i}",
+            "repository_url": f"https://example.com/older-{i}" if target == "github" else "",
+            "archive_path": f"/tmp/older-{i}.zip" if target == "zip" else "", "status": "completed"})
     src = make_project(4, f"registered-{target.replace('.', '')}")
     source = _dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, github_conn_id={github_conn!r}, "
                                         f"archive_dir={str(tmp_path / 'out')!r}, hishamos_conn_id={conn_id!r}, "
                                         f"generated_project_id={gp_id!r}")
     first = xcom(run_dag(source), "export")
     second = xcom(run_dag(source), "export")  # a rerun registers nothing new
-    records = [r for r in hishamos.state.repository_exports.values() if r["generated_project"] == gp_id]
+    records = [r for r in hishamos.state.repository_exports.values()
+               if r["generated_project"] == gp_id and not r["repository_name"].startswith("older-")]
     assert len(records) == 1
+    assert len(hishamos.state.repository_exports) == 27
     record = records[0]
     assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
     assert record["export_type"] == target and record["status"] == "completed"
