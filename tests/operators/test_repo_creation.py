@@ -289,3 +289,17 @@ def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hish
         assert record["repository_url"] == first["url"]
         assert record["config"]["commit_sha"] == first["commit_sha"]
     assert TOKEN not in json.dumps(record)
+
+
+def test_git_target_local_bare_repository(make_project, tmp_path):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    src = make_project(3, "local-bare")
+    run = run_dag(_dag("git_local", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, "
+                                    "default_branch='trunk', author_name='Ada', author_email='ada@example.com'"))
+    assert run.state == "success"
+    result = xcom(run, "export")
+    log = subprocess.run(["git", "-C", str(bare), "log", "--format=%H %an <%ae>", "trunk"], capture_output=True,
+                         text=True, check=True).stdout.split("\n")[0]
+    assert log == f"{result['commit_sha']} Ada <ada@example.com>"
+    assert result["default_branch"] == "trunk" and result["url"] == str(bare)
