@@ -82,6 +82,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "536870912",
                         "default": "536870912",
                     },
+                    "workflow_plan_cache_dir": {
+                        "description": "Where the DAG factory caches validated workflow configs (keyed by "
+                        "their content). Empty means $AIRFLOW_HOME/cache/hisham-workflow-plans.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/cache/hisham-workflow-plans",
+                        "default": "",
+                    },
                 },
             }
         },
