@@ -216,6 +216,19 @@ class RepoCreationOperator(BaseOperator):
         key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
         return "hisham-export:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
+    def _existing_exports(self, hook: Any, endpoint: str):
+        """Every RepositoryExport of the generated project (DRF pages of 25, followed to the end)."""
+        page_no = 1
+        while True:
+            page = hook.call("GET", endpoint, params={"generated_project": self.generated_project_id, "page": page_no})
+            if not isinstance(page, dict):
+                yield from page or []
+                return
+            yield from page.get("results", [])
+            if not page.get("next"):
+                return
+            page_no += 1
+
     def _register(self, result: dict[str, Any], name: str) -> None:
         """Create (once) the HishamOS RepositoryExport record with the final state."""
         if not self.generated_project_id:
@@ -228,10 +241,8 @@ class RepoCreationOperator(BaseOperator):
 
         hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id)
         endpoint = "/api/v1/projects/repository-exports/"
-        page = hook.call("GET", endpoint, params={"generated_project": self.generated_project_id})
-        records = page.get("results", []) if isinstance(page, dict) else page or []
         location = result["url"] or result["archive_path"]
-        for record in records:
+        for record in self._existing_exports(hook, endpoint):
             if record.get("export_type") == export_type and location in (
                     record.get("repository_url"), record.get("archive_path")):
                 log.info("RepositoryExport %s already registered", record.get("id"))

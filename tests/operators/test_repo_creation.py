@@ -191,6 +191,21 @@ def test_gitlab_target_with_templated_name(gitlab_conn, gitlab_api, make_project
     assert gitlab_api.state.git.head("hisham-group/from-conf", "develop") == sha
 
 
+def test_gitlab_task_retry_creates_one_project(gitlab_conn, gitlab_api, make_project):
+    src = make_project(3, "gl-retry-src")
+    gitlab_api.state.fail_next("POST", "/api/v4/projects/", "unauthorized")  # the branch call after the push
+    run = run_dag(_dag("gl_retry", f"source_dir={str(src)!r}, target='gitlab', gitlab_conn_id={gitlab_conn!r}, "
+                                   "branches=['develop']", retries=1))
+    assert run.state == "success" and _ti(run).try_number == 2
+    result = xcom(run, "export")
+    projects = [p for p in gitlab_api.state.projects.values() if p["path"].startswith("gl-retry-src")]
+    assert [p["path_with_namespace"] for p in projects] == ["gl-user/gl-retry-src"]
+    assert [s for m, p, s, body in gitlab_api.state.requests
+            if m == "POST" and p == "/api/v4/projects" and body["name"] == "gl-retry-src"] == [201]
+    assert gitlab_api.state.git.head("gl-user/gl-retry-src", "develop") == result["commit_sha"]
+    assert projects[0]["default_branch"] == "main"
+
+
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
 def test_archive_targets_are_deterministic_and_single(make_project, tmp_path, fmt):
     src = make_project(9, f"arch-{fmt.replace('.', '')}")
@@ -243,18 +258,26 @@ def _seed_generated_project(hishamos) -> str:
 @pytest.mark.parametrize("target", ["zip", "github"])
 def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
                                                           make_project, tmp_path):
-    pytest.importorskip("airflow_provider_hisham.hooks.hishamos",
-                        reason="HishamOSHook (issue 2) is not merged into this branch yet")
+    from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
     conn_id = hishamos_conn("password")
     gp_id = _seed_generated_project(hishamos)
+    api = HishamOSHook(hishamos_conn_id=conn_id)
+    for i in range(26):  # other exports of the same project: ours must be found on page 2 too
+        api.call("POST", "/api/v1/projects/repository-exports/", data={
+            "generated_project": gp_id, "export_type": target, "repository_name": f"older-{i}",
+            "repository_url": f"https://example.com/older-{i}" if target == "github" else "",
+            "archive_path": f"/tmp/older-{i}.zip" if target == "zip" else "", "status": "completed"})
     src = make_project(4, f"registered-{target.replace('.', '')}")
     source = _dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, github_conn_id={github_conn!r}, "
                                         f"archive_dir={str(tmp_path / 'out')!r}, hishamos_conn_id={conn_id!r}, "
                                         f"generated_project_id={gp_id!r}")
     first = xcom(run_dag(source), "export")
     second = xcom(run_dag(source), "export")  # a rerun registers nothing new
-    records = [r for r in hishamos.state.repository_exports.values() if r["generated_project"] == gp_id]
+    records = [r for r in hishamos.state.repository_exports.values()
+               if r["generated_project"] == gp_id and not r["repository_name"].startswith("older-")]
     assert len(records) == 1
+    assert len(hishamos.state.repository_exports) == 27
     record = records[0]
     assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
     assert record["export_type"] == target and record["status"] == "completed"
@@ -266,3 +289,17 @@ def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hish
         assert record["repository_url"] == first["url"]
         assert record["config"]["commit_sha"] == first["commit_sha"]
     assert TOKEN not in json.dumps(record)
+
+
+def test_git_target_local_bare_repository(make_project, tmp_path):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    src = make_project(3, "local-bare")
+    run = run_dag(_dag("git_local", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, "
+                                    "default_branch='trunk', author_name='Ada', author_email='ada@example.com'"))
+    assert run.state == "success"
+    result = xcom(run, "export")
+    log = subprocess.run(["git", "-C", str(bare), "log", "--format=%H %an <%ae>", "trunk"], capture_output=True,
+                         text=True, check=True).stdout.split("\n")[0]
+    assert log == f"{result['commit_sha']} Ada <ada@example.com>"
+    assert result["default_branch"] == "trunk" and result["url"] == str(bare)

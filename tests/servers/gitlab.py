@@ -37,7 +37,7 @@ class GitLabState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(self, method: str, path_prefix: str, kind: str, count: int = 1) -> None:
-        """Queue faults: ``429`` (Retry-After: 1, RateLimit-* headers) or ``5xx`` (502)."""
+        """Queue faults: ``429`` (Retry-After: 1, RateLimit-* headers), ``5xx`` (502) or ``unauthorized``."""
         now = int(time.time())
         table = {
             "429": (429, {"Retry-After": "1", "RateLimit-Limit": "600", "RateLimit-Observed": "601",
@@ -45,6 +45,7 @@ class GitLabState:
                           "RateLimit-ResetTime": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now + 1))},
                     "Retry later\n"),
             "5xx": (502, {}, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+            "unauthorized": (401, {}, {"message": "401 Unauthorized"}),
         }
         status, headers, body = table[kind]
         with self.lock:
@@ -106,13 +107,24 @@ class GitLabHandler(JsonHandler):
             project = self.state.find(m.group(1))
             if project is None:
                 return 404, {"message": "404 Project Not Found"}, {}
-            return 200, project, {}
+            return 200, self._with_repository_state(project), {}
         if self.command == "POST" and (m := re.fullmatch(r"/api/v4/projects/([^/]+)/repository/branches", path)):
             project = self.state.find(m.group(1))
             if project is None:
                 return 404, {"message": "404 Project Not Found"}, {}
             return self._branch(project, data)
         return 404, {"error": "404 Not Found"}, {}
+
+    def _with_repository_state(self, project: dict) -> dict:
+        """Like GitLab: ``default_branch`` is null until the first push, then the bare repo's HEAD."""
+        bare = self.state.git.root / f"{project['path_with_namespace']}.git"
+        heads = subprocess.run(["git", "-C", str(bare), "for-each-ref", "--format=%(refname:short)", "refs/heads"],
+                               capture_output=True, text=True).stdout.split()
+        head = subprocess.run(["git", "-C", str(bare), "symbolic-ref", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+        if heads:
+            project.update(empty_repo=False, default_branch=head if head in heads else heads[0])
+        return project
 
     def _user(self) -> dict:
         return {"id": 7, "username": self.state.username, "name": "GitLab User", "state": "active",
