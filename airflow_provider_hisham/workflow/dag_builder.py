@@ -7,6 +7,7 @@ task of conditional blocks.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import importlib
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
-from airflow_provider_hisham.workflow.expressions import condition_template, is_template, translate
+from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.plan_cache import PlanCache
@@ -61,13 +62,39 @@ def _seconds_to_timedeltas(values: dict) -> dict:
 
 
 def _translate_all(value: Any, lanes: dict[str, list[str]]) -> Any:
+    """Step references -> XCom pulls, in a value Airflow will render (a template field)."""
     if isinstance(value, str):
-        return translate(value, lanes) if is_template(value) else value
+        if not is_template(value):
+            return _keep_string(value)
+        expression = single_expression(value)
+        if expression is not None:  # a whole-value reference: its type is kept, strings stay strings
+            return translate("{{ (" + expression.strip() + ") | " + KEEP_TYPE_FILTER + " }}", lanes)
+        return translate(value, lanes)
     if isinstance(value, dict):
         return {k: _translate_all(v, lanes) for k, v in value.items()}
     if isinstance(value, list):
         return [_translate_all(v, lanes) for v in value]
     return value
+
+
+KEEP_TYPE_FILTER = "hisham_keep_type"
+
+
+def keep_type(value: Any) -> Any:
+    """Jinja filter: a string renders as its repr so native rendering gives the string back."""
+    return repr(value) if isinstance(value, str) else value
+
+
+def _keep_string(value: str) -> str:
+    """Native rendering turns a plain "42" or "[1]" into 42 or [1]; its repr renders back to the
+    string itself, so literal text in the config stays text."""
+    if "{#" in value:
+        return value
+    try:
+        ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, TypeError, RecursionError):
+        return value
+    return repr(value)
 
 
 def _has_template(value: Any) -> bool:
@@ -124,6 +151,7 @@ class _Builder:
             "params": _params(self.plan.params),
             # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value
             "render_template_as_native_obj": True,
+            "user_defined_filters": {KEEP_TYPE_FILTER: keep_type},
             "doc_md": settings.get("doc_md"),
         }
         for key in ("max_active_runs", "owner_links"):
@@ -176,9 +204,11 @@ class _Builder:
         kwargs = step_type.operator_kwargs(task.config)
         templated = set(getattr(operator, "template_fields", ()))
         for key, value in kwargs.items():
-            if key not in templated and _has_template(value):
+            if step_type.templated_as.get(key, key) not in templated and _has_template(value):
                 self.issue(task, task.path + ("config", key), f"'{key}' is not a template field of {operator.__name__}; it cannot hold {{{{ ... }}}}")
-        kwargs = {k: _translate_all(v, lanes) for k, v in kwargs.items()}
+        kwargs = {
+            k: _translate_all(v, lanes) if step_type.templated_as.get(k, k) in templated else v for k, v in kwargs.items()
+        }
         try:
             operator(task_id=task.task_id, dag=dag, **options, **kwargs)
         except Exception as exc:

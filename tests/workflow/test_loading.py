@@ -103,7 +103,7 @@ def test_loaded_dag_has_settings_params_and_dependencies(dag_folder):
     param = dag.params.get_param("who")
     assert isinstance(param, Param) and param.value == "me" and param.description == "who runs it"
     assert dag.task_dict["b"].upstream_task_ids == {"a"}
-    assert dag.task_dict["b"].value == "{{ ti.xcom_pull(task_ids='a')['value'] }}"  # resolved at run time
+    assert dag.task_dict["b"].value == "{{ (ti.xcom_pull(task_ids='a')['value']) | hisham_keep_type }}"  # run time
 
 
 def test_import_error_is_recorded_in_the_metadata_db_for_the_ui(dag_folder):
