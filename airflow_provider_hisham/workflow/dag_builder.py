@@ -263,26 +263,7 @@ class LoadResult:
 
     dags: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, WorkflowConfigError] = field(default_factory=dict)
-
-
-class InvalidWorkflowConfigs(WorkflowConfigError):
-    """Raised at DAG-bag time for the configs of a folder that could not be loaded."""
-
-    def __init__(self, errors: dict[str, WorkflowConfigError]):
-        issues = [issue for error in errors.values() for issue in error.issues]
-        super().__init__(issues)
-        self.errors = errors
-        self.args = (self.describe(),)
-
-    def describe(self) -> str:
-        lines = [f"{len(self.errors)} invalid workflow config(s); the valid ones beside them are loaded."]
-        for name, error in self.errors.items():
-            lines.append(f"--- {name}")
-            lines.extend(f"  {issue}" for issue in error.issues)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.describe()
+    paths: dict[str, Path] = field(default_factory=dict)  # config name -> file
 
 
 def config_files(folder: str | Path, suffixes: Iterable[str] = CONFIG_SUFFIXES) -> list[Path]:
@@ -301,9 +282,9 @@ def load_dags(
     """Build a DAG from every YAML/JSON config under ``folder`` into ``namespace`` (a DAG file's
     ``globals()``).
 
-    A bad config never stops the others. With ``report_errors`` (and a namespace), invalid
-    configs are reported to Airflow as the DAG file's import error (see ``_report``), listing
-    every config's file, step, field and line. Validated plans are cached on disk
+    A bad config never stops the others. With ``report_errors``, each invalid config becomes
+    an Airflow import error of its own file (see :mod:`.import_errors`) naming the step, the
+    field and the line of every mistake. Validated plans are cached on disk
     (``cache_dir``; None = :func:`default_cache_dir`, False = no cache).
     """
     registry = registry or default_registry
@@ -314,6 +295,7 @@ def load_dags(
     origins: dict[str, str] = {}
     for path in config_files(folder):
         name = os.path.relpath(path, base)
+        result.paths[name] = path
         try:
             dag = build_dag_from_plan(load_plan(path, name, registry, cache), registry)
         except WorkflowConfigError as exc:
@@ -331,24 +313,8 @@ def load_dags(
     if namespace is not None:
         for dag_id, dag in result.dags.items():
             namespace[f"hisham_workflow__{dag_id}"] = dag
-        if report_errors and result.errors:
-            namespace["hisham_workflow__invalid_configs"] = _report(result.errors)
+    if report_errors and result.errors:
+        from airflow_provider_hisham.workflow.import_errors import report_config_errors
+
+        report_config_errors(result.errors, result.paths, (namespace or {}).get("__file__"))
     return result
-
-
-def _report(errors: dict[str, WorkflowConfigError]):
-    """A stand-in DAG whose validation fails with every config error.
-
-    A DAG file that raises loses all its DAGs; DagBag instead records a DAG that fails
-    ``validate()`` as the file's import error and keeps the file's other DAGs. That is the one
-    channel a single loader file has to show the UI which configs are broken, and why.
-    """
-    from airflow.sdk import DAG
-
-    error = InvalidWorkflowConfigs(errors)
-
-    class _InvalidConfigs(DAG):
-        def validate(self):
-            raise error
-
-    return _InvalidConfigs(dag_id="hisham_invalid_workflow_configs", schedule=None, description=str(error)[:200])
