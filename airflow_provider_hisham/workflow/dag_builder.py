@@ -7,6 +7,7 @@ task of conditional blocks.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import importlib
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
-from airflow_provider_hisham.workflow.expressions import condition_template, is_template, translate
+from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.plan_cache import PlanCache
@@ -61,13 +62,39 @@ def _seconds_to_timedeltas(values: dict) -> dict:
 
 
 def _translate_all(value: Any, lanes: dict[str, list[str]]) -> Any:
+    """Step references -> XCom pulls, in a value Airflow will render (a template field)."""
     if isinstance(value, str):
-        return translate(value, lanes) if is_template(value) else value
+        if not is_template(value):
+            return _keep_string(value)
+        expression = single_expression(value)
+        if expression is not None:  # a whole-value reference: its type is kept, strings stay strings
+            return translate("{{ (" + expression.strip() + ") | " + KEEP_TYPE_FILTER + " }}", lanes)
+        return translate(value, lanes)
     if isinstance(value, dict):
         return {k: _translate_all(v, lanes) for k, v in value.items()}
     if isinstance(value, list):
         return [_translate_all(v, lanes) for v in value]
     return value
+
+
+KEEP_TYPE_FILTER = "hisham_keep_type"
+
+
+def keep_type(value: Any) -> Any:
+    """Jinja filter: a string renders as its repr so native rendering gives the string back."""
+    return repr(value) if isinstance(value, str) else value
+
+
+def _keep_string(value: str) -> str:
+    """Native rendering turns a plain "42" or "[1]" into 42 or [1]; its repr renders back to the
+    string itself, so literal text in the config stays text."""
+    if "{#" in value:
+        return value
+    try:
+        ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, TypeError, RecursionError):
+        return value
+    return repr(value)
 
 
 def _has_template(value: Any) -> bool:
@@ -124,6 +151,7 @@ class _Builder:
             "params": _params(self.plan.params),
             # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value
             "render_template_as_native_obj": True,
+            "user_defined_filters": {KEEP_TYPE_FILTER: keep_type},
             "doc_md": settings.get("doc_md"),
         }
         for key in ("max_active_runs", "owner_links"):
@@ -176,9 +204,11 @@ class _Builder:
         kwargs = step_type.operator_kwargs(task.config)
         templated = set(getattr(operator, "template_fields", ()))
         for key, value in kwargs.items():
-            if key not in templated and _has_template(value):
+            if step_type.templated_as.get(key, key) not in templated and _has_template(value):
                 self.issue(task, task.path + ("config", key), f"'{key}' is not a template field of {operator.__name__}; it cannot hold {{{{ ... }}}}")
-        kwargs = {k: _translate_all(v, lanes) for k, v in kwargs.items()}
+        kwargs = {
+            k: _translate_all(v, lanes) if step_type.templated_as.get(k, k) in templated else v for k, v in kwargs.items()
+        }
         try:
             operator(task_id=task.task_id, dag=dag, **options, **kwargs)
         except Exception as exc:
@@ -233,26 +263,7 @@ class LoadResult:
 
     dags: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, WorkflowConfigError] = field(default_factory=dict)
-
-
-class InvalidWorkflowConfigs(WorkflowConfigError):
-    """Raised at DAG-bag time for the configs of a folder that could not be loaded."""
-
-    def __init__(self, errors: dict[str, WorkflowConfigError]):
-        issues = [issue for error in errors.values() for issue in error.issues]
-        super().__init__(issues)
-        self.errors = errors
-        self.args = (self.describe(),)
-
-    def describe(self) -> str:
-        lines = [f"{len(self.errors)} invalid workflow config(s); the valid ones beside them are loaded."]
-        for name, error in self.errors.items():
-            lines.append(f"--- {name}")
-            lines.extend(f"  {issue}" for issue in error.issues)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.describe()
+    paths: dict[str, Path] = field(default_factory=dict)  # config name -> file
 
 
 def config_files(folder: str | Path, suffixes: Iterable[str] = CONFIG_SUFFIXES) -> list[Path]:
@@ -271,9 +282,9 @@ def load_dags(
     """Build a DAG from every YAML/JSON config under ``folder`` into ``namespace`` (a DAG file's
     ``globals()``).
 
-    A bad config never stops the others. With ``report_errors`` (and a namespace), invalid
-    configs are reported to Airflow as the DAG file's import error (see ``_report``), listing
-    every config's file, step, field and line. Validated plans are cached on disk
+    A bad config never stops the others. With ``report_errors``, each invalid config becomes
+    an Airflow import error of its own file (see :mod:`.import_errors`) naming the step, the
+    field and the line of every mistake. Validated plans are cached on disk
     (``cache_dir``; None = :func:`default_cache_dir`, False = no cache).
     """
     registry = registry or default_registry
@@ -284,6 +295,7 @@ def load_dags(
     origins: dict[str, str] = {}
     for path in config_files(folder):
         name = os.path.relpath(path, base)
+        result.paths[name] = path
         try:
             dag = build_dag_from_plan(load_plan(path, name, registry, cache), registry)
         except WorkflowConfigError as exc:
@@ -301,24 +313,8 @@ def load_dags(
     if namespace is not None:
         for dag_id, dag in result.dags.items():
             namespace[f"hisham_workflow__{dag_id}"] = dag
-        if report_errors and result.errors:
-            namespace["hisham_workflow__invalid_configs"] = _report(result.errors)
+    if report_errors and result.errors:
+        from airflow_provider_hisham.workflow.import_errors import report_config_errors
+
+        report_config_errors(result.errors, result.paths, (namespace or {}).get("__file__"))
     return result
-
-
-def _report(errors: dict[str, WorkflowConfigError]):
-    """A stand-in DAG whose validation fails with every config error.
-
-    A DAG file that raises loses all its DAGs; DagBag instead records a DAG that fails
-    ``validate()`` as the file's import error and keeps the file's other DAGs. That is the one
-    channel a single loader file has to show the UI which configs are broken, and why.
-    """
-    from airflow.sdk import DAG
-
-    error = InvalidWorkflowConfigs(errors)
-
-    class _InvalidConfigs(DAG):
-        def validate(self):
-            raise error
-
-    return _InvalidConfigs(dag_id="hisham_invalid_workflow_configs", schedule=None, description=str(error)[:200])

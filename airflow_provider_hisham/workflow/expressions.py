@@ -153,6 +153,15 @@ def translate(value: str, group_lanes: dict[str, list[str]] | None = None) -> st
     return _BLOCK.sub(lambda block: _STEP_REF.sub(pull, block.group(0)), value)
 
 
+_SINGLE = re.compile(r"^\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}$", re.S)
+
+
+def single_expression(value: str) -> str | None:
+    """The expression of a value that is exactly one ``{{ ... }}`` block, else None."""
+    match = _SINGLE.match(value.strip())
+    return match.group("expr") if match else None
+
+
 def condition_template(expression: str, group_lanes: dict[str, list[str]] | None = None) -> str:
     """A ``when`` expression as a template rendering to True/False at run time."""
     return translate("{{ true if ((" + expression + "\n)) else false }}", group_lanes)

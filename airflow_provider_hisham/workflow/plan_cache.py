@@ -38,7 +38,9 @@ def _code_digest() -> str:
 
 
 def _type_digest(step_type: StepType) -> str:
-    blob = json.dumps([step_type.operator, step_type.config_schema, bool(step_type.to_kwargs)], sort_keys=True, default=str)
+    blob = json.dumps(
+        [step_type.operator, step_type.config_schema, bool(step_type.to_kwargs), step_type.templated_as], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

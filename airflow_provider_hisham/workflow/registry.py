@@ -39,6 +39,8 @@ class StepType:
     config_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
     description: str = ""
     to_kwargs: Callable[[dict], dict] | None = None
+    #: operator keyword -> the template field it is stored in, when the names differ
+    templated_as: Mapping[str, str] = field(default_factory=dict)
 
     def operator_kwargs(self, config: dict) -> dict:
         return dict(self.to_kwargs(config) if self.to_kwargs else config)
@@ -51,7 +53,8 @@ def _object(properties: dict, required: Iterable[str] = ()) -> dict:
 _STR = {"type": "string"}
 _STR_T = {"type": "string", "minLength": 1}
 _ANY_OBJ = templated({"type": "object"})
-_BOOL = templated({"type": "boolean"})
+_BOOL = {"type": "boolean"}
+_COUNT = {"type": "integer", "minimum": 1}
 
 BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     StepType(
@@ -67,9 +70,11 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "params": _ANY_OBJ,
                 "user_id": _STR_T,
                 "result_path": _STR_T,
+                "idempotent": _BOOL,
             }
         ),
         "An authenticated HishamOS REST call (a named action or method + endpoint).",
+        templated_as={"params": "query_params"},
     ),
     StepType(
         "file_generation",
@@ -78,11 +83,19 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
             {
                 "project_id": _STR_T,
                 "template": _STR_T,
-                "structure": templated({"type": ["object", "array"]}),
+                "structure": templated({"type": "object"}),
                 "context": _ANY_OBJ,
                 "output_root": _STR_T,
                 "hishamos_conn_id": _STR_T,
                 "hishamos_project_id": _STR_T,
+                "hishamos_user_id": _STR_T,
+                "render_structure": _BOOL,
+                "templates_dir": _STR_T,
+                "workers": _COUNT,
+                "max_file_bytes": _COUNT,
+                "max_files": _COUNT,
+                "max_project_bytes": _COUNT,
+                "progress_every": _COUNT,
             },
             required=["project_id"],
         ),
@@ -102,7 +115,9 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "git_conn_id": _STR_T,
                 "private": _BOOL,
                 "default_branch": _STR_T,
-                "on_conflict": _STR_T,
+                "on_conflict": {"enum": ["fail", "reuse", "suffix"]},
+                "namespace": _STR_T,
+                "description": _STR,
                 "branches": templated({"type": "array", "items": _STR}),
                 "commit_message": _STR_T,
                 "author_name": _STR_T,

@@ -73,20 +73,29 @@ def parse(folder: Path):
     return DagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="tests-tmp", safe_mode=True)
 
 
-def test_dagbag_loads_valid_configs_and_reports_invalid_ones_as_an_import_error(dag_folder):
+def test_dagbag_loads_valid_configs_and_files_each_invalid_one_as_its_own_import_error(dag_folder):
     bag = parse(dag_folder)
     assert sorted(bag.dag_ids) == ["wf_good_json", "wf_good_yaml"]
-    assert list(bag.import_errors) == ["hisham_workflows.py"]
-    error = bag.import_errors["hisham_workflows.py"]
-    assert "2 invalid workflow config(s)" in error
+    assert sorted(bag.import_errors) == ["workflows/bad_type.yaml", "workflows/nested/bad_ref.yml"]
     assert (
         "workflows/bad_type.yaml:6: step 'second': field 'steps[1].type': unknown step type 'mail'; "
         "known step types: api_call, combine_projects, echo, file_generation, repo_creation"
-    ) in error
+    ) in bag.import_errors["workflows/bad_type.yaml"]
     assert (
         "workflows/nested/bad_ref.yml:6: step 'first': field 'steps[0].config.value': refers to step 'later', "
         "which does not run before this step"
-    ) in error
+    ) in bag.import_errors["workflows/nested/bad_ref.yml"]
+    assert "loaded by hisham_workflows.py" in bag.import_errors["workflows/bad_type.yaml"]
+
+
+def test_loader_in_a_subfolder_keys_errors_relative_to_the_bundle(dag_folder, tmp_path):
+    sub = dag_folder / "team_a"
+    sub.mkdir()
+    shutil.move(str(dag_folder / "hisham_workflows.py"), sub / "hisham_workflows.py")
+    shutil.move(str(dag_folder / "workflows"), sub / "workflows")
+    bag = parse(dag_folder)
+    assert sorted(bag.import_errors) == ["team_a/workflows/bad_type.yaml", "team_a/workflows/nested/bad_ref.yml"]
+    assert sorted(bag.dag_ids) == ["wf_good_json", "wf_good_yaml"]
 
 
 def test_loaded_dag_has_settings_params_and_dependencies(dag_folder):
@@ -103,26 +112,34 @@ def test_loaded_dag_has_settings_params_and_dependencies(dag_folder):
     param = dag.params.get_param("who")
     assert isinstance(param, Param) and param.value == "me" and param.description == "who runs it"
     assert dag.task_dict["b"].upstream_task_ids == {"a"}
-    assert dag.task_dict["b"].value == "{{ ti.xcom_pull(task_ids='a')['value'] }}"  # resolved at run time
+    assert dag.task_dict["b"].value == "{{ (ti.xcom_pull(task_ids='a')['value']) | hisham_keep_type }}"  # run time
 
 
-def test_import_error_is_recorded_in_the_metadata_db_for_the_ui(dag_folder):
+def test_import_errors_reach_the_metadata_db_and_valid_dags_stay_schedulable(dag_folder):
+    """What the dag processor stores: one import error per invalid config (the UI lists them),
+    while the loader's valid DAGs are neither stale nor flagged with import errors."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import sync_bag_to_db
+    from airflow.models.dag import DagModel
     from airflow.models.errors import ParseImportError
     from airflow.utils.session import create_session
     from sqlalchemy import select
-
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
 
     DagBundlesManager().sync_bundles_to_db()
     bag = parse(dag_folder)
     sync_bag_to_db(bag, "generated", None)  # a bundle the test Airflow knows
     with create_session() as session:
-        rows = session.scalars(
-            select(ParseImportError).where(ParseImportError.bundle_name == "generated", ParseImportError.filename == "hisham_workflows.py")
-        ).all()
-        assert [r.filename for r in rows] == ["hisham_workflows.py"]
-        assert "workflows/bad_type.yaml:6: step 'second'" in rows[0].stacktrace
+        rows = {
+            r.filename: r.stacktrace
+            for r in session.scalars(select(ParseImportError).where(ParseImportError.bundle_name == "generated"))
+        }
+        assert "workflows/bad_type.yaml:6: step 'second'" in rows["workflows/bad_type.yaml"]
+        assert "refers to step 'later'" in rows["workflows/nested/bad_ref.yml"]
+        assert "hisham_workflows.py" not in rows
+        for dag_id in ("wf_good_yaml", "wf_good_json"):
+            model = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
+            assert model.has_import_errors is False and model.is_stale is False, dag_id
+            assert model.relative_fileloc == "hisham_workflows.py"
 
 
 def test_fixing_the_configs_clears_the_import_error(dag_folder):
@@ -130,21 +147,26 @@ def test_fixing_the_configs_clears_the_import_error(dag_folder):
     shutil.rmtree(dag_folder / "workflows" / "nested")
     bag = parse(dag_folder)
     assert bag.import_errors == {}
-    assert "hisham_invalid_workflow_configs" not in bag.dag_ids
+    assert sorted(bag.dag_ids) == ["wf_good_json", "wf_good_yaml"]
 
 
 def test_duplicate_dag_ids_across_configs_are_an_error(dag_folder):
     (dag_folder / "workflows" / "z_copy.json").write_text(GOOD_JSON)
     bag = parse(dag_folder)
-    assert "workflows/z_copy.json: field 'dag_id': dag_id 'wf_good_json' is already used by workflows/good.json" in bag.import_errors["hisham_workflows.py"]
+    assert "workflows/z_copy.json: field 'dag_id': dag_id 'wf_good_json' is already used by workflows/good.json" in bag.import_errors["workflows/z_copy.json"]
     assert "wf_good_json" in bag.dag_ids
 
 
-def test_load_dags_without_namespace_returns_dags_and_errors(dag_folder):
+def test_load_dags_outside_a_dagbag_returns_errors_and_warns(dag_folder):
+    from airflow_provider_hisham.workflow.import_errors import WorkflowConfigWarning
+
     register()
-    result = load_dags(dag_folder / "workflows")
+    namespace = {"__file__": str(dag_folder / "hisham_workflows.py")}
+    with pytest.warns(WorkflowConfigWarning, match="unknown step type 'mail'"):
+        result = load_dags(dag_folder / "workflows", namespace)
     assert sorted(result.dags) == ["wf_good_json", "wf_good_yaml"]
     assert sorted(result.errors) == ["workflows/bad_type.yaml", "workflows/nested/bad_ref.yml"]
+    assert namespace["hisham_workflow__wf_good_yaml"] is result.dags["wf_good_yaml"]
 
 
 def test_template_in_a_field_the_operator_does_not_template_is_rejected():
@@ -161,3 +183,15 @@ def test_build_dag_from_a_dict():
     register()
     dag = build_dag({"dag_id": "wf_dict", "steps": [{"id": "a", "type": "echo", "config": {"value": 1}}]})
     assert dag.dag_id == "wf_dict" and dag.task_dict["a"].value == 1
+
+
+def test_the_dag_processor_parse_reports_per_config_errors_and_serializes_valid_dags(dag_folder):
+    """The function a dag-processor child runs for one file: its result goes to the manager."""
+    import logging
+
+    from airflow.dag_processing.processor import DagFileParseRequest, _parse_file
+
+    request = DagFileParseRequest(file=str(dag_folder / "hisham_workflows.py"), bundle_path=dag_folder, bundle_name="generated")
+    result = _parse_file(request, logging.getLogger("test"))
+    assert sorted(d.dag_id for d in result.serialized_dags) == ["wf_good_json", "wf_good_yaml"]
+    assert sorted(result.import_errors) == ["workflows/bad_type.yaml", "workflows/nested/bad_ref.yml"]

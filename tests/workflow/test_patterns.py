@@ -206,3 +206,21 @@ def test_params_carry_their_schema_for_the_trigger_form():
         dag.params.get_param("count").resolve(0)
     with pytest.raises(Exception, match="No value passed|required"):
         dag.params.get_param("name").resolve()
+
+
+def test_literal_strings_stay_strings_and_whole_references_keep_their_type():
+    dr = run_config(
+        {
+            "dag_id": "wf_native",
+            "params": {"n": {"type": "integer", "default": 7}, "flags": {"type": "array", "default": ["a"]}},
+            "steps": [
+                echo("first", {"version": "1.0", "code": "42", "list": "[1, 2]", "quoted": "'q'", "text": "plain"}),
+                echo("second", {"n": "{{ params.n }}", "flags": "{{ params.flags }}", "mixed": "v{{ params.n }}", "prev": "{{ steps.first.output.value.version }}"}),
+            ],
+        }
+    )
+    assert dr.state == DagRunState.SUCCESS
+    assert xcom(dr, "first")["value"] == {"version": "1.0", "code": "42", "list": "[1, 2]", "quoted": "'q'", "text": "plain"}
+    second = xcom(dr, "second")["value"]
+    assert second["n"] == 7 and second["flags"] == ["a"] and second["mixed"] == "v7"
+    assert second["prev"] == "1.0"  # a string output stays a string
