@@ -53,6 +53,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "/opt/airflow/generated-projects",
                         "default": "",
                     },
+                    "templates_dir": {
+                        "description": "Folders (os.pathsep-separated) searched for file_generation template "
+                        "names before $AIRFLOW_HOME/include/templates and the provider's own include/templates.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/include/templates",
+                        "default": "",
+                    },
                     "max_file_bytes": {
                         "description": "Largest single generated file, in bytes.",
                         "version_added": "0.1.0",
@@ -73,6 +81,14 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "536870912",
                         "default": "536870912",
+                    },
+                    "workflow_plan_cache_dir": {
+                        "description": "Where the DAG factory caches validated workflow configs (keyed by "
+                        "their content). Empty means $AIRFLOW_HOME/cache/hisham-workflow-plans.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/cache/hisham-workflow-plans",
+                        "default": "",
                     },
                 },
             }

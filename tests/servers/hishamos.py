@@ -132,11 +132,18 @@ class Fault:
     status: int = 503
     retry_after: str | None = None
     delay: float = 0.0
+    skip: int = 0
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.times > 0 and (self.method is None or self.method == method)
-                and (self.path is None or re.fullmatch(self.path, path) is not None))
+        """Whether this fault hits the request (the first ``skip`` matching requests pass)."""
+        if not (self.times > 0 and (self.method is None or self.method == method)
+                and (self.path is None or re.fullmatch(self.path, path) is not None)):
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        return True
 
 
 @dataclass
@@ -149,6 +156,7 @@ class RecordedRequest:
     status: int | None = None
     fault: str | None = None
     body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class HishamOSState:
@@ -181,6 +189,7 @@ class HishamOSState:
                 self.users[user.id] = user
             self.api_keys: dict[str, str] = {self.api_key: self.user.id}
             self.refresh_issued: set[str] = set()
+            self.issued_tokens: list[str] = []
             self.refresh_blacklist: set[str] = set()
             self.projects: dict[str, dict[str, Any]] = {}
             self.stories: dict[str, dict[str, Any]] = {}
@@ -210,7 +219,7 @@ class HishamOSState:
             "description": f"HishamOS {name}.", "capabilities": [agent_id], "system_prompt": f"You are the {name}.",
             "preferred_platform": "openai", "fallback_platforms": [], "model_name": "gpt-4o",
             "temperature": 0.7, "max_tokens": 4000, "status": "active", "version": "1.0.0",
-            "total_invocations": 0, "total_tokens_used": 0, "total_cost": "0.000000",
+            "total_invocations": 0, "total_tokens_used": 0, "total_cost": "0.0000",
             "average_response_time": 0.0, "success_rate": 100.0, "created_at": now, "updated_at": now,
             "last_invoked_at": None, "created_by": None, "updated_by": None,
         }
@@ -239,7 +248,9 @@ class HishamOSState:
         claims = {k: v for k, v in claims.items() if v is not None}
         if token_type == "refresh":
             self.refresh_issued.add(claims["jti"])
-        return jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        token = jwt.encode(claims, secret or self.jwt_secret, algorithm="HS256")
+        self.issued_tokens.append(token)
+        return token
 
     def token_pair(self, user: User) -> dict[str, str]:
         return {"refresh": self.mint(user.id, "refresh"), "access": self.mint(user.id)}
@@ -247,12 +258,20 @@ class HishamOSState:
     def decode(self, token: str, token_type: str) -> dict[str, Any]:
         try:
             claims = jwt.decode(token, self.jwt_secret, algorithms=["HS256"],
-                                options={"verify_exp": False, "require": ["exp", "jti", "token_type"]})
+                                options={"verify_exp": False, "verify_iat": False,  # checked against the server clock
+                                         "require": ["exp", "jti", "token_type"]})
         except jwt.PyJWTError:
             raise _token_error(token_type) from None
         if claims.get("token_type") != token_type or claims["exp"] <= self.now():
             raise _token_error(token_type)
         return claims
+
+    def secrets(self) -> set[str]:
+        """Every credential of this server: password, JWT secret, API key, issued and presented tokens."""
+        with self.lock:
+            seen = {r.headers.get("Authorization", "").partition(" ")[2] for r in self.requests}
+            return {u.password for u in self.users.values()} | {self.jwt_secret, self.api_key} | \
+                set(self.issued_tokens) | {t for t in seen if t}
 
     def revoke_refresh_tokens(self) -> None:
         """Blacklist every refresh token issued so far (forces clients to log in again)."""
@@ -427,7 +446,8 @@ class HishamOSHandler(JsonHandler):
         body = self.read_body()
         st = self.st
         auth = "bearer" if self.headers.get("Authorization") else ("api_key" if self.headers.get("X-API-Key") else "")
-        rec = RecordedRequest(self.command, self.path_only, self.path.partition("?")[2], auth)
+        rec = RecordedRequest(self.command, self.path_only, self.path.partition("?")[2], auth,
+                              headers=dict(self.headers.items()))
         try:
             rec.body = json.loads(body) if body else None
         except ValueError:
@@ -996,11 +1016,13 @@ class HishamOSServer:
         self.state.reset()
 
     def inject(self, kind: str, *, method: str | None = None, path: str | None = None, times: int = 1,
-               status: int = 503, retry_after: float | str | None = None, delay: float = 0.0) -> Fault:
-        """Make the next ``times`` matching requests fail; see ``Fault`` for the kinds."""
+               status: int = 503, retry_after: float | str | None = None, delay: float = 0.0,
+               skip: int = 0) -> Fault:
+        """Make ``times`` matching requests (after the first ``skip``) fail; see ``Fault`` for the kinds."""
         if kind not in ("status", "delay", "reset", "drop_after_commit"):
             raise ValueError(f"unknown fault kind {kind!r}")
-        fault = Fault(kind, method, path, times, status, None if retry_after is None else str(retry_after), delay)
+        fault = Fault(kind, method, path, times, status, None if retry_after is None else str(retry_after), delay,
+                      skip)
         with self.state.lock:
             self.state.faults.append(fault)
         return fault

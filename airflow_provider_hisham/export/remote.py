@@ -1,0 +1,83 @@
+"""Pick or create the remote repository for an export, honouring ``on_conflict``, idempotently.
+
+The hosting service (GitHub, GitLab) is reached through two callables, so this logic is shared
+and testable without any HTTP: ``get(name)`` returns the repository or None, ``create(name)``
+creates it or raises ``NameTakenError``. A repository counts as *ours* when its description
+carries this export's marker or its default branch already holds our commit: a retried task
+then reuses it instead of failing or creating ``name-2``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from airflow_provider_hisham.export.errors import ExportError, NameTakenError, RepositoryExistsError
+
+log = logging.getLogger(__name__)
+
+ON_CONFLICT = ("fail", "reuse", "suffix")
+MAX_SUFFIX = 100
+
+
+@dataclass(frozen=True)
+class RemoteRepository:
+    """A repository on a hosting service, as far as export needs it."""
+
+    name: str
+    web_url: str
+    clone_url: str
+    default_branch: str | None = None
+    description: str | None = None
+    id: str | int | None = None
+    created: bool = False
+
+
+def _candidates(name: str, on_conflict: str) -> Iterator[str]:
+    yield name
+    if on_conflict == "suffix":
+        for n in range(2, MAX_SUFFIX + 1):
+            yield f"{name}-{n}"
+
+
+def ensure_repository(
+    name: str,
+    on_conflict: str,
+    *,
+    get: Callable[[str], RemoteRepository | None],
+    create: Callable[[str], RemoteRepository],
+    heads: Callable[[RemoteRepository], dict[str, str]],
+    commit_sha: str,
+    branch: str,
+    marker: str,
+) -> RemoteRepository:
+    """Return the repository to push into, creating it when needed (see module docstring)."""
+    if on_conflict not in ON_CONFLICT:
+        raise ExportError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}")
+    for candidate in _candidates(name, on_conflict):
+        existing = get(candidate)  # check remote state first: a retry finds its own repository
+        if existing is None:
+            try:
+                return create(candidate)
+            except NameTakenError:
+                existing = get(candidate)
+                if existing is None:
+                    raise
+        remote = heads(existing)
+        ours = marker in (existing.description or "") or remote.get(branch) == commit_sha
+        if ours:
+            log.info("repository %s already belongs to this export; reusing it", existing.web_url)
+            return existing
+        if on_conflict == "reuse" and not remote:
+            log.info("repository %s exists and is empty; pushing into it", existing.web_url)
+            return existing
+        if on_conflict == "suffix":
+            log.info("repository name %r is taken; trying the next suffix", candidate)
+            continue
+        detail = "it already has other commits" if remote else "on_conflict='fail'"
+        raise RepositoryExistsError(
+            f"repository {candidate!r} already exists ({existing.web_url}) and cannot be used: {detail}; "
+            "choose another repository_name or on_conflict='suffix'"
+        )
+    raise RepositoryExistsError(f"no free name for repository {name!r} up to suffix -{MAX_SUFFIX}")

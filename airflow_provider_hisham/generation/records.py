@@ -1,0 +1,62 @@
+"""The manifest kept beside a generated project, and the compact summary returned to callers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from typing import Any
+
+from airflow_provider_hisham.generation.writer import FileRecord
+
+MANIFEST_FORMAT = 1
+
+
+def build_manifest(project_id: str, template: str | None, records: list[FileRecord], dirs: list[str]) -> dict[str, Any]:
+    """Deterministic: no timestamps, files sorted, so the same inputs give the same manifest bytes."""
+    tree = hashlib.sha256()
+    for r in records:
+        tree.update(f"{r.path}\0{r.size}\0{r.sha256}\0{int(r.executable)}\n".encode("utf-8", "surrogatepass"))
+    kinds = Counter(r.type for r in records)
+    return {
+        "format": MANIFEST_FORMAT,
+        "project_id": project_id,
+        "template": template,
+        "totals": {
+            "files": len(records),
+            "directories": len(dirs),
+            "bytes": sum(r.size for r in records),
+            "text_files": kinds.get("text", 0),
+            "binary_files": kinds.get("binary", 0),
+        },
+        "tree_sha256": tree.hexdigest(),
+        "directories": dirs,
+        "files": [
+            {"path": r.path, "size": r.size, "sha256": r.sha256, "type": r.type, "executable": r.executable}
+            for r in records
+        ],
+    }
+
+
+def encode_manifest(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=None, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n").encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+def summary(manifest: dict[str, Any], *, output_dir: str, manifest_path: str, manifest_sha256: str) -> dict[str, Any]:
+    """A fixed-size dict (no per-file data): safe for XCom whatever the tree size."""
+    totals = manifest["totals"]
+    return {
+        "project_id": manifest["project_id"],
+        "template": manifest["template"],
+        "output_dir": output_dir,
+        "total_files": totals["files"],
+        "total_dirs": totals["directories"],
+        "total_bytes": totals["bytes"],
+        "text_files": totals["text_files"],
+        "binary_files": totals["binary_files"],
+        "manifest_path": manifest_path,
+        "sha256": manifest_sha256,
+        "tree_sha256": manifest["tree_sha256"],
+    }

@@ -1,0 +1,191 @@
+"""Template manifest (``template.yaml``): declared variables with defaults, types and validation."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_hisham.generation.errors import TemplateSpecError, VariableError
+
+MANIFEST_NAMES = ("template.yaml", "template.yml")
+_TYPES = {"str", "int", "float", "bool", "choice", "list", "dict"}
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off", ""}
+
+
+@dataclass
+class Variable:
+    name: str
+    type: str = "str"
+    default: Any = None
+    required: bool = False
+    description: str = ""
+    choices: list[Any] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+
+
+@dataclass
+class TemplateSpec:
+    """What ``template.yaml`` declares about a template directory."""
+
+    name: str
+    description: str = ""
+    variables: list[Variable] = field(default_factory=list)
+    conditions: dict[str, str] = field(default_factory=dict)
+    copy_without_render: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    extensions: list[str] = field(default_factory=list)
+
+
+def _infer_type(vdef: dict[str, Any]) -> str:
+    """No declared type: choices make a choice, otherwise the default's type (str if none)."""
+    if vdef.get("choices"):
+        return "choice"
+    default = vdef.get("default")
+    for py, name in ((bool, "bool"), (int, "int"), (float, "float"), (list, "list"), (dict, "dict")):
+        if isinstance(default, py):
+            return name
+    return "str"
+
+
+def load_spec(template_dir: str) -> TemplateSpec:
+    """Read and check the manifest; a template without one has no declared variables."""
+    import yaml
+
+    for name in MANIFEST_NAMES:
+        path = os.path.join(template_dir, name)
+        if os.path.isfile(path):
+            break
+    else:
+        return TemplateSpec(name=os.path.basename(os.path.normpath(template_dir)))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise TemplateSpecError(f"{path}: cannot read manifest: {err}") from None
+    if not isinstance(raw, dict):
+        raise TemplateSpecError(f"{path}: manifest must be a mapping")
+    unknown = set(raw) - {"name", "description", "variables", "conditions", "copy_without_render", "exclude", "extensions"}
+    if unknown:
+        raise TemplateSpecError(f"{path}: unknown manifest keys {sorted(unknown)}")
+    if not isinstance(raw.get("variables") or {}, dict):
+        raise TemplateSpecError(f"{path}: variables must map names to definitions")
+    variables = []
+    for vname, vdef in (raw.get("variables") or {}).items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(vname)):
+            raise TemplateSpecError(f"{path}: variables.{vname}: not a valid identifier")
+        if not isinstance(vdef, dict):
+            vdef = {"default": vdef}
+        bad = set(vdef) - set(Variable.__dataclass_fields__) - {"name"}
+        if bad:
+            raise TemplateSpecError(f"{path}: variables.{vname}: unknown keys {sorted(bad)}")
+        if "type" not in vdef:
+            vdef = {**vdef, "type": _infer_type(vdef)}
+        var = Variable(name=str(vname), **{k: v for k, v in vdef.items() if k != "name"})
+        if var.type not in _TYPES:
+            raise TemplateSpecError(f"{path}: variables.{vname}.type {var.type!r} not one of {sorted(_TYPES)}")
+        if var.type == "choice" and not var.choices:
+            raise TemplateSpecError(f"{path}: variables.{vname}: type choice needs 'choices'")
+        if var.pattern is not None:
+            try:
+                re.compile(var.pattern)
+            except re.error as err:
+                raise TemplateSpecError(f"{path}: variables.{vname}.pattern: {err}") from None
+        variables.append(var)
+    for key in ("copy_without_render", "exclude", "extensions"):
+        if not isinstance(raw.get(key) or [], list):
+            raise TemplateSpecError(f"{path}: {key} must be a list")
+    conditions = raw.get("conditions") or {}
+    if not isinstance(conditions, dict):
+        raise TemplateSpecError(f"{path}: conditions must map path globs to expressions")
+    return TemplateSpec(
+        name=str(raw.get("name") or os.path.basename(os.path.normpath(template_dir))),
+        description=str(raw.get("description") or ""),
+        variables=variables,
+        conditions={str(k): str(v) for k, v in conditions.items()},
+        copy_without_render=[str(x) for x in raw.get("copy_without_render") or []],
+        exclude=[str(x) for x in raw.get("exclude") or []],
+        extensions=[str(x) for x in raw.get("extensions") or []],
+    )
+
+
+def _coerce(var: Variable, value: Any) -> Any:
+    t = var.type
+    if t == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, str)) and str(value).strip().lower() in _TRUE | _FALSE:
+            return str(value).strip().lower() in _TRUE
+        raise VariableError(var.name, f"expected a boolean, got {value!r}")
+    if t == "int":
+        if isinstance(value, bool):
+            raise VariableError(var.name, f"expected an integer, got {value!r}")
+        try:
+            return int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise VariableError(var.name, f"expected an integer, got {value!r}") from None
+    if t == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise VariableError(var.name, f"expected a number, got {value!r}") from None
+    if t == "list" and not isinstance(value, list):
+        raise VariableError(var.name, f"expected a list, got {type(value).__name__}")
+    if t == "dict" and not isinstance(value, dict):
+        raise VariableError(var.name, f"expected a mapping, got {type(value).__name__}")
+    if t == "str" and not isinstance(value, str):
+        raise VariableError(var.name, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _validate(var: Variable, value: Any) -> None:
+    if var.choices is not None and value not in var.choices:
+        raise VariableError(var.name, f"{value!r} is not one of {var.choices!r}")
+    if var.pattern is not None and isinstance(value, str) and not re.fullmatch(var.pattern, value):
+        raise VariableError(var.name, f"{value!r} does not match pattern {var.pattern!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if var.min is not None and value < var.min:
+            raise VariableError(var.name, f"{value!r} is below the minimum {var.min!r}")
+        if var.max is not None and value > var.max:
+            raise VariableError(var.name, f"{value!r} is above the maximum {var.max!r}")
+    if isinstance(value, (str, list)):
+        if var.min_length is not None and len(value) < var.min_length:
+            raise VariableError(var.name, f"shorter than {var.min_length}")
+        if var.max_length is not None and len(value) > var.max_length:
+            raise VariableError(var.name, f"longer than {var.max_length}")
+
+
+def resolve_variables(spec: TemplateSpec, given: dict[str, Any] | None, renderer: Any) -> dict[str, Any]:
+    """Merge given values over defaults (string defaults may use earlier variables), coerce, validate.
+
+    Values not declared by the manifest are passed through unchanged.
+    """
+    given = dict(given or {})
+    result: dict[str, Any] = {}
+    for var in spec.variables:
+        if var.name in given:
+            value = given.pop(var.name)
+        elif var.required:
+            raise VariableError(var.name, "is required and has no value")
+        else:
+            value = var.default
+            if isinstance(value, str):
+                value = renderer.render(value, {**result, **given}, f"template.yaml:variables.{var.name}.default")
+        if value is None:
+            if var.required:
+                raise VariableError(var.name, "is required and has no value")
+            result[var.name] = None
+            continue
+        value = _coerce(var, value)
+        _validate(var, value)
+        result[var.name] = value
+    result.update(given)
+    return result

@@ -1,0 +1,212 @@
+"""Render planned files and write them with os-level calls, on up to two processes.
+
+A forked worker takes every other file of a large plan; compiled templates from before the
+fork are shared for free and results (size, sha256, type) come back through a pipe.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import io
+import os
+import pickle
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from airflow_provider_hisham.generation.errors import GenerationError, LimitExceededError, RenderError
+from airflow_provider_hisham.generation.limits import Limits
+from airflow_provider_hisham.generation.plan import Plan, PlannedFile
+from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
+
+PARALLEL_MIN_FILES = 400
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_MODE, EXEC_MODE, DIR_MODE = 0o640, 0o750, 0o750
+
+
+@dataclass(slots=True)
+class FileRecord:
+    path: str
+    size: int
+    sha256: str
+    type: str  # "text" | "binary"
+    executable: bool
+
+
+def _detect_newline(raw: bytes) -> str | None:
+    """The newline cookiecutter picks: the first kind Python's reader sees on the first line."""
+    if b"\r" not in raw:
+        return "\n" if b"\n" in raw else None
+    reader = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8")
+    reader.readline()
+    seen = reader.newlines
+    return seen[0] if isinstance(seen, tuple) else seen
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+class _Producer:
+    def __init__(self, plan: Plan, renderer: Renderer, limits: Limits) -> None:
+        self.plan, self.renderer, self.limits = plan, renderer, limits
+        self.cookiecutter = plan.newline_mode == "cookiecutter"
+        self.markers = tuple(m.encode() for m in renderer.markers)
+
+    def content(self, f: PlannedFile) -> tuple[bytes, str]:
+        data = f.data
+        if data is None:
+            raw = _read(f.source)
+        elif isinstance(data, str):
+            raw = data.encode("utf-8", "surrogatepass")
+        else:
+            raw = data
+        if b"\0" in raw[:8192]:
+            return raw, "binary"
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw, "binary"
+        if not f.render:
+            return raw, "text"
+        a, b, c = self.markers
+        has_syntax = a in raw or b in raw or c in raw
+        if not has_syntax and not (self.cookiecutter and (b"\r" in raw or self.plan.forced_newline)):
+            return raw, "text"
+        newline = self.plan.forced_newline or _detect_newline(raw)
+        if has_syntax:
+            out = self.renderer.render(text, self.plan.context, f.path, self.limits.max_file_bytes)
+        else:
+            out = _NEWLINES.sub("\n", text)
+        if newline in ("\r\n", "\r"):
+            out = out.replace("\n", newline)
+        try:
+            return out.encode("utf-8"), "text"
+        except UnicodeEncodeError as err:
+            raise RenderError(f.path, f"rendered text is not valid UTF-8: {err}") from None
+
+
+def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[FileRecord]:
+    records: list[FileRecord] = []
+    total = 0
+    for n, f in enumerate(files, 1):
+        content, kind = producer.content(f)
+        size = len(content)
+        if size > limits.max_file_bytes:
+            raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, f.path)
+        total += size
+        if total > limits.max_project_bytes:
+            raise LimitExceededError("max_project_bytes", total, limits.max_project_bytes, f.path)
+        fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if f.executable else FILE_MODE)
+        try:
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        records.append(FileRecord(f.path, size, hashlib.sha256(content).hexdigest(), kind, f.executable))
+        if progress is not None and n % 500 == 0:
+            progress(min(n * scale, len(files) * scale))
+    return records
+
+
+def make_dirs(root: str, plan: Plan) -> list[str]:
+    """Create every folder (declared or implied by a file) under ``root``; return them sorted."""
+    dirs = set(plan.dirs)
+    for f in plan.files:
+        parent = f.path.rpartition("/")[0]
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.rpartition("/")[0]
+    ordered = sorted(dirs)
+    for d in ordered:
+        os.mkdir(os.path.join(root, d), DIR_MODE)
+    return ordered
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def write_plan(
+    root: str,
+    plan: Plan,
+    renderer: Renderer,
+    limits: Limits,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[FileRecord]:
+    """Write all files of ``plan`` below ``root`` (already containing the folders)."""
+    producer = _Producer(plan, renderer, limits)
+    files = plan.files
+    if workers is None:
+        workers = 2 if (os.cpu_count() or 1) >= 2 else 1
+    if workers < 2 or len(files) < PARALLEL_MIN_FILES:
+        return _write_share(root, files, producer, limits, progress, 1)
+    mine, theirs = files[0::2], files[1::2]
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # worker: never returns
+        status = 0
+        try:
+            os.close(read_fd)
+            _die_with_parent()
+            try:
+                payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1)))
+            except GenerationError as err:
+                payload = pickle.dumps(("error", err))
+            except BaseException as err:  # noqa: BLE001 - reported to the parent
+                payload = pickle.dumps(("error", GenerationError(f"worker failed: {type(err).__name__}: {err}")))
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(write_fd, view):]
+        except BaseException:  # noqa: BLE001
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    try:
+        own = _write_share(root, mine, producer, limits, progress, 2)
+        chunks = []
+        while True:
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+    finally:
+        os.close(read_fd)
+        if pid:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+    if not chunks or status != 0:
+        raise GenerationError(f"generation worker died (status {status})")
+    kind, value = pickle.loads(b"".join(chunks))
+    if kind == "error":
+        raise value
+    records = own + value
+    if sum(r.size for r in records) > limits.max_project_bytes:
+        raise LimitExceededError("max_project_bytes", sum(r.size for r in records), limits.max_project_bytes)
+    records.sort(key=lambda r: r.path)
+    if progress is not None:
+        progress(len(files))
+    return records

@@ -1,0 +1,149 @@
+"""GitHub hook for repository creation, on top of the github provider's ``GithubHook`` (PyGithub).
+
+Adds what export needs: create a repository for the token's user or an organisation, get one,
+create branch refs, the git push credentials, ``fernet:`` token values, and retries that follow
+GitHub's documented rate-limit headers (primary: ``x-ratelimit-remaining: 0`` -> wait until
+``x-ratelimit-reset``, bounded; secondary: ``retry-after``), 5xx and network errors with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from airflow.providers.github.hooks.github import GithubHook
+from airflow.sdk.log import mask_secret
+from github import Auth, Github, GithubException, GithubRetry, UnknownObjectException
+from github.GithubException import RateLimitExceededExceedsMaxWait
+from urllib3.util.retry import Retry
+
+from airflow_provider_hisham.export.errors import NameTakenError
+from airflow_provider_hisham.export.git import GitCredentials
+from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.secrets import decrypt_secret
+
+log = logging.getLogger(__name__)
+
+
+class RateLimitRetry(GithubRetry):
+    """``GithubRetry`` that also treats 429 as a rate limit and waits for ``x-ratelimit-reset``.
+
+    GitHub answers an exhausted primary limit with 403 *or* 429 and ``x-ratelimit-remaining: 0``;
+    the wait is capped by ``max_rate_limit_wait`` (then ``RateLimitExceededExceedsMaxWait``).
+    """
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
+        headers = getattr(response, "headers", None) or {}
+        if (response is not None and response.status in (403, 429) and "Retry-After" not in headers
+                and headers.get("X-RateLimit-Remaining") == "0" and str(headers.get("X-RateLimit-Reset", "")).isdigit()):
+            wait = max(0.0, int(headers["X-RateLimit-Reset"]) - time.time()) + 1.0
+            if self.max_rate_limit_wait is not None and wait > self.max_rate_limit_wait:
+                raise RateLimitExceededExceedsMaxWait(response.status, {"message": "rate limit exceeded"},
+                                                      dict(headers), wait=wait)
+            retry = Retry.increment(self, method, url, response, error, _pool, _stacktrace)
+            log.info("GitHub rate limit exhausted; waiting %.1fs for x-ratelimit-reset", wait)
+            retry.get_backoff_time = lambda: wait  # type: ignore[method-assign]
+            return retry
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+class GitHubRepositoryHook(GithubHook):
+    """``GithubHook`` plus repository creation (``github`` connection: password = token, host = API URL).
+
+    :param github_conn_id: the ``github`` connection; its password may be a ``fernet:`` value.
+    :param max_retries: retries for rate limits, 5xx and network errors.
+    :param backoff_factor: exponential backoff base in seconds for 5xx and network errors.
+    :param max_rate_limit_wait: longest wait for a rate-limit reset before giving up, in seconds.
+    """
+
+    hook_name = "GitHub (HishamOS repository export)"
+    push_username = "x-access-token"
+
+    def __init__(self, github_conn_id: str = GithubHook.default_conn_name, *, max_retries: int = 5,
+                 backoff_factor: float = 1.0, max_rate_limit_wait: float = 300.0, **kwargs: Any) -> None:
+        self.max_retries = max_retries
+        self.backoff_factor = backoff_factor
+        self.max_rate_limit_wait = max_rate_limit_wait
+        super().__init__(github_conn_id, **kwargs)
+
+    def get_conn(self) -> Github:
+        """PyGithub client with a decrypted token and rate-limit aware retries."""
+        if self.client is not None:
+            return self.client
+        conn = self.get_connection(self.github_conn_id)
+        token = decrypt_secret(conn.password)
+        if not token:
+            return super().get_conn()  # GitHub App authentication, as the github provider does it
+        mask_secret(token)
+        extras = conn.extra_dejson or {}
+        retry = RateLimitRetry(
+            total=self.max_retries, backoff_factor=self.backoff_factor, max_rate_limit_wait=self.max_rate_limit_wait,
+            secondary_rate_wait=float(extras.get("secondary_rate_wait", 60)),
+            status_forcelist=[429, *range(500, 600)],
+        )
+        kwargs: dict[str, Any] = {"auth": Auth.Token(token), "retry": retry}
+        if conn.host:
+            kwargs["base_url"] = conn.host.rstrip("/")
+        for name in ("seconds_between_requests", "seconds_between_writes", "timeout"):
+            if name in extras:
+                kwargs[name] = extras[name]
+        self.client = Github(**kwargs)
+        return self.client
+
+    # -- repositories ----------------------------------------------------------------------
+    def _owner(self, org: str | None) -> str:
+        return org or self.get_conn().get_user().login
+
+    @staticmethod
+    def _as_remote(repo: Any, created: bool = False) -> RemoteRepository:
+        return RemoteRepository(name=repo.name, web_url=repo.html_url, clone_url=repo.clone_url,
+                                default_branch=repo.default_branch, description=repo.description,
+                                id=repo.full_name, created=created)
+
+    def get_repository(self, name: str, org: str | None = None) -> RemoteRepository | None:
+        """``GET /repos/{owner}/{repo}``; None when it does not exist."""
+        try:
+            return self._as_remote(self.get_conn().get_repo(f"{self._owner(org)}/{name}"))
+        except UnknownObjectException:
+            return None
+
+    def create_repository(self, name: str, org: str | None = None, *, private: bool = True,
+                          description: str | None = None) -> RemoteRepository:
+        """``POST /user/repos`` or ``POST /orgs/{org}/repos``; ``NameTakenError`` when the name is used."""
+        client = self.get_conn()
+        owner = client.get_organization(org) if org else client.get_user()
+        kwargs: dict[str, Any] = {"private": private, "auto_init": False}
+        if description:
+            kwargs["description"] = description
+        try:
+            repo = owner.create_repo(name, **kwargs)
+        except GithubException as exc:
+            if exc.status == 422 and _name_taken(exc.data):
+                raise NameTakenError(f"GitHub repository name {name!r} already exists") from None
+            raise
+        log.info("created GitHub repository %s", repo.html_url)
+        return self._as_remote(repo, created=True)
+
+    def create_branch(self, full_name: str, branch: str, sha: str) -> bool:
+        """``POST /repos/{owner}/{repo}/git/refs``; False when the branch already exists."""
+        try:
+            self.get_conn().get_repo(full_name, lazy=True).create_git_ref(f"refs/heads/{branch}", sha)
+        except GithubException as exc:
+            if exc.status == 422 and "already exists" in str(exc.data):
+                return False
+            raise
+        return True
+
+    def push_credentials(self) -> GitCredentials:
+        """HTTP Basic credentials for ``git push`` to repositories this token can write."""
+        auth = self.get_conn().requester.auth
+        token = getattr(auth, "token", None)
+        if not token:
+            raise ValueError(f"connection {self.github_conn_id!r} yields no token usable for git push")
+        return GitCredentials(self.push_username, token)
+
+
+def _name_taken(data: Any) -> bool:
+    errors = data.get("errors", []) if isinstance(data, dict) else []
+    return any(isinstance(e, dict) and "already exists" in str(e.get("message", "")) for e in errors)

@@ -1,0 +1,163 @@
+"""GitLab hook on python-gitlab: projects and branches for repository export.
+
+Connection ``gitlab``: host = GitLab URL (gitlab.com or self-managed), password = access token
+(may be a ``fernet:`` value), extra ``token_type`` (``private`` for personal/group/project access
+tokens, ``oauth`` for OAuth2 tokens), ``namespace`` (default group path) and ``verify_ssl``.
+python-gitlab retries 429 (honouring ``Retry-After``) and, with ``retry_transient_errors``, 5xx
+and connection errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_provider_hisham.export.errors import NameTakenError
+from airflow_provider_hisham.export.git import GitCredentials
+from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.secrets import decrypt_secret
+
+log = logging.getLogger(__name__)
+
+
+class GitLabHook(BaseHook):
+    """Interact with a GitLab instance through python-gitlab.
+
+    :param gitlab_conn_id: the ``gitlab`` connection.
+    :param max_retries: retries for 429, 5xx and connection errors.
+    """
+
+    conn_name_attr = "gitlab_conn_id"
+    default_conn_name = "gitlab_default"
+    conn_type = "gitlab"
+    hook_name = "GitLab"
+    push_username = "oauth2"
+
+    def __init__(self, gitlab_conn_id: str = default_conn_name, *, max_retries: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gitlab_conn_id = gitlab_conn_id
+        self.max_retries = max_retries
+        self.client: Any = None
+        self._token: str | None = None
+        self.namespace: str | None = None
+
+    def get_conn(self):
+        """A ``gitlab.Gitlab`` client for the connection (created once)."""
+        if self.client is not None:
+            return self.client
+        import gitlab  # lazy: python-gitlab is not needed to parse DAGs
+
+        conn = self.get_connection(self.gitlab_conn_id)
+        extra = conn.extra_dejson or {}
+        token = decrypt_secret(conn.password)
+        if not token:
+            raise ValueError(f"GitLab connection {self.gitlab_conn_id!r} has no access token (password)")
+        mask_secret(token)
+        url = (conn.host or "https://gitlab.com").rstrip("/")
+        if "://" not in url:
+            url = f"{conn.schema or 'https'}://{url}"
+        if conn.port and url.count(":") < 2:
+            url = f"{url}:{conn.port}"
+        token_type = (extra.get("token_type") or "private").lower()
+        if token_type not in ("private", "oauth"):
+            raise ValueError(f"GitLab connection {self.gitlab_conn_id!r}: token_type must be 'private' or 'oauth'")
+        auth = {"oauth_token": token} if token_type == "oauth" else {"private_token": token}
+        verify = extra.get("verify_ssl", True)
+        if isinstance(verify, str):
+            verify = verify.lower() not in ("false", "0", "no")
+        self._token = token
+        self.namespace = extra.get("namespace") or None
+        self.client = gitlab.Gitlab(url, ssl_verify=verify, retry_transient_errors=True,
+                                    timeout=float(extra.get("timeout", 30)), **auth)
+        return self.client
+
+    def _call(self, fn, *args, **kwargs):
+        return fn(*args, max_retries=self.max_retries, **kwargs)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return {
+            "hidden_fields": ["schema", "port", "login", "extra"],
+            "relabeling": {"host": "GitLab URL", "password": "Access token"},
+            "placeholders": {"host": "https://gitlab.com"},
+        }
+
+    def test_connection(self) -> tuple[bool, str]:
+        """``GET /user`` with the token."""
+        try:
+            client = self.get_conn()
+            client.auth()
+            return True, f"Connected to GitLab as {client.user.username}"
+        except Exception as exc:  # noqa: BLE001 - the UI shows the message
+            return False, str(exc)
+
+    # -- projects --------------------------------------------------------------------------
+    def _path(self, name: str, namespace: str | None) -> str:
+        client = self.get_conn()
+        namespace = namespace or self.namespace
+        if not namespace:
+            if client.user is None:
+                client.auth()
+            namespace = client.user.username
+        return f"{namespace}/{name}"
+
+    @staticmethod
+    def _as_remote(project: Any, created: bool = False) -> RemoteRepository:
+        return RemoteRepository(name=project.path, web_url=project.web_url, clone_url=project.http_url_to_repo,
+                                default_branch=project.default_branch, description=project.description,
+                                id=project.id, created=created)
+
+    def get_project(self, name: str, namespace: str | None = None) -> RemoteRepository | None:
+        """``GET /projects/{url-encoded path}``; None when it does not exist."""
+        import gitlab
+
+        try:
+            return self._as_remote(self._call(self.get_conn().projects.get, self._path(name, namespace)))
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return None
+            raise
+
+    def create_project(self, name: str, namespace: str | None = None, *, private: bool = True,
+                       description: str | None = None) -> RemoteRepository:
+        """``POST /projects`` (JSON body); ``NameTakenError`` when the path is used."""
+        import gitlab
+
+        client = self.get_conn()
+        data: dict[str, Any] = {"name": name, "path": name, "visibility": "private" if private else "public",
+                                "initialize_with_readme": False}
+        if description:
+            data["description"] = description
+        namespace = namespace or self.namespace
+        if namespace:
+            data["namespace_id"] = self._call(client.namespaces.get, namespace).id
+        try:
+            project = self._call(client.projects.create, data)
+        except gitlab.exceptions.GitlabCreateError as exc:
+            if exc.response_code == 400 and "has already been taken" in str(exc.error_message):
+                raise NameTakenError(f"GitLab project {name!r} already exists") from None
+            raise
+        log.info("created GitLab project %s", project.web_url)
+        return self._as_remote(project, created=True)
+
+    def create_branch(self, project_id: int | str, branch: str, sha: str) -> bool:
+        """``POST /projects/{id}/repository/branches``; False when the branch already exists."""
+        import gitlab
+
+        project = self.get_conn().projects.get(project_id, lazy=True)
+        try:
+            self._call(project.branches.create, {"branch": branch, "ref": sha})
+        except gitlab.exceptions.GitlabCreateError as exc:
+            if "already exists" in str(exc.error_message):
+                return False
+            raise
+        return True
+
+    def push_credentials(self) -> GitCredentials:
+        """HTTP Basic credentials (``oauth2`` + token) accepted by GitLab for PATs and OAuth tokens."""
+        self.get_conn()
+        assert self._token is not None
+        return GitCredentials(self.push_username, self._token)

@@ -1,0 +1,414 @@
+"""HishamOS hook: the http provider's HttpHook with HishamOS auth, retries and typed calls.
+
+One keep-alive ``requests`` session per hook (HttpHook's TCP keep-alive adapter), three auth
+modes (``airflow_provider_hisham.api.auth``), a 401 re-authenticates once and replays, and
+429/502/503/504/connection errors are retried with backoff within a deadline where no duplicate
+can result (``airflow_provider_hisham.api.retry``). Errors are ``HishamOSAPIError``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+
+from airflow_provider_hisham.api.auth import AUTH_MODES, ApiKeyAuth, Auth, JwtSecretAuth, PasswordAuth
+from airflow_provider_hisham.api.errors import (
+    HishamOSAPIError,
+    HishamOSConfigError,
+    HishamOSConnectionError,
+    HishamOSEndpointNotFound,
+    HishamOSError,
+    HishamOSNotFound,
+    error_from_response,
+)
+from airflow_provider_hisham.api.idempotency import find_marked, with_marker, with_marker_tag
+from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
+
+__all__ = [
+    "HishamOSAPIError",
+    "HishamOSConfigError",
+    "HishamOSConnectionError",
+    "HishamOSEndpointNotFound",
+    "HishamOSError",
+    "HishamOSHook",
+    "HishamOSNotFound",
+]
+
+LOGIN = "/api/v1/auth/login/"
+REFRESH = "/api/v1/auth/token/refresh/"
+ME = "/api/v1/auth/me/"
+PROJECTS = "/api/v1/projects/"
+STORIES = "/api/v1/projects/stories/"
+SPRINTS = "/api/v1/projects/sprints/"
+AGENTS = "/api/v1/agents/"
+GENERATED_PROJECTS = "/api/v1/projects/generated-projects/"
+REPOSITORY_EXPORTS = "/api/v1/projects/repository-exports/"
+SCHEMA = "/api/schema/"
+MAX_PAGES = 10_000
+
+_schema_cache: dict[str, dict[str, list[str]]] = {}
+
+
+def _mask(secret: str) -> None:
+    if secret:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _to_bool(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("0", "false", "no", "off")
+
+
+class HishamOSHook(HttpHook):
+    """Call the HishamOS REST API as a user.
+
+    :param hishamos_conn_id: connection of type ``hishamos``.
+    :param user_id: HishamOS user (UUID) to act as; used by auth mode ``jwt_secret`` (defaults to
+        the connection's ``default_user_id``). The other modes act as the connection's identity.
+    :param retry_policy: attempts, total deadline and backoff for retryable failures.
+    """
+
+    conn_name_attr = "hishamos_conn_id"
+    default_conn_name = "hishamos_default"
+    conn_type = "hishamos"
+    hook_name = "HishamOS"
+
+    def __init__(self, hishamos_conn_id: str = default_conn_name, user_id: str | None = None, *,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        super().__init__(method="GET", http_conn_id=hishamos_conn_id)
+        self.hishamos_conn_id = hishamos_conn_id
+        self.user_id = str(user_id) if user_id not in (None, "") else None
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.auth_mode: str | None = None
+        self._session: requests.Session | None = None
+        self._auth: Auth | None = None
+
+    # -- connection -------------------------------------------------------------------------
+    @staticmethod
+    def _field(extra: dict[str, Any], name: str, default: Any = None) -> Any:
+        """A conn-field, stored as ``name`` (Airflow 3 forms) or ``extra__hishamos__name`` (older)."""
+        for key in (name, f"extra__hishamos__{name}"):
+            value = extra.get(key)
+            if value not in (None, ""):
+                return value
+        return default
+
+    def get_conn(self, headers: dict[str, Any] | None = None,
+                 extra_options: dict[str, Any] | None = None) -> requests.Session:
+        """The hook's one keep-alive session (built on first use).
+
+        Unlike HttpHook, connection extras are NOT copied into request headers: they hold secrets.
+        """
+        if self._session is None:
+            conn = self.get_connection(self.hishamos_conn_id)
+            extra = conn.extra_dejson
+            self._set_base_url(conn)
+            try:
+                timeout = float(self._field(extra, "timeout", 30))
+            except (TypeError, ValueError):
+                raise HishamOSConfigError(f"connection {self.hishamos_conn_id!r}: field 'timeout' must be a "
+                                          "number of seconds") from None
+            self.merged_extra = {"timeout": timeout, "check_response": False, "allow_redirects": False}
+            session = requests.Session()
+            session.verify = _to_bool(self._field(extra, "verify_ssl"), True)
+            session.headers.update({"Accept": "application/json", "User-Agent": "airflow-provider-hisham"})
+            self._auth = self._build_auth(conn, extra)
+            self._session = self._configure_session_from_mount_adapters(session)
+        if headers:
+            self._session.headers.update(headers)
+        return self._session
+
+    def _build_auth(self, conn: Any, extra: dict[str, Any]) -> Auth:
+        mode = str(self._field(extra, "auth_mode", "password")).strip().lower()
+        if mode not in AUTH_MODES:
+            raise HishamOSConfigError(f"connection {self.hishamos_conn_id!r}: field 'auth_mode' is {mode!r}; "
+                                      f"expected one of {', '.join(AUTH_MODES)}")
+        self.auth_mode = mode
+        if mode == "jwt_secret":
+            secret = self._field(extra, "jwt_secret")
+            _mask(secret)
+            return JwtSecretAuth(secret, self.user_id or self._field(extra, "default_user_id"), on_secret=_mask)
+        if self.user_id:
+            self.log.warning("user_id %s is only used by auth mode jwt_secret; connection %s (mode %s) acts as "
+                             "its own user", self.user_id, self.hishamos_conn_id, mode)
+        if mode == "api_key":
+            key = self._field(extra, "api_key")
+            _mask(key)
+            return ApiKeyAuth(key)
+        _mask(conn.password)
+        return PasswordAuth(conn.login, conn.password, on_secret=_mask,
+                            login=lambda email, pw: self._call("POST", LOGIN, {"email": email, "password": pw},
+                                                               idempotent=True, authenticate=False),
+                            refresh=lambda token: self._call("POST", REFRESH, {"refresh": token},
+                                                             idempotent=True, authenticate=False))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Calls ``/api/v1/auth/me/`` with the connection's credentials."""
+        try:
+            me = self.call("GET", ME)
+        except Exception as exc:  # the UI shows the message; our errors carry no secrets
+            return False, str(exc)
+        return True, f"Connected to HishamOS at {self.base_url} as {me.get('email')} ({self.auth_mode} auth)"
+
+    # -- requests ----------------------------------------------------------------------------
+    def call(self, method: str, endpoint: str, data: Any = None, params: dict[str, Any] | None = None, *,
+             idempotent: bool | None = None) -> Any:
+        """Send one API call and return its parsed JSON (None for an empty body).
+
+        ``idempotent`` defaults to True for GET/PUT/DELETE...; a POST (or PATCH) is only retried
+        after failures where HishamOS certainly did not act, unless you pass ``idempotent=True``.
+        """
+        return self._call(method.upper(), self._path(endpoint), data, params, idempotent=idempotent)
+
+    def _path(self, endpoint: str) -> str:
+        if "://" in endpoint:
+            parts = urlsplit(endpoint)
+            base = urlsplit(self.url_from_endpoint(""))
+            if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+                raise HishamOSConfigError(f"endpoint {endpoint!r} is not on this connection's host {base.netloc}")
+            endpoint = parts.path + (f"?{parts.query}" if parts.query else "")
+        return "/" + endpoint.lstrip("/")
+
+    def _call(self, method: str, path: str, data: Any = None, params: dict[str, Any] | None = None, *,
+              idempotent: bool | None = None, authenticate: bool = True, recover: Any = None) -> Any:
+        """The retry loop. ``recover()`` (for creates) looks for the object an earlier attempt may
+        have created; it runs before re-sending after an ambiguous failure."""
+        session = self.get_conn()
+        url = self.url_from_endpoint(path)
+        body = None if data is None else json.dumps(data).encode()
+        safe = (method in IDEMPOTENT_METHODS if idempotent is None else idempotent) or recover is not None
+        ambiguous = False
+        try:
+            for attempt in self.retry_policy.retrying(idempotent=safe, before_sleep=self._log_retry):
+                with attempt:
+                    if ambiguous and recover is not None:
+                        found = recover()
+                        if found is not None:
+                            self.log.info("HishamOS %s %s: found the object an earlier attempt created", method, path)
+                            return found
+                    try:
+                        resp = self._send(session, method, url, path, body, params, authenticate)
+                    except Exception as exc:
+                        ambiguous = ambiguous or classify(exc) == AMBIGUOUS
+                        raise
+        except RetryableResponse as exc:
+            resp = exc.response
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise HishamOSConnectionError(None, f"no response from HishamOS ({type(exc).__name__}); "
+                                                "retries used up or unsafe for this request",
+                                          method=method, path=path) from None
+        if resp.status_code >= 300:
+            raise error_from_response(resp.status_code, resp.headers.get("Content-Type", ""), resp.content,
+                                      method, path, resp.reason or "")
+        if not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            raise HishamOSAPIError(resp.status_code, "response is not JSON", {"body": resp.text[:300]},
+                                   method=method, path=path) from None
+
+    def _send(self, session: requests.Session, method: str, url: str, path: str, body: bytes | None,
+              params: dict[str, Any] | None, authenticate: bool) -> requests.Response:
+        """One attempt: sends, and after a 401 re-authenticates once and replays."""
+        replayed = False
+        while True:
+            headers = dict(self._auth.headers()) if authenticate and self._auth else {}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+            prepped = session.prepare_request(requests.Request(method, url, params=params, data=body, headers=headers))
+            start = time.perf_counter()
+            try:
+                resp = self.run_and_check(session, prepped, self.merged_extra)
+            except requests.RequestException as exc:
+                self.log.info("HishamOS %s %s -> %s after %.1f ms", method, path, type(exc).__name__,
+                              (time.perf_counter() - start) * 1000)
+                raise
+            self.log.info("HishamOS %s %s -> %s in %.1f ms", method, path, resp.status_code,
+                          (time.perf_counter() - start) * 1000)
+            if resp.status_code == 401 and authenticate and not replayed and self._auth.reauthenticate():
+                replayed = True
+                continue
+            if resp.status_code in (429, 502, 503, 504):
+                raise RetryableResponse(resp)
+            return resp
+
+    def _log_retry(self, state: Any) -> None:
+        exc = state.outcome.exception()
+        what = f"HTTP {exc.response.status_code}" if isinstance(exc, RetryableResponse) else type(exc).__name__
+        self.log.warning("HishamOS call failed (%s), attempt %d; retrying in %.2f s", what, state.attempt_number,
+                         state.next_action.sleep if state.next_action else 0.0)
+
+    def _all_pages(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every result of a paginated list (25 a page; HishamOS ignores ``page_size``)."""
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        results: list[dict[str, Any]] = []
+        page = 1
+        for _ in range(MAX_PAGES):
+            data = self._call("GET", path, params={**params, "page": page} if page > 1 else params)
+            results.extend(data.get("results", []))
+            nxt = data.get("next")
+            if not nxt:
+                return results
+            page = int(parse_qs(urlsplit(nxt).query).get("page", [page + 1])[0])
+        raise HishamOSAPIError(None, f"more than {MAX_PAGES} pages", method="GET", path=path)
+
+    # -- projects ------------------------------------------------------------------------------
+    def get_project(self, project_id: str) -> dict[str, Any]:
+        return self._call("GET", f"{PROJECTS}{project_id}/")
+
+    def create_project(self, name: str, *, start_date: str | None = None, end_date: str | None = None,
+                       description: str = "", organization: str | None = None, idempotency_key: str | None = None,
+                       **fields: Any) -> dict[str, Any]:
+        """``organization`` None means the caller's organization (HishamOS needs the key present).
+        With ``idempotency_key`` the key goes into the project's ``tags`` and an existing project
+        carrying it is returned instead of creating another."""
+        body = {"name": name, "description": description, "start_date": start_date, "end_date": end_date,
+                "organization": organization, **fields}
+        if idempotency_key is None:
+            return self._call("POST", PROJECTS, body)
+        return self._create_once(PROJECTS, with_marker_tag(body, idempotency_key),
+                                 lambda: find_marked(self._all_pages(PROJECTS), idempotency_key))
+
+    def _create_once(self, path: str, body: dict[str, Any], lookup: Any) -> dict[str, Any]:
+        """POST unless ``lookup()`` finds what an earlier try (or attempt) already created."""
+        existing = lookup()
+        if existing is not None:
+            self.log.info("HishamOS POST %s: %s already exists (created by an earlier try)", path,
+                          existing.get("number") or existing.get("id"))
+            return existing
+        return self._call("POST", path, body, recover=lookup)
+
+    def update_project(self, project_id: str, **fields: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"{PROJECTS}{project_id}/", fields)
+
+    # -- stories --------------------------------------------------------------------------------
+    def create_story(self, project_id: str, title: str, description: str, acceptance_criteria: str, *,
+                     idempotency_key: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Create a story. With ``idempotency_key`` the key is stored in the story's
+        ``custom_fields`` and an existing story with it is returned instead of creating another."""
+        body = {"project": project_id, "title": title, "description": description,
+                "acceptance_criteria": acceptance_criteria, **fields}
+        if idempotency_key is None:
+            return self._call("POST", STORIES, body)
+        return self._create_once(STORIES, with_marker(body, idempotency_key),
+                                 lambda: self.find_story(project_id, idempotency_key))
+
+    def find_story(self, project_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        return find_marked(self.list_stories(project_id), idempotency_key)
+
+    def list_stories(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """All stories (every page), filtered by project and e.g. ``status``, ``sprint``, ``priority``."""
+        return self._all_pages(STORIES, {"project": project_id, **filters})
+
+    def get_story(self, story_id: str) -> dict[str, Any]:
+        return self._call("GET", f"{STORIES}{story_id}/")
+
+    def update_story_status(self, story_ids: str | list[str], status: str) -> dict[str, Any]:
+        """Set the status of stories via ``bulk-update-status`` (``PATCH /stories/{id}/`` answers 500
+        on current HishamOS). Setting a status is idempotent, so this is retried freely."""
+        ids = [story_ids] if isinstance(story_ids, str) else list(story_ids)
+        result = self._call("POST", f"{STORIES}bulk-update-status/",
+                            {"items": [{"id": i} for i in ids], "status": status}, idempotent=True)
+        if result.get("errors"):
+            raise HishamOSAPIError(200, f"{len(result['errors'])} of {len(ids)} stories not updated to {status!r}",
+                                   {"errors": result["errors"], "updated_count": result.get("updated_count")},
+                                   method="POST", path=f"{STORIES}bulk-update-status/")
+        return result
+
+    # -- sprints --------------------------------------------------------------------------------
+    def create_sprint(self, project_id: str, name: str, sprint_number: int, start_date: str, end_date: str, *,
+                      reuse_existing: bool = False, **fields: Any) -> dict[str, Any]:
+        """Dates must lie inside the project's and not overlap another sprint (HishamOS answers 400).
+        ``(project, sprint_number)`` is unique in HishamOS; with ``reuse_existing`` a sprint with the
+        same number and name is returned instead of failing (what a retried task wants)."""
+        body = {"project": project_id, "name": name, "sprint_number": sprint_number, "start_date": start_date,
+                "end_date": end_date, **fields}
+        if not reuse_existing:
+            return self._call("POST", SPRINTS, body)
+
+        def lookup() -> dict[str, Any] | None:
+            return next((s for s in self.list_sprints(project_id)
+                         if s.get("sprint_number") == sprint_number and s.get("name") == name), None)
+
+        return self._create_once(SPRINTS, body, lookup)
+
+    def update_sprint(self, sprint_id: str, **fields: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"{SPRINTS}{sprint_id}/", fields, idempotent=True)
+
+    def list_sprints(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        return self._all_pages(SPRINTS, {"project": project_id, **filters})
+
+    # -- agents ---------------------------------------------------------------------------------
+    def list_agents(self, **filters: Any) -> list[dict[str, Any]]:
+        return self._all_pages(AGENTS, filters)
+
+    def get_agent(self, agent: str) -> dict[str, Any]:
+        """An agent by id (UUID), name (``"QA Agent"``) or ``agent_id`` slug."""
+        if _is_uuid(agent):
+            return self._call("GET", f"{AGENTS}{agent}/")
+        agents = self.list_agents()
+        wanted = agent.strip().lower()
+        for candidate in agents:
+            if wanted in (str(candidate.get("name", "")).lower(), str(candidate.get("agent_id", "")).lower()):
+                return candidate
+        names = ", ".join(sorted(str(a.get("name")) for a in agents))
+        raise HishamOSNotFound(404, f"no agent named {agent!r}; available: {names}", method="GET", path=AGENTS)
+
+    def execute_agent(self, agent: str, prompt: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run an agent (by id or name). Not retried after ambiguous failures: a run costs money."""
+        agent_id = agent if _is_uuid(agent) else self.get_agent(agent)["id"]
+        return self._call("POST", f"{AGENTS}{agent_id}/execute/", {"prompt": prompt, "context": context or {}})
+
+    # -- generated projects and exports (records HishamOS keeps about our outputs) --------------
+    def create_generated_project(self, project_id: str, output_directory: str, status: str = "pending",
+                                 **fields: Any) -> dict[str, Any]:
+        return self._call("POST", GENERATED_PROJECTS,
+                          {"project": project_id, "output_directory": output_directory, "status": status, **fields})
+
+    def update_generated_project(self, generated_project_id: str, **fields: Any) -> dict[str, Any]:
+        return self._call("PATCH", f"{GENERATED_PROJECTS}{generated_project_id}/", fields, idempotent=True)
+
+    def create_repository_export(self, generated_project_id: str, export_type: str, **fields: Any) -> dict[str, Any]:
+        """Send the final state (url, archive path/size, status) here: HishamOS answers 403 to
+        non-superusers retrieving an export by id."""
+        return self._call("POST", REPOSITORY_EXPORTS,
+                          {"generated_project": generated_project_id, "export_type": export_type, **fields})
+
+    def list_repository_exports(self, generated_project_id: str) -> list[dict[str, Any]]:
+        return self._all_pages(REPOSITORY_EXPORTS, {"generated_project": generated_project_id})
+
+    # -- discovery ------------------------------------------------------------------------------
+    def discover_endpoints(self, refresh: bool = False) -> dict[str, list[str]]:
+        """``{path: [METHOD, ...]}`` from ``/api/schema/`` (cached per HishamOS URL and process)."""
+        self.get_conn()
+        key = self.base_url
+        if refresh or key not in _schema_cache:
+            schema = self._call("GET", SCHEMA, params={"format": "json"})
+            _schema_cache[key] = {
+                path: sorted(m.upper() for m in item if m in ("get", "post", "put", "patch", "delete"))
+                for path, item in (schema.get("paths") or {}).items()
+            }
+        return _schema_cache[key]
+
+    def has_endpoint(self, method: str, path: str) -> bool:
+        return method.upper() in self.discover_endpoints().get(path, [])

@@ -1,0 +1,178 @@
+"""The ``api_call`` step: one authenticated HishamOS API call as an Airflow task.
+
+Either a named ``action`` (``create_story``, ``list_stories``, ...; its arguments in ``data``) or a
+raw ``method`` + ``endpoint``. Creates made by actions are idempotent across task retries: the
+marker of the task instance (dag id, run id, task id, map index) is stored with the object and
+looked up before creating, so a retry after a lost response returns the first object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hisham.api.errors import HishamOSConfigError, HishamOSError
+from airflow_provider_hisham.api.idempotency import marker
+from airflow_provider_hisham.api.results import redact_credentials, select
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+
+class HishamOSResponseCheckError(HishamOSError):
+    """``response_check`` returned False for the call's result."""
+
+
+def _need(data: dict[str, Any], action: str, *names: str) -> list[Any]:
+    """The required arguments of an action (first of each ``a|b`` alternative), or a clear error."""
+    values = []
+    for name in names:
+        options = name.split("|")
+        found = next((data[o] for o in options if data.get(o) not in (None, "")), None)
+        if found is None:
+            raise HishamOSConfigError(f"action {action!r} needs data[{options[0]!r}]")
+        values.append(found)
+    return values
+
+
+def _rest(data: dict[str, Any], *names: str) -> dict[str, Any]:
+    drop = {n for name in names for n in name.split("|")}
+    return {k: v for k, v in data.items() if k not in drop}
+
+
+def _project_arg(data: dict[str, Any]) -> dict[str, Any]:
+    """List filters with ``project`` accepted as an alias of ``project_id``."""
+    return {("project_id" if name == "project" else name): value for name, value in data.items()}
+
+
+def _create_story(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    req = ("project|project_id", "title", "description", "acceptance_criteria")
+    return hook.create_story(*_need(d, "create_story", *req), idempotency_key=key, **_rest(d, *req))
+
+
+def _create_project(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    (name,) = _need(d, "create_project", "name")
+    return hook.create_project(name, idempotency_key=key, **_rest(d, "name"))
+
+
+def _create_sprint(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    req = ("project|project_id", "name", "sprint_number", "start_date", "end_date")
+    project, name, number, start, end = _need(d, "create_sprint", *req)
+    return hook.create_sprint(project, name, int(number), start, end, reuse_existing=True, **_rest(d, *req))
+
+
+def _update_sprint(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    (sprint,) = _need(d, "update_sprint", "sprint_id|id")
+    return hook.update_sprint(sprint, **_rest(d, "sprint_id|id"))
+
+
+def _update_story_status(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    ids, status = _need(d, "update_story_status", "story_ids|story_id", "status")
+    return hook.update_story_status(ids, status)
+
+
+def _execute_agent(hook: HishamOSHook, d: dict[str, Any], key: str) -> Any:
+    agent, prompt = _need(d, "execute_agent", "agent|agent_id", "prompt")
+    return hook.execute_agent(agent, prompt, d.get("context"))
+
+
+#: Named actions: ``fn(hook, data, idempotency_marker) -> result``.
+ACTIONS: dict[str, Callable[[HishamOSHook, dict[str, Any], str], Any]] = {
+    "get_project": lambda h, d, k: h.get_project(*_need(d, "get_project", "project_id|project|id")),
+    "create_project": _create_project,
+    "create_story": _create_story,
+    "list_stories": lambda h, d, k: h.list_stories(**_project_arg(d)),
+    "get_story": lambda h, d, k: h.get_story(*_need(d, "get_story", "story_id|id")),
+    "update_story_status": _update_story_status,
+    "create_sprint": _create_sprint,
+    "update_sprint": _update_sprint,
+    "list_sprints": lambda h, d, k: h.list_sprints(**_project_arg(d)),
+    "list_agents": lambda h, d, k: h.list_agents(**d),
+    "get_agent": lambda h, d, k: h.get_agent(*_need(d, "get_agent", "agent|agent_id|name")),
+    "execute_agent": _execute_agent,
+    "discover_endpoints": lambda h, d, k: h.discover_endpoints(),
+}
+
+
+def _query_params(params: Any) -> dict[str, Any] | None:
+    """The task's own ``params`` as a plain dict (Airflow hands over a ParamsDict that also holds
+    the DAG's params, tagged with source "dag")."""
+    from airflow.sdk.definitions.param import ParamsDict
+
+    if isinstance(params, ParamsDict):
+        own = ParamsDict.filter_params_by_source(params, "task")
+        return {key: own.get_param(key).value for key in own} or None
+    return dict(params) if params else None
+
+
+class HishamOSApiCallOperator(BaseOperator):
+    """Call the HishamOS API on behalf of a user and push the JSON result (or part of it) to XCom.
+
+    :param hishamos_conn_id: connection of type ``hishamos``.
+    :param action: a named action (see ``ACTIONS``), its arguments in ``data``; or None for a raw
+        call of ``method`` ``endpoint`` with ``data`` (JSON body) and ``params`` (query).
+    :param user_id: HishamOS user to act as (auth mode ``jwt_secret``), e.g.
+        ``"{{ dag_run.conf['user_id'] }}"``.
+    :param params: query parameters of a raw call. Airflow merges a task's ``params`` with the
+        DAG's params, so the query is taken from the task-level ones only and kept in ``query_params``.
+    :param response_check: ``fn(result) -> bool``; False fails the task.
+    :param result_path: dotted path into the result for XCom (``"id"``, ``"results.0.number"``).
+    :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
+    """
+
+    template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
+    template_fields_renderers = {"data": "json", "query_params": "json"}
+    ui_color = "#e8f1fb"
+
+    def __init__(self, *, hishamos_conn_id: str = "hishamos_default", action: str | None = None,
+                 method: str = "GET", endpoint: str | None = None, data: Any = None,
+                 params: dict[str, Any] | None = None, user_id: str | None = None,
+                 response_check: Callable[[Any], bool] | None = None, result_path: str | None = None,
+                 idempotent: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(params=params, **kwargs)
+        if action is None and not endpoint:
+            raise HishamOSConfigError(f"task {kwargs.get('task_id')!r}: give either action or endpoint")
+        if action is not None and "{{" not in action and action not in ACTIONS:
+            raise HishamOSConfigError(f"task {kwargs.get('task_id')!r}: unknown action {action!r}; "
+                                      f"known: {', '.join(sorted(ACTIONS))}")
+        self.hishamos_conn_id = hishamos_conn_id
+        self.action = action
+        self.method = method
+        self.endpoint = endpoint
+        self.data = data
+        self.query_params = _query_params(params)
+        self.user_id = user_id
+        self.response_check = response_check
+        self.result_path = result_path
+        self.idempotent = idempotent
+
+    def _user(self) -> str | None:
+        value = str(self.user_id).strip() if self.user_id is not None else ""
+        return None if value in ("", "None") else value
+
+    def get_hook(self) -> HishamOSHook:
+        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+        return HishamOSHook(self.hishamos_conn_id, user_id=self._user())
+
+    def execute(self, context: Context) -> Any:
+        hook = self.get_hook()
+        ti = context["ti"]
+        key = marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), salt=self.action or "")
+        if self.action:
+            if self.action not in ACTIONS:
+                raise HishamOSConfigError(f"unknown action {self.action!r}; known: {', '.join(sorted(ACTIONS))}")
+            if self.data is not None and not isinstance(self.data, dict):
+                raise HishamOSConfigError(f"action {self.action!r} takes its arguments as a dict in data")
+            result = ACTIONS[self.action](hook, dict(self.data or {}), key)
+        else:
+            result = hook.call(str(self.method), str(self.endpoint), self.data, self.query_params,
+                               idempotent=self.idempotent)
+        if self.response_check is not None and not self.response_check(result):
+            raise HishamOSResponseCheckError(f"task {self.task_id}: response_check rejected the result of "
+                                             f"{self.action or f'{self.method} {self.endpoint}'}")
+        return redact_credentials(select(result, self.result_path) if self.result_path else result)

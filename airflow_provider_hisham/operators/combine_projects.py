@@ -1,0 +1,68 @@
+"""The ``combine_projects`` step: one project out of the trees that parallel lanes generated."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hisham.workflow.combine import PROJECT_ID, CombineError, merge_directories
+
+
+def generated_projects_root() -> Path:
+    """``[hisham] generated_projects_root``, else ``$AIRFLOW_HOME/generated-projects``."""
+    from airflow.configuration import AIRFLOW_HOME, conf
+
+    configured = conf.get("hisham", "generated_projects_root", fallback="")
+    return Path(configured or os.path.join(AIRFLOW_HOME, "generated-projects"))
+
+
+class CombineProjectsOperator(BaseOperator):
+    """Merge lanes' generated projects into ``generated-projects/{project_id}/``.
+
+    ``sources`` is what a parallel block hands its combine step (``{{ steps.<block>.output }}``:
+    lane -> the lane's result), or a list of such results; each result's ``output_dir`` (or the
+    value itself when it is a path) is merged. Returns the same summary keys as
+    FileGenerationOperator, so ``repo_creation`` can follow it.
+    """
+
+    template_fields = ("project_id", "sources", "output_root")
+
+    def __init__(self, *, project_id: str, sources: Any, output_root: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.sources = sources
+        self.output_root = output_root
+
+    def execute(self, context) -> dict:
+        if not isinstance(self.project_id, str) or not PROJECT_ID.match(self.project_id):
+            raise CombineError(f"project_id {self.project_id!r} must match {PROJECT_ID.pattern}")
+        root = Path(self.output_root) if self.output_root else generated_projects_root()
+        folders, manifests = self._folders()
+        target = root / self.project_id
+        summary = merge_directories(folders, target, root=root, skip=manifests)
+        self.log.info("Combined %d lanes into %s: %d files", len(folders), target, summary["total_files"])
+        return {"project_id": self.project_id, "output_dir": str(target), "generated_project_id": None, **summary}
+
+    def _folders(self) -> tuple[dict[str, Path], set[Path]]:
+        items: Any = self.sources
+        if isinstance(items, Sequence) and not isinstance(items, str):
+            items = {str(i): v for i, v in enumerate(items)}
+        if not isinstance(items, Mapping) or not items:
+            raise CombineError(f"sources must be lane -> result (a parallel block's output), got {type(items).__name__}")
+        folders, manifests = {}, set()
+        for lane, result in items.items():
+            if isinstance(result, Mapping):
+                if not result.get("output_dir"):
+                    raise CombineError(f"lane '{lane}' has no output_dir in its result")
+                folders[lane] = Path(result["output_dir"])
+                if result.get("manifest_path"):
+                    manifests.add(Path(result["manifest_path"]))
+            elif isinstance(result, str):
+                folders[lane] = Path(result)
+            else:
+                raise CombineError(f"lane '{lane}' result is {type(result).__name__}, not a generation summary")
+        return folders, manifests

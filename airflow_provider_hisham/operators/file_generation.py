@@ -1,0 +1,229 @@
+"""FileGenerationOperator: the ``file_generation`` step of HishamOS workflows, run in Airflow.
+
+A thin operator: configuration, logging, metrics and the optional HishamOS record live here;
+rendering, safety and atomic writes are in :mod:`airflow_provider_hisham.generation`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator
+from airflow_provider_hisham.generation.atomic import write_file_atomic
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+try:
+    from airflow.sdk.observability.stats import Stats
+except ImportError:  # pragma: no cover - Airflow < 3.2
+    from airflow.stats import Stats  # type: ignore[no-redef]
+
+SECTION = "hisham"
+REGISTRATION_SUFFIX = ".hishamos.json"
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "include" / "templates"
+
+
+def _conf_get(key: str, fallback: str = "") -> str:
+    from airflow.configuration import conf
+
+    return conf.get(SECTION, key, fallback=fallback) or fallback
+
+
+def output_root_from_config() -> str:
+    """``[hisham] generated_projects_root``; empty means ``$AIRFLOW_HOME/generated-projects``."""
+    root = _conf_get("generated_projects_root")
+    if not root:
+        from airflow.configuration import AIRFLOW_HOME
+
+        root = os.path.join(AIRFLOW_HOME, "generated-projects")
+    return os.path.abspath(os.path.expanduser(root))
+
+
+def limits_from_config() -> Limits:
+    defaults = Limits()
+    values = {}
+    for name in ("max_file_bytes", "max_files", "max_project_bytes"):
+        raw = _conf_get(name, str(getattr(defaults, name)))
+        try:
+            values[name] = int(raw)
+        except ValueError:
+            raise GenerationError(f"[{SECTION}] {name} must be an integer, got {raw!r}") from None
+    return Limits(**values)
+
+
+def templates_dirs_from_config(extra: str | None = None) -> list[str]:
+    """Where template names are looked up, first match wins.
+
+    The operator's ``templates_dir``, ``[hisham] templates_dir`` (``AIRFLOW__HISHAM__TEMPLATES_DIR``,
+    ``os.pathsep``-separated), ``$AIRFLOW_HOME/include/templates``, then the templates shipped next
+    to this package (a source checkout's ``include/templates``).
+    """
+    from airflow.configuration import AIRFLOW_HOME
+
+    candidates: list[str] = []
+    if extra:
+        candidates.append(extra)
+    candidates.extend(p for p in _conf_get("templates_dir").split(os.pathsep) if p)
+    candidates += [os.path.join(AIRFLOW_HOME, "include", "templates"), str(PACKAGE_TEMPLATES)]
+    seen: list[str] = []
+    for c in candidates:
+        c = os.path.abspath(os.path.expanduser(c))
+        if c not in seen and os.path.isdir(c):
+            seen.append(c)
+    return seen
+
+
+class FileGenerationOperator(BaseOperator):
+    """Generate ``{output_root}/{project_id}/`` from a template or an inline structure.
+
+    :param project_id: folder name of the generated project (templated).
+    :param template: a template name (looked up in the templates folders) or a folder path
+        (native ``template.yaml`` template or a Cookiecutter template).
+    :param structure: inline mapping ``{"src/main.py": "...", "tests/": {}}``; exclusive with template.
+    :param context: template variables (templated; strings like ``"true"`` are coerced by type).
+    :param output_root: defaults to ``[hisham] generated_projects_root``.
+    :param hishamos_conn_id: when set, register a GeneratedProject record in HishamOS.
+    :param hishamos_project_id: the HishamOS project (UUID) the record belongs to.
+    :param render_structure: render string contents of ``structure`` with ``context``.
+    :param templates_dir: an extra folder searched first for template names.
+    :param workers: processes used for large trees (default: 2 when there are 2+ CPUs).
+    :param max_file_bytes, max_files, max_project_bytes: override the ``[hisham]`` limits.
+    """
+
+    template_fields: Sequence[str] = ("project_id", "template", "context", "structure", "output_root", "hishamos_project_id")
+    template_fields_renderers = {"context": "json", "structure": "json"}
+    ui_color = "#d9f2e6"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        template: str | None = None,
+        structure: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+        output_root: str | None = None,
+        hishamos_conn_id: str | None = None,
+        hishamos_project_id: str | None = None,
+        hishamos_user_id: str | None = None,
+        render_structure: bool = False,
+        templates_dir: str | None = None,
+        workers: int | None = None,
+        max_file_bytes: int | None = None,
+        max_files: int | None = None,
+        max_project_bytes: int | None = None,
+        progress_every: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.project_id = project_id
+        self.template = template
+        self.structure = structure
+        self.context = context
+        self.output_root = output_root
+        self.hishamos_conn_id = hishamos_conn_id
+        self.hishamos_project_id = hishamos_project_id
+        self.hishamos_user_id = hishamos_user_id
+        self.render_structure = render_structure
+        self.templates_dir = templates_dir
+        self.workers = workers
+        self.limit_overrides = {
+            k: v for k, v in (("max_file_bytes", max_file_bytes), ("max_files", max_files), ("max_project_bytes", max_project_bytes)) if v is not None
+        }
+        self.progress_every = progress_every
+
+    def _limits(self) -> Limits:
+        base = limits_from_config()
+        if not self.limit_overrides:
+            return base
+        return Limits(**{**base.__dict__, **self.limit_overrides})
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if (self.template is None) == (self.structure is None):
+            raise GenerationError("FileGenerationOperator needs exactly one of 'template' or 'structure'")
+        if self.hishamos_conn_id and not self.hishamos_project_id:
+            raise GenerationError("hishamos_project_id is required when hishamos_conn_id is set")
+        structure = self.structure
+        if isinstance(structure, str):  # a templated JSON string, e.g. from XCom
+            structure = json.loads(structure)
+        variables = self.context
+        if isinstance(variables, str):
+            variables = json.loads(variables) if variables.strip() else None
+        root = self.output_root or output_root_from_config()
+        generator = ProjectGenerator(root, limits=self._limits(), templates_dirs=templates_dirs_from_config(self.templates_dir), workers=self.workers)
+        tags = {"template": str(self.template or "structure")}
+        started = time.monotonic()
+        last = [0]
+
+        def progress(done: int, total: int) -> None:
+            if done - last[0] >= self.progress_every or done == total:
+                last[0] = done
+                self.log.info("Generated %d of %d files (%.0f%%)", done, total, 100.0 * done / max(total, 1))
+
+        self.log.info("Generating project %r from %s into %s", self.project_id, self.template or "an inline structure", root)
+        try:
+            result = generator.generate(
+                str(self.project_id),
+                template=self.template,
+                structure=structure,
+                context=variables,
+                render_structure=self.render_structure,
+                progress=progress,
+            )
+        except Exception:
+            Stats.incr("hisham.file_generation.failures", tags=tags)
+            raise
+        Stats.timing("hisham.file_generation.duration", (time.monotonic() - started) * 1000.0, tags=tags)
+        Stats.incr("hisham.file_generation.files", result.summary["total_files"], tags=tags)
+        Stats.incr("hisham.file_generation.bytes", result.summary["total_bytes"], tags=tags)
+        for warning in result.warnings:
+            self.log.warning("%s", warning)
+        summary = dict(result.summary)
+        summary["generated_project_id"] = self._register(summary) if self.hishamos_conn_id else None
+        self.log.info(
+            "Generated %d files (%d bytes) in %.2f s: %s (manifest %s, sha256 %s)",
+            summary["total_files"], summary["total_bytes"], result.duration, summary["output_dir"], summary["manifest_path"], summary["sha256"],
+        )
+        return summary
+
+    def _register(self, summary: dict[str, Any]) -> str:
+        """Create the GeneratedProject record once per generated tree.
+
+        The record id is kept beside the manifest, keyed by the tree digest, so a retried task
+        (or a re-run producing the same bytes) reuses the record instead of creating a second one.
+        """
+        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+        path = summary["manifest_path"][: -len(".manifest.json")] + REGISTRATION_SUFFIX
+        key = {"hishamos_conn_id": self.hishamos_conn_id, "project": str(self.hishamos_project_id), "tree_sha256": summary["tree_sha256"], "output_directory": summary["output_dir"]}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                saved = json.load(fh)
+            if {k: saved.get(k) for k in key} == key and saved.get("generated_project_id"):
+                self.log.info("GeneratedProject %s already registered for this tree", saved["generated_project_id"])
+                return saved["generated_project_id"]
+        except (OSError, ValueError):
+            pass
+        hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id, user_id=self.hishamos_user_id)
+        body = {
+            "project": str(self.hishamos_project_id),
+            "output_directory": summary["output_dir"],
+            "status": "completed",
+            "error_message": "",
+            "total_files": summary["total_files"],
+            "total_size": summary["total_bytes"],
+            "completed_at": datetime.now(timezone.utc).isoformat(),
+        }
+        record = hook.call("POST", "/api/v1/projects/generated-projects/", data=body)
+        record_id = str(record["id"])
+        write_file_atomic(path, json.dumps({**key, "generated_project_id": record_id}, sort_keys=True).encode())
+        self.log.info("Registered GeneratedProject %s in HishamOS", record_id)
+        return record_id

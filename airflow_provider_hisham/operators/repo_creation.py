@@ -1,0 +1,249 @@
+"""``RepoCreationOperator``: the ``repo_creation`` step, a generated project to a repository or archive.
+
+Thin: git work lives in ``airflow_provider_hisham.export`` (plain Python), hosting APIs in the
+GitHub/GitLab hooks. Module import stays light: hooks, PyGithub, python-gitlab and GitPython
+are imported only when the task runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_hisham.links.repository import RepositoryLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_hisham.export.git import GitCredentials
+
+log = logging.getLogger(__name__)
+
+TARGETS = ("github", "gitlab", "git", "zip", "tar.gz")
+
+
+class RepoCreationOperator(BaseOperator):
+    """Commit ``source_dir`` and push it to a new GitHub/GitLab repository or any git URL, or archive it.
+
+    Retry-safe: the commit is deterministic (fixed dates, no parent), the remote is looked up
+    before it is created and recognised by a marker in its description, and archives are
+    replaced atomically, so a retried task returns the same URL/sha and creates nothing new.
+
+    :param source_dir: folder to export (templated).
+    :param target: ``github``, ``gitlab``, ``git`` (``git_url``), ``zip`` or ``tar.gz``.
+    :param repository_name: repository or archive name; default: the folder's name.
+    :param namespace: GitHub organisation or GitLab group path; default: the token's user
+        (GitLab: the connection's ``namespace``).
+    :param git_url: remote URL for ``target="git"`` (no credentials in it).
+    :param git_conn_id: connection whose password is the token for ``git_url`` (login: user name,
+        default ``x-access-token``); the password may be a ``fernet:`` value.
+    :param on_conflict: ``fail``, ``reuse`` (push into an existing empty repository or one that
+        already holds our commit) or ``suffix`` (``name-2``, ``name-3``...).
+    :param branches: extra branches to create at the commit.
+    :param commit_date: author/committer date; default: newest file modification time.
+    :param archive_dir: folder for archives; default: the parent of ``source_dir``.
+    :param hishamos_conn_id: when set, register a RepositoryExport record for
+        ``generated_project_id`` in HishamOS.
+    """
+
+    template_fields: Sequence[str] = (
+        "source_dir", "target", "repository_name", "namespace", "git_url", "default_branch", "branches",
+        "commit_message", "author_name", "author_email", "archive_dir", "generated_project_id", "description",
+    )
+    operator_extra_links = (RepositoryLink(),)
+    ui_color = "#d9f0e3"
+
+    def __init__(
+        self,
+        *,
+        source_dir: str,
+        target: str = "github",
+        repository_name: str | None = None,
+        github_conn_id: str = "github_default",
+        gitlab_conn_id: str = "gitlab_default",
+        git_url: str | None = None,
+        git_conn_id: str | None = None,
+        private: bool = True,
+        default_branch: str = "main",
+        on_conflict: str = "fail",
+        branches: Sequence[str] = (),
+        commit_message: str = "Initial commit of the generated project",
+        author_name: str = "HishamOS",
+        author_email: str = "hishamos@users.noreply.localhost",
+        archive_dir: str | None = None,
+        hishamos_conn_id: str | None = None,
+        generated_project_id: str | None = None,
+        namespace: str | None = None,
+        description: str | None = None,
+        commit_date: datetime | None = None,
+        push_retries: int = 3,
+        push_backoff: float = 2.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if on_conflict not in ("fail", "reuse", "suffix"):
+            raise ValueError(f"on_conflict must be fail, reuse or suffix, got {on_conflict!r}")
+        self.source_dir = source_dir
+        self.target = target
+        self.repository_name = repository_name
+        self.github_conn_id = github_conn_id
+        self.gitlab_conn_id = gitlab_conn_id
+        self.git_url = git_url
+        self.git_conn_id = git_conn_id
+        self.private = private
+        self.default_branch = default_branch
+        self.on_conflict = on_conflict
+        self.branches = list(branches)
+        self.commit_message = commit_message
+        self.author_name = author_name
+        self.author_email = author_email
+        self.archive_dir = archive_dir
+        self.hishamos_conn_id = hishamos_conn_id
+        self.generated_project_id = generated_project_id
+        self.namespace = namespace
+        self.description = description
+        self.commit_date = commit_date
+        self.push_retries = push_retries
+        self.push_backoff = push_backoff
+
+    # -- execution -------------------------------------------------------------------------
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_hisham.export.git import check_source_dir
+
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        source = check_source_dir(self.source_dir)
+        name = self.repository_name or source.resolve().name
+        if self.target in ("zip", "tar.gz"):
+            result = self._archive(source, name)
+        else:
+            result = self._git(source, name, context)
+        if self.hishamos_conn_id:
+            self._register(result, name)
+        log.info("repo_creation result: %s", result)
+        return result
+
+    def _archive(self, source: Path, name: str) -> dict[str, Any]:
+        from airflow_provider_hisham.export.archive import FORMATS, write_archive
+
+        folder = Path(self.archive_dir) if self.archive_dir else source.resolve().parent
+        path = write_archive(source, folder / f"{name}{FORMATS[self.target]}", self.target)
+        return {"url": None, "default_branch": None, "commit_sha": None, "archive_path": str(path)}
+
+    def _git(self, source: Path, name: str, context: Context) -> dict[str, Any]:
+        from airflow_provider_hisham.export.git import commit_tree, push, remote_heads, set_origin
+
+        sha = commit_tree(source, branch=self.default_branch, message=self.commit_message,
+                          author_name=self.author_name, author_email=self.author_email, date=self.commit_date)
+        log.info("committed %s as %s on %s", source, sha, self.default_branch)
+        if self.target == "git":
+            if not self.git_url:
+                raise ValueError("target='git' needs git_url")
+            credentials = self._git_credentials()
+            push(source, self.git_url, sha, [self.default_branch, *self.branches], credentials,
+                 retries=self.push_retries, backoff=self.push_backoff)
+            set_origin(source, self.git_url)
+            return {"url": self.git_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
+
+        from airflow_provider_hisham.export.remote import ensure_repository
+
+        hook = self._hosting_hook()
+        credentials = hook.push_credentials()
+        self._mask(credentials.token)
+        marker = self._marker(context)
+        description = f"{self.description or 'Generated project exported by HishamOS'} [{marker}]"
+        if self.target == "github":
+            get = lambda n: hook.get_repository(n, self.namespace)  # noqa: E731
+            create = lambda n: hook.create_repository(n, self.namespace, private=self.private,  # noqa: E731
+                                                      description=description)
+        else:
+            get = lambda n: hook.get_project(n, self.namespace)  # noqa: E731
+            create = lambda n: hook.create_project(n, self.namespace, private=self.private,  # noqa: E731
+                                                   description=description)
+        remote = ensure_repository(
+            name, self.on_conflict, get=get, create=create,
+            heads=lambda r: remote_heads(r.clone_url, credentials, cwd=source),
+            commit_sha=sha, branch=self.default_branch, marker=marker,
+        )
+        push(source, remote.clone_url, sha, [self.default_branch], credentials,
+             retries=self.push_retries, backoff=self.push_backoff)
+        for branch in self.branches:
+            created = hook.create_branch(remote.id, branch, sha)
+            log.info("branch %s %s", branch, "created" if created else "already exists")
+        set_origin(source, remote.clone_url)
+        return {"url": remote.web_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
+
+    def _hosting_hook(self):
+        if self.target == "github":
+            from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+
+            return GitHubRepositoryHook(self.github_conn_id)
+        from airflow_provider_hisham.hooks.gitlab import GitLabHook
+
+        return GitLabHook(self.gitlab_conn_id)
+
+    def _git_credentials(self) -> GitCredentials | None:
+        if not self.git_conn_id:
+            return None
+        from airflow.sdk import BaseHook
+
+        from airflow_provider_hisham.export.git import GitCredentials
+        from airflow_provider_hisham.secrets import decrypt_secret
+
+        conn = BaseHook.get_connection(self.git_conn_id)
+        token = decrypt_secret(conn.password)
+        if not token:
+            raise ValueError(f"connection {self.git_conn_id!r} has no password (token) for git_url")
+        self._mask(token)
+        return GitCredentials(conn.login or "x-access-token", token)
+
+    @staticmethod
+    def _mask(secret: str) -> None:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+
+    def _marker(self, context: Context) -> str:
+        """Stable per task instance (not per try): how a retry recognises its own repository."""
+        ti = context["ti"]
+        key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
+        return "hisham-export:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def _register(self, result: dict[str, Any], name: str) -> None:
+        """Create (once) the HishamOS RepositoryExport record with the final state."""
+        if not self.generated_project_id:
+            raise ValueError("hishamos_conn_id needs generated_project_id to register the RepositoryExport")
+        export_type = self.target
+        if export_type == "git":
+            log.warning("HishamOS has no export_type for a generic git remote; RepositoryExport not registered")
+            return
+        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+        hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id)
+        endpoint = "/api/v1/projects/repository-exports/"
+        page = hook.call("GET", endpoint, params={"generated_project": self.generated_project_id})
+        records = page.get("results", []) if isinstance(page, dict) else page or []
+        location = result["url"] or result["archive_path"]
+        for record in records:
+            if record.get("export_type") == export_type and location in (
+                    record.get("repository_url"), record.get("archive_path")):
+                log.info("RepositoryExport %s already registered", record.get("id"))
+                result["repository_export_id"] = record.get("id")
+                return
+        archive = result["archive_path"]
+        data = {
+            "generated_project": self.generated_project_id, "export_type": export_type, "repository_name": name,
+            "repository_url": result["url"] or "", "archive_path": archive or "",
+            "archive_size": os.path.getsize(archive) if archive else None, "status": "completed",
+            "config": {"default_branch": result["default_branch"], "commit_sha": result["commit_sha"],
+                       "branches": self.branches, "private": self.private},
+        }
+        record = hook.call("POST", endpoint, data=data)
+        result["repository_export_id"] = record.get("id") if isinstance(record, dict) else None

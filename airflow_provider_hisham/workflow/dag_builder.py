@@ -1,0 +1,324 @@
+"""Airflow adapter: turn a compiled workflow plan into an Airflow DAG, and load a config folder.
+
+The plain modules beside this one (source, plan, registry, expressions) validate configs without
+Airflow; this one instantiates operators (imported lazily by class path), Params and the branch
+task of conditional blocks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+import os
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
+from airflow_provider_hisham.workflow.expressions import condition_template, is_template, translate
+from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
+from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
+from airflow_provider_hisham.workflow.plan_cache import PlanCache
+from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, parse_text
+
+DEFAULT_START_DATE = "2025-01-01"
+_SECONDS = {
+    "retry_delay_seconds": "retry_delay",
+    "max_retry_delay_seconds": "max_retry_delay",
+    "execution_timeout_seconds": "execution_timeout",
+}
+_CLASS_CACHE: dict[str, type] = {}
+
+
+def choose_branch(conditions: list, heads: list[list[str]], otherwise: list[str], join: str) -> list[str]:
+    """Branch callable: the heads of the first branch whose rendered condition is true.
+
+    Conditions arrive already rendered by Airflow (templated ``op_kwargs``), so params and step
+    outputs are read at run time. With no match and no ``otherwise`` only the join runs.
+    """
+    for condition, branch_heads in zip(conditions, heads):
+        if condition is True or (isinstance(condition, str) and condition.strip() == "True"):
+            return list(branch_heads)
+    return list(otherwise) or [join]
+
+
+def _import_class(path: str) -> type:
+    if path not in _CLASS_CACHE:
+        module, _, name = path.rpartition(".")
+        _CLASS_CACHE[path] = getattr(importlib.import_module(module), name)
+    return _CLASS_CACHE[path]
+
+
+def _seconds_to_timedeltas(values: dict) -> dict:
+    out = {}
+    for key, value in values.items():
+        if key in _SECONDS:
+            out[_SECONDS[key]] = datetime.timedelta(seconds=value)
+        else:
+            out[key] = value
+    return out
+
+
+def _translate_all(value: Any, lanes: dict[str, list[str]]) -> Any:
+    if isinstance(value, str):
+        return translate(value, lanes) if is_template(value) else value
+    if isinstance(value, dict):
+        return {k: _translate_all(v, lanes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_translate_all(v, lanes) for v in value]
+    return value
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def _start_date(value: str | None) -> datetime.datetime:
+    import pendulum
+
+    return pendulum.parse(value or DEFAULT_START_DATE, tz="UTC")
+
+
+def _params(spec: dict) -> dict:
+    from airflow.sdk import Param
+
+    params = {}
+    for name, schema in spec.items():
+        schema = dict(schema)
+        if "default" in schema:
+            params[name] = Param(schema.pop("default"), **schema)
+        else:
+            params[name] = Param(**schema)
+    return params
+
+
+class _Builder:
+    def __init__(self, plan: WorkflowPlan, registry: StepTypeRegistry):
+        self.plan = plan
+        self.registry = registry
+        self.issues: list[ConfigIssue] = []
+
+    def issue(self, task: TaskPlan | None, field_path: tuple, message: str) -> None:
+        line = self.plan.source.line_of(field_path)
+        self.issues.append(ConfigIssue(self.plan.name, message, dotted(field_path), task.task_id if task else None, line))
+
+    def dag(self):
+        from airflow.sdk import DAG
+
+        settings = self.plan.dag
+        kwargs: dict[str, Any] = {
+            "dag_id": settings["dag_id"],
+            "description": settings.get("description"),
+            "schedule": settings.get("schedule"),
+            "start_date": _start_date(settings.get("start_date")),
+            "catchup": settings.get("catchup", False),
+            "tags": list(settings.get("tags", [])),
+            "default_args": _seconds_to_timedeltas(settings.get("default_args", {})),
+            "params": _params(self.plan.params),
+            # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value
+            "render_template_as_native_obj": True,
+            "doc_md": settings.get("doc_md"),
+        }
+        for key in ("max_active_runs", "owner_links"):
+            if key in settings:
+                kwargs[key] = settings[key]
+        if "dagrun_timeout_seconds" in settings:
+            kwargs["dagrun_timeout"] = datetime.timedelta(seconds=settings["dagrun_timeout_seconds"])
+        try:
+            dag = DAG(**kwargs)
+        except Exception as exc:  # e.g. a cron expression Airflow cannot read
+            field_name = "schedule" if "schedule" in str(exc).lower() or "cron" in str(exc).lower() else ""
+            raise WorkflowConfigError([ConfigIssue(self.plan.name, f"{type(exc).__name__}: {exc}", field_name)]) from None
+        for task in self.plan.tasks.values():
+            self.task(dag, task)
+        if self.issues:
+            raise WorkflowConfigError(self.issues)
+        for task in self.plan.tasks.values():
+            if task.upstream:
+                dag.task_dict[task.task_id].set_upstream([dag.task_dict[up] for up in task.upstream])
+        return dag
+
+    def task(self, dag, task: TaskPlan) -> None:
+        lanes = self.plan.lanes
+        options = _seconds_to_timedeltas(task.options)
+        if task.trigger_rule:
+            options["trigger_rule"] = task.trigger_rule
+        if task.kind == "branch":
+            from airflow.providers.standard.operators.python import BranchPythonOperator
+
+            BranchPythonOperator(
+                task_id=task.task_id,
+                dag=dag,
+                python_callable=choose_branch,
+                op_kwargs={
+                    "conditions": [condition_template(when, lanes) for when, _ in task.branches],
+                    "heads": [heads for _, heads in task.branches],
+                    "otherwise": task.otherwise,
+                    "join": task.join,
+                },
+                doc_md="Chooses the branch: " + "; ".join(f"`{when}`" for when, _ in task.branches),
+                **options,
+            )
+            return
+        step_type = self.registry.get(task.step_type)
+        try:
+            operator = _import_class(step_type.operator)
+        except Exception as exc:
+            self.issue(task, task.path + ("type",), f"step type '{step_type.name}': cannot import {step_type.operator}: {exc}")
+            return
+        kwargs = step_type.operator_kwargs(task.config)
+        templated = set(getattr(operator, "template_fields", ()))
+        for key, value in kwargs.items():
+            if key not in templated and _has_template(value):
+                self.issue(task, task.path + ("config", key), f"'{key}' is not a template field of {operator.__name__}; it cannot hold {{{{ ... }}}}")
+        kwargs = {k: _translate_all(v, lanes) for k, v in kwargs.items()}
+        try:
+            operator(task_id=task.task_id, dag=dag, **options, **kwargs)
+        except Exception as exc:
+            self.issue(task, task.path + ("config",), f"{operator.__name__} rejected the config: {type(exc).__name__}: {exc}")
+
+
+def build_dag_from_source(source: ConfigSource, registry: StepTypeRegistry | None = None):
+    """Validate ``source`` and build its DAG (raises WorkflowConfigError naming file/step/field/line)."""
+    registry = registry or default_registry
+    return build_dag_from_plan(compile_workflow(source, registry), registry)
+
+
+def build_dag_from_plan(plan: WorkflowPlan, registry: StepTypeRegistry | None = None):
+    return _Builder(plan, registry or default_registry).dag()
+
+
+def default_cache_dir() -> Path:
+    """``[hisham] workflow_plan_cache_dir``, else ``$AIRFLOW_HOME/cache/hisham-workflow-plans``."""
+    from airflow.configuration import AIRFLOW_HOME, conf
+
+    configured = conf.get("hisham", "workflow_plan_cache_dir", fallback="")
+    return Path(configured) if configured else Path(AIRFLOW_HOME) / "cache" / "hisham-workflow-plans"
+
+
+def load_plan(path: Path, name: str, registry: StepTypeRegistry, cache: PlanCache | None) -> WorkflowPlan:
+    """The validated plan of one config file, from the cache when its bytes are unchanged."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")]) from None
+    key = cache.key(text, name) if cache else ""
+    if cache and (plan := cache.load(key, registry)):
+        return plan
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorkflowConfigError([ConfigIssue(name, f"not UTF-8 text: {exc.reason}")]) from None
+    plan = compile_workflow(parse_text(decoded, name, fmt="json" if path.suffix.lower() == ".json" else "yaml"), registry)
+    if cache:
+        cache.store(key, plan, registry)
+    return plan
+
+
+def build_dag(config: dict, *, name: str = "<dict>", registry: StepTypeRegistry | None = None):
+    """The Python API: a config as a dict (same format as the YAML) -> an Airflow DAG."""
+    return build_dag_from_source(ConfigSource(name, config, {}), registry)
+
+
+@dataclass
+class LoadResult:
+    """What :func:`load_dags` found: DAGs by id, and the error of each invalid config by file."""
+
+    dags: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, WorkflowConfigError] = field(default_factory=dict)
+
+
+class InvalidWorkflowConfigs(WorkflowConfigError):
+    """Raised at DAG-bag time for the configs of a folder that could not be loaded."""
+
+    def __init__(self, errors: dict[str, WorkflowConfigError]):
+        issues = [issue for error in errors.values() for issue in error.issues]
+        super().__init__(issues)
+        self.errors = errors
+        self.args = (self.describe(),)
+
+    def describe(self) -> str:
+        lines = [f"{len(self.errors)} invalid workflow config(s); the valid ones beside them are loaded."]
+        for name, error in self.errors.items():
+            lines.append(f"--- {name}")
+            lines.extend(f"  {issue}" for issue in error.issues)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def config_files(folder: str | Path, suffixes: Iterable[str] = CONFIG_SUFFIXES) -> list[Path]:
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+
+
+def load_dags(
+    folder: str | Path,
+    namespace: MutableMapping[str, Any] | None = None,
+    *,
+    registry: StepTypeRegistry | None = None,
+    report_errors: bool = True,
+    cache_dir: str | Path | None | bool = None,
+) -> LoadResult:
+    """Build a DAG from every YAML/JSON config under ``folder`` into ``namespace`` (a DAG file's
+    ``globals()``).
+
+    A bad config never stops the others. With ``report_errors`` (and a namespace), invalid
+    configs are reported to Airflow as the DAG file's import error (see ``_report``), listing
+    every config's file, step, field and line. Validated plans are cached on disk
+    (``cache_dir``; None = :func:`default_cache_dir`, False = no cache).
+    """
+    registry = registry or default_registry
+    cache = None if cache_dir is False else PlanCache(default_cache_dir() if cache_dir in (None, True) else cache_dir)
+    folder = Path(folder)
+    base = folder.parent
+    result = LoadResult()
+    origins: dict[str, str] = {}
+    for path in config_files(folder):
+        name = os.path.relpath(path, base)
+        try:
+            dag = build_dag_from_plan(load_plan(path, name, registry, cache), registry)
+        except WorkflowConfigError as exc:
+            result.errors[name] = exc
+            continue
+        except Exception as exc:  # a plugin's step type blew up: still this file's error
+            result.errors[name] = WorkflowConfigError([ConfigIssue(name, f"{type(exc).__name__}: {exc}")])
+            continue
+        if dag.dag_id in result.dags:
+            other = origins[dag.dag_id]
+            result.errors[name] = WorkflowConfigError([ConfigIssue(name, f"dag_id '{dag.dag_id}' is already used by {other}", "dag_id")])
+            continue
+        result.dags[dag.dag_id] = dag
+        origins[dag.dag_id] = name
+    if namespace is not None:
+        for dag_id, dag in result.dags.items():
+            namespace[f"hisham_workflow__{dag_id}"] = dag
+        if report_errors and result.errors:
+            namespace["hisham_workflow__invalid_configs"] = _report(result.errors)
+    return result
+
+
+def _report(errors: dict[str, WorkflowConfigError]):
+    """A stand-in DAG whose validation fails with every config error.
+
+    A DAG file that raises loses all its DAGs; DagBag instead records a DAG that fails
+    ``validate()`` as the file's import error and keeps the file's other DAGs. That is the one
+    channel a single loader file has to show the UI which configs are broken, and why.
+    """
+    from airflow.sdk import DAG
+
+    error = InvalidWorkflowConfigs(errors)
+
+    class _InvalidConfigs(DAG):
+        def validate(self):
+            raise error
+
+    return _InvalidConfigs(dag_id="hisham_invalid_workflow_configs", schedule=None, description=str(error)[:200])

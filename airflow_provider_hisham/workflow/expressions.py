@@ -1,0 +1,158 @@
+"""References in workflow configs: ``{{ params.x }}`` and ``{{ steps.<id>.output.<key> }}``.
+
+Config strings are Jinja templates that Airflow renders when the task runs; here they are only
+checked (syntax, names, referenced params and steps) and translated: a step's output becomes a
+``ti.xcom_pull`` of its task, so nothing is resolved at parse time. Conditions (``when``) are
+Jinja expressions over the same names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from jinja2 import meta, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+ALLOWED_NAMES = frozenset({"params", "steps"})
+# Airflow's own template filters, accepted besides Jinja's built-ins.
+AIRFLOW_FILTERS = ("ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``steps.<name>.output[...]`` (kind "steps") or ``params.<name>`` (kind "params")."""
+
+    kind: str
+    name: str
+
+
+class ExpressionError(ValueError):
+    """A template or condition that cannot work; the message says why (no location)."""
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    env = SandboxedEnvironment()
+    for name in AIRFLOW_FILTERS:
+        env.filters.setdefault(name, lambda value, *a, **k: value)
+    return env
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _chain(node: nodes.Node) -> list[object] | None:
+    """``steps.a.output['k']`` -> ["steps", "a", "output", "k"]; None when not a plain chain."""
+    parts: list[object] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem):
+            parts.append(node.arg.value if isinstance(node.arg, nodes.Const) else None)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return parts[::-1]
+        else:
+            return None
+
+
+def _references(ast: nodes.Template) -> list[Reference]:
+    undeclared = meta.find_undeclared_variables(ast)
+    unknown = sorted(undeclared - ALLOWED_NAMES)
+    if unknown:
+        raise ExpressionError(
+            f"unknown name '{unknown[0]}'; templates may use params.<name> and steps.<id>.output[.<key>]"
+        )
+    refs: list[Reference] = []
+    inner: set[int] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner:
+            continue
+        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            inner.add(id(node.node))
+        chain = _chain(node)
+        if not chain or chain[0] not in ALLOWED_NAMES or chain[0] not in undeclared:
+            continue
+        # mark the nested chain nodes so only the longest chain is judged
+        sub = node
+        while isinstance(sub, (nodes.Getattr, nodes.Getitem)):
+            inner.add(id(sub.node))
+            sub = sub.node
+        if chain[0] == "params":
+            if len(chain) < 2 or not isinstance(chain[1], str):
+                raise ExpressionError("refer to a param as params.<name>")
+            refs.append(Reference("params", chain[1]))
+        else:
+            if len(chain) < 3 or not isinstance(chain[1], str) or chain[2] != "output" or not isinstance(node, nodes.Node):
+                raise ExpressionError("refer to a step's result as steps.<id>.output[.<key>]")
+            if not isinstance(_first_link(node, 1), nodes.Getattr):
+                raise ExpressionError("refer to a step's result as steps.<id>.output[.<key>] (dots, not brackets)")
+            refs.append(Reference("steps", chain[1]))
+    return refs
+
+
+def _first_link(node: nodes.Node, index: int) -> nodes.Node:
+    """The chain link that reads element ``index`` (1 = the step id) of a steps.* chain."""
+    links = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        links.append(node)
+        node = node.node
+    links.reverse()
+    return links[index - 1]
+
+
+def _parse(source: str) -> nodes.Template:
+    env = _env()
+    try:
+        ast = env.parse(source)
+        env.compile(ast)  # unknown filters and tests are compile-time errors
+    except TemplateError as exc:
+        raise ExpressionError(f"bad expression: {exc.message or exc}") from None
+    return ast
+
+
+def template_references(value: str) -> list[Reference]:
+    """The params and steps a config string refers to; ExpressionError when it cannot render."""
+    return _references(_parse(value))
+
+
+def condition_references(expression: str) -> list[Reference]:
+    """Check a ``when`` condition (a bare Jinja expression) and list what it refers to."""
+    if is_template(expression):
+        raise ExpressionError("write the condition as a bare expression, without {{ }}")
+    return _references(_parse("{{ (" + expression + "\n) }}"))
+
+
+_BLOCK = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.S)
+_STEP_REF = re.compile(r"\bsteps\.([a-z][a-z0-9_]*)\.output((?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+
+
+def translate(value: str, group_lanes: dict[str, list[str]] | None = None) -> str:
+    """Rewrite step references into XCom pulls that Airflow renders at run time.
+
+    ``steps.gen.output.dir`` -> ``ti.xcom_pull(task_ids='gen')['dir']`` (subscripts, so keys
+    such as ``items`` never hit dict methods). A parallel block's id stands for the mapping
+    lane -> result of its lanes.
+    """
+    lanes = group_lanes or {}
+
+    def pull(match: re.Match) -> str:
+        step, keys = match.group(1), match.group(2)
+        if step in lanes:
+            base = "{" + ", ".join(f"'{t}': ti.xcom_pull(task_ids='{t}')" for t in lanes[step]) + "}"
+        else:
+            base = f"ti.xcom_pull(task_ids='{step}')"
+        return base + "".join(f"['{k}']" for k in keys.split(".")[1:])
+
+    return _BLOCK.sub(lambda block: _STEP_REF.sub(pull, block.group(0)), value)
+
+
+def condition_template(expression: str, group_lanes: dict[str, list[str]] | None = None) -> str:
+    """A ``when`` expression as a template rendering to True/False at run time."""
+    return translate("{{ true if ((" + expression + "\n)) else false }}", group_lanes)

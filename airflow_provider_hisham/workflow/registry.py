@@ -1,0 +1,197 @@
+"""The step type registry: a step's ``type`` -> the operator class (by path) and its config schema.
+
+Operators are named by dotted path and imported only when a DAG is built, so validating configs
+(and importing this module) never imports an operator, Airflow or a git library. Packages add
+step types through the entry point group ``airflow_provider_hisham.step_types``; each entry point
+loads a :class:`StepType` (or a list of them, or a callable returning either).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_hisham.workflow.errors import UnknownStepTypeError
+
+ENTRY_POINT_GROUP = "airflow_provider_hisham.step_types"
+
+TEMPLATE = {"type": "string", "pattern": "\\{\\{"}  # a value rendered at run time
+
+
+def templated(schema: dict) -> dict:
+    """``schema``, or a ``{{ ... }}`` string rendered at run time (native types keep their type)."""
+    return {"anyOf": [schema, TEMPLATE]}
+
+
+@dataclass(frozen=True)
+class StepType:
+    """How a step ``type`` becomes an Airflow task.
+
+    ``operator`` is a dotted class path. ``config_schema`` is a JSON Schema for the step's
+    ``config`` (unknown fields and wrong types are caught at parse time). ``to_kwargs`` maps a
+    config to operator keyword arguments; by default config keys are the operator's arguments.
+    """
+
+    name: str
+    operator: str
+    config_schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "object"})
+    description: str = ""
+    to_kwargs: Callable[[dict], dict] | None = None
+
+    def operator_kwargs(self, config: dict) -> dict:
+        return dict(self.to_kwargs(config) if self.to_kwargs else config)
+
+
+def _object(properties: dict, required: Iterable[str] = ()) -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": properties, "required": list(required)}
+
+
+_STR = {"type": "string"}
+_STR_T = {"type": "string", "minLength": 1}
+_ANY_OBJ = templated({"type": "object"})
+_BOOL = templated({"type": "boolean"})
+
+BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
+    StepType(
+        "api_call",
+        "airflow_provider_hisham.operators.api_call.HishamOSApiCallOperator",
+        _object(
+            {
+                "hishamos_conn_id": _STR_T,
+                "action": _STR_T,
+                "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+                "endpoint": _STR_T,
+                "data": templated({"type": ["object", "array"]}),
+                "params": _ANY_OBJ,
+                "user_id": _STR_T,
+                "result_path": _STR_T,
+            }
+        ),
+        "An authenticated HishamOS REST call (a named action or method + endpoint).",
+    ),
+    StepType(
+        "file_generation",
+        "airflow_provider_hisham.operators.file_generation.FileGenerationOperator",
+        _object(
+            {
+                "project_id": _STR_T,
+                "template": _STR_T,
+                "structure": templated({"type": ["object", "array"]}),
+                "context": _ANY_OBJ,
+                "output_root": _STR_T,
+                "hishamos_conn_id": _STR_T,
+                "hishamos_project_id": _STR_T,
+            },
+            required=["project_id"],
+        ),
+        "Renders a project tree into generated-projects/{project_id}/.",
+    ),
+    StepType(
+        "repo_creation",
+        "airflow_provider_hisham.operators.repo_creation.RepoCreationOperator",
+        _object(
+            {
+                "source_dir": _STR_T,
+                "target": templated({"enum": ["github", "gitlab", "git", "zip", "tar.gz"]}),
+                "repository_name": _STR_T,
+                "github_conn_id": _STR_T,
+                "gitlab_conn_id": _STR_T,
+                "git_url": _STR_T,
+                "git_conn_id": _STR_T,
+                "private": _BOOL,
+                "default_branch": _STR_T,
+                "on_conflict": _STR_T,
+                "branches": templated({"type": "array", "items": _STR}),
+                "commit_message": _STR_T,
+                "author_name": _STR_T,
+                "author_email": _STR_T,
+                "archive_dir": _STR_T,
+                "hishamos_conn_id": _STR_T,
+                "generated_project_id": _STR_T,
+            },
+            required=["source_dir"],
+        ),
+        "Publishes a directory as a GitHub/GitLab/git repository or a ZIP/TAR.GZ archive.",
+    ),
+    StepType(
+        "combine_projects",
+        "airflow_provider_hisham.operators.combine_projects.CombineProjectsOperator",
+        _object(
+            {"project_id": _STR_T, "sources": templated({"type": ["object", "array"]}), "output_root": _STR_T},
+            required=["project_id", "sources"],
+        ),
+        "Merges the projects parallel lanes generated into one (a parallel block's combine step).",
+    ),
+)
+
+
+class StepTypeRegistry:
+    """Built-in types, then types registered from Python, then entry points (loaded on demand)."""
+
+    def __init__(self, builtins: Iterable[StepType] = BUILTIN_STEP_TYPES):
+        self._types: dict[str, StepType] = {t.name: t for t in builtins}
+        self._entry_points_loaded = False
+        self._lock = threading.Lock()
+
+    def register(self, step_type: StepType, *, replace: bool = False) -> StepType:
+        if not replace and step_type.name in self._types and self._types[step_type.name] != step_type:
+            raise ValueError(f"step type '{step_type.name}' is already registered ({self._types[step_type.name].operator})")
+        self._types[step_type.name] = step_type
+        return step_type
+
+    def unregister(self, name: str) -> None:
+        self._types.pop(name, None)
+
+    def get(self, name: str) -> StepType:
+        if name not in self._types:
+            self.load_entry_points()
+        try:
+            return self._types[name]
+        except KeyError:
+            raise UnknownStepTypeError(
+                f"unknown step type '{name}'; known step types: {', '.join(self.names())}"
+            ) from None
+
+    def names(self) -> list[str]:
+        self.load_entry_points()
+        return sorted(self._types)
+
+    def load_entry_points(self) -> None:
+        """Register the types other packages publish (once; a broken plugin names itself)."""
+        with self._lock:
+            if self._entry_points_loaded:
+                return
+            self._entry_points_loaded = True
+            from importlib.metadata import entry_points
+
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                loaded = ep.load()
+                if callable(loaded) and not isinstance(loaded, StepType):
+                    loaded = loaded()
+                for step_type in [loaded] if isinstance(loaded, StepType) else list(loaded):
+                    if not isinstance(step_type, StepType):
+                        raise TypeError(f"entry point {ep.name} ({ep.value}) gave {step_type!r}, not a StepType")
+                    self._types.setdefault(step_type.name, step_type)
+
+
+registry = StepTypeRegistry()
+
+
+def register_step_type(
+    name: str | StepType,
+    operator: str | None = None,
+    config_schema: Mapping[str, Any] | None = None,
+    *,
+    description: str = "",
+    to_kwargs: Callable[[dict], dict] | None = None,
+    replace: bool = False,
+) -> StepType:
+    """Register a step type in the global registry (a :class:`StepType` or its fields)."""
+    if isinstance(name, StepType):
+        return registry.register(name, replace=replace)
+    if not operator:
+        raise ValueError("register_step_type needs the operator's dotted class path")
+    step_type = StepType(name, operator, config_schema or {"type": "object"}, description, to_kwargs)
+    return registry.register(step_type, replace=replace)

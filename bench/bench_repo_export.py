@@ -1,0 +1,102 @@
+"""Commit + push of generated projects to a local bare repository: this provider vs plain git.
+
+Plain git: ``git init && git add -A && git commit && git push``. Provider:
+``export.git.commit_tree`` + ``export.git.push`` (deterministic parentless commit, remote state
+check, push). Both run in the same process on identical fresh copies of the same tree, alternating
+order; the median of ``--repeat`` runs is reported with the ratio (target <= 1.3x).
+
+    python bench/bench_repo_export.py                      # 1,000 and 10,000 files
+    python bench/bench_repo_export.py --sizes 50 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from airflow_provider_hisham.export.git import commit_tree, push  # noqa: E402
+
+ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+       "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+
+
+def make_tree(root: Path, files: int) -> None:
+    """A generated-project-like tree: ~40 files per folder, 1-3 KB of source each."""
+    for i in range(files):
+        path = root / f"app{i // 400}" / f"module{i // 40}" / f"file_{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = f'"""Generated module {i}."""\n\n' + "".join(
+            f"def func_{i}_{j}(x):\n    return x * {j} + {i}\n\n" for j in range(20 + i % 40))
+        path.write_text(body)
+
+
+def fresh(base: Path, template: Path, tag: str) -> tuple[Path, Path]:
+    work = base / f"{tag}-src"
+    bare = base / f"{tag}-remote.git"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(bare, ignore_errors=True)
+    shutil.copytree(template, work)
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    return work, bare
+
+
+def plain(work: Path, bare: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(f"git init -q -b main && git add -A && git commit -q -m 'Initial commit' && "
+                   f"git push -q {bare} main", shell=True, cwd=work, env=ENV, check=True)
+    return time.perf_counter() - start
+
+
+def provider(work: Path, bare: Path) -> float:
+    start = time.perf_counter()
+    sha = commit_tree(work, message="Initial commit", author_name="Bench", author_email="bench@localhost")
+    push(work, str(bare), sha, ["main"])
+    return time.perf_counter() - start
+
+
+def bench(files: int, repeat: int, base: Path) -> tuple[float, float]:
+    template = base / f"tree-{files}"
+    make_tree(template, files)
+    times: dict[str, list[float]] = {"git": [], "provider": []}
+    for i in range(repeat):
+        order = [("git", plain), ("provider", provider)]
+        for name, fn in order if i % 2 == 0 else order[::-1]:
+            work, bare = fresh(base, template, name)
+            times[name].append(fn(work, bare))
+            pushed = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "main"],
+                                    capture_output=True, text=True, check=True).stdout.count("\n")
+            assert pushed == files, f"{name}: remote has {pushed} files, expected {files}"
+    return statistics.median(times["git"]), statistics.median(times["provider"])
+
+
+def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated file counts")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-repo-export-") as tmp:
+        base = Path(tmp)
+        warm = base / "warm"
+        make_tree(warm, 3)
+        provider(*fresh(base, warm, "warmup"))  # imports GitPython once, as a worker would
+        print(f"{'files':>8} {'git add/commit/push':>20} {'provider':>10} {'ratio':>7}")
+        for files in (int(s) for s in args.sizes.split(",")):
+            git_s, ours = bench(files, args.repeat, base)
+            rows.append((files, git_s, ours))
+            print(f"{files:>8} {git_s:>19.3f}s {ours:>9.3f}s {ours / git_s:>6.2f}x", flush=True)
+    print("target: ratio <= 1.30x")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""{{ description }}"""
+
+from {{ package_name }}.core import slugify, word_count
+
+__all__ = ["slugify", "word_count", "__version__"]
+__version__ = "{{ version }}"

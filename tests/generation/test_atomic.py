@@ -1,0 +1,233 @@
+"""Atomic generation: failures (exception, limit, SIGKILL) never leave a partial tree."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_hisham.generation import (
+    LimitExceededError,
+    Limits,
+    ProjectGenerator,
+    RenderError,
+    VariableError,
+)
+from airflow_provider_hisham.generation import writer
+from tests.conftest import REPO_ROOT
+from tests.generation.helpers import snapshot, write_tree
+
+
+def _root_listing(root: Path) -> list[str]:
+    return sorted(os.listdir(root))
+
+
+@pytest.fixture
+def previous(tmp_path):
+    root = tmp_path / "root"
+    result = ProjectGenerator(str(root)).generate("p", structure={"keep.txt": "generation 1", "d": {"x.txt": "x"}})
+    return root, snapshot(Path(result.output_dir)), Path(result.manifest_path).read_bytes()
+
+
+def _assert_intact(root: Path, tree: dict, manifest: bytes) -> None:
+    assert snapshot(root / "p") == tree
+    assert (root / "p.manifest.json").read_bytes() == manifest
+    assert _root_listing(root) == [".p.lock", "p", "p.manifest.json"]
+
+
+def test_render_error_mid_tree_keeps_previous_generation(previous, tmp_path):
+    root, tree, manifest = previous
+    files = {f"f{i:03d}.txt": "{{ ok }}" for i in range(50)}
+    files["f025.txt"] = "{{ missing_variable }}"
+    template = write_tree(tmp_path / "tpl", {**files, "template.yaml": "variables:\n  ok: {default: fine}\n"})
+    with pytest.raises(RenderError) as info:
+        ProjectGenerator(str(root), workers=1).generate("p", template=str(template))
+    assert info.value.path == "f025.txt"
+    assert "missing_variable" in str(info.value)
+    _assert_intact(root, tree, manifest)
+
+
+def test_failure_in_forked_worker_is_reported_and_cleaned(previous, tmp_path, monkeypatch):
+    root, tree, manifest = previous
+    monkeypatch.setattr(writer, "PARALLEL_MIN_FILES", 4)
+    files = {f"f{i:03d}.txt": "{{ ok }}" for i in range(40)}
+    files["f031.txt"] = "{% for %}"  # odd index: handled by the forked worker
+    template = write_tree(tmp_path / "tpl", {**files, "template.yaml": "variables:\n  ok: {default: fine}\n"})
+    with pytest.raises(RenderError) as info:
+        ProjectGenerator(str(root), workers=2).generate("p", template=str(template))
+    assert info.value.path == "f031.txt"
+    assert "syntax error on line 1" in str(info.value)
+    _assert_intact(root, tree, manifest)
+
+
+def test_disk_full_style_os_error_keeps_previous(previous, monkeypatch):
+    root, tree, manifest = previous
+    real_write = os.write
+    calls = {"n": 0}
+
+    def failing_write(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(writer.os, "write", failing_write)
+    with pytest.raises(OSError, match="No space left"):
+        ProjectGenerator(str(root), workers=1).generate("p", structure={f"n{i}.txt": "data" for i in range(10)})
+    monkeypatch.undo()
+    _assert_intact(root, tree, manifest)
+
+
+@pytest.mark.parametrize(
+    "limits, structure, limit",
+    [
+        (Limits(max_files=3), {f"f{i}": "x" for i in range(4)}, "max_files"),
+        (Limits(max_file_bytes=10), {"big.txt": "x" * 11}, "max_file_bytes"),
+        (Limits(max_project_bytes=25), {f"f{i}": "x" * 10 for i in range(3)}, "max_project_bytes"),
+    ],
+)
+def test_limits_refuse_before_anything_is_replaced(previous, limits, structure, limit):
+    root, tree, manifest = previous
+    with pytest.raises(LimitExceededError) as info:
+        ProjectGenerator(str(root), limits=limits).generate("p", structure=structure)
+    assert info.value.limit == limit
+    _assert_intact(root, tree, manifest)
+
+
+def test_rendered_size_limit_stops_a_template_bomb(previous, tmp_path):
+    root, tree, manifest = previous
+    template = write_tree(tmp_path / "tpl", {"bomb.txt": "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"})
+    started = time.monotonic()
+    with pytest.raises(LimitExceededError) as info:
+        ProjectGenerator(str(root), limits=Limits(max_file_bytes=1_000_000)).generate("p", template=str(template))
+    assert info.value.path == "bomb.txt"
+    assert time.monotonic() - started < 5
+    _assert_intact(root, tree, manifest)
+
+
+def test_sandbox_blocks_unsafe_attribute_access(previous, tmp_path):
+    root, tree, manifest = previous
+    template = write_tree(tmp_path / "tpl", {"evil.txt": "{{ ''.__class__.__mro__[1].__subclasses__() }}"})
+    with pytest.raises(RenderError, match="evil.txt"):
+        ProjectGenerator(str(root)).generate("p", template=str(template))
+    _assert_intact(root, tree, manifest)
+
+
+def test_variable_validation_errors_name_the_variable(tmp_path):
+    template = write_tree(
+        tmp_path / "tpl",
+        {"a.txt": "{{ port }}", "template.yaml": "variables:\n  port: {type: int, default: 80, min: 1, max: 65535}\n  name: {pattern: '^[a-z]+$', default: ok}\n"},
+    )
+    gen = ProjectGenerator(str(tmp_path / "root"))
+    for ctx, name, message in [
+        ({"port": "eighty"}, "port", "expected an integer"),
+        ({"port": 70000}, "port", "above the maximum"),
+        ({"name": "Bad Name"}, "name", "does not match"),
+    ]:
+        with pytest.raises(VariableError) as info:
+            gen.generate("p", template=str(template), context=ctx)
+        assert info.value.name == name and message in str(info.value)
+    assert gen.generate("p", template=str(template), context={"port": "8080"}).summary["total_files"] == 1
+    assert (tmp_path / "root" / "p" / "a.txt").read_text() == "8080"
+
+
+KILL_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    sys.path.insert(0, {repo!r})
+    from airflow_provider_hisham.generation import ProjectGenerator, writer
+
+    real_share = writer._write_share
+    def announced_share(root, *args, **kwargs):
+        with open({marker!r}, "w") as fh:
+            fh.write(root)
+        return real_share(root, *args, **kwargs)
+    writer._write_share = announced_share
+
+    real_write = os.write
+    def slow_write(fd, data):  # slow enough that SIGKILL lands mid-tree
+        time.sleep(0.002)
+        return real_write(fd, data)
+    writer.os.write = slow_write
+
+    structure = {{f"d{{i % 7}}/f{{i:04d}}.txt": "new" * 10 for i in range(3000)}}
+    ProjectGenerator({root!r}, workers=int(sys.argv[1])).generate("p", structure=structure)
+    """
+)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_generation_leaves_previous_and_next_run_cleans_up(previous, tmp_path, workers):
+    root, tree, manifest = previous
+    marker = tmp_path / "started"
+    script = KILL_SCRIPT.format(repo=str(REPO_ROOT), marker=str(marker), root=str(root))
+    proc = subprocess.Popen([sys.executable, "-c", script, str(workers)])
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert marker.exists(), "generation did not start"
+    tmp_dir = Path(marker.read_text())
+    while time.monotonic() < deadline and len(list(tmp_dir.rglob("*.txt"))) < 20:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.2)  # the forked worker dies with its parent (PR_SET_PDEATHSIG)
+    # The previous generation is untouched; only a hidden temp folder is left behind.
+    assert snapshot(root / "p") == tree
+    assert (root / "p.manifest.json").read_bytes() == manifest
+    leftovers = [n for n in _root_listing(root) if n.startswith(".p.tmp-")]
+    assert leftovers == [tmp_dir.name]
+    written = len(list(tmp_dir.rglob("*.txt")))
+    assert 0 < written < 3000
+    # The next generation removes the leftover and succeeds.
+    result = ProjectGenerator(str(root)).generate("p", structure={"keep.txt": "generation 2"})
+    assert _root_listing(root) == [".p.lock", "p", "p.manifest.json"]
+    assert snapshot(Path(result.output_dir)) == {"keep.txt": b"generation 2"}
+
+
+def test_regenerating_gives_the_same_bytes_and_manifest(tmp_path):
+    gen = ProjectGenerator(str(tmp_path / "root"), templates_dirs=[str(REPO_ROOT / "include" / "templates")])
+    first = gen.generate("p", template="python-package", context={"project_name": "Same Bytes"})
+    tree1 = snapshot(Path(first.output_dir))
+    manifest1 = Path(first.manifest_path).read_bytes()
+    second = gen.generate("p", template="python-package", context={"project_name": "Same Bytes"})
+    assert snapshot(Path(second.output_dir)) == tree1
+    assert Path(second.manifest_path).read_bytes() == manifest1
+    assert first.summary == second.summary
+
+
+def test_permissions_are_not_world_readable(tmp_path):
+    old = os.umask(0)
+    try:
+        result = ProjectGenerator(str(tmp_path / "root")).generate("p", structure={"a/b.txt": "x", "c/": {}})
+    finally:
+        os.umask(old)
+    for path in [Path(result.output_dir), *Path(result.output_dir).rglob("*"), Path(result.manifest_path)]:
+        assert path.stat().st_mode & 0o007 == 0, path
+
+
+def test_manifest_and_compact_summary(tmp_path):
+    png = b"\x89PNG\r\n\x1a\n\0\0binary"
+    result = ProjectGenerator(str(tmp_path / "root")).generate("p", structure={"a.txt": "hello\n", "img.png": png, "e/": {}})
+    manifest = json.loads(Path(result.manifest_path).read_text())
+    assert manifest["totals"] == {"files": 2, "directories": 1, "bytes": 6 + len(png), "text_files": 1, "binary_files": 1}
+    import hashlib
+
+    assert manifest["files"][0] == {"path": "a.txt", "size": 6, "sha256": hashlib.sha256(b"hello\n").hexdigest(), "type": "text", "executable": False}
+    assert manifest["files"][1]["type"] == "binary"
+    assert result.summary["sha256"] == hashlib.sha256(Path(result.manifest_path).read_bytes()).hexdigest()
+    assert Path(result.manifest_path).parent == Path(result.output_dir).parent
+
+
+def test_summary_stays_small_for_ten_thousand_files(tmp_path):
+    result = ProjectGenerator(str(tmp_path / "root")).generate("big", structure={f"d{i % 50}/f{i}.txt": f"{i}" for i in range(10_000)})
+    assert result.summary["total_files"] == 10_000
+    assert len(json.dumps(result.summary)) < 1024
+    assert len(list(Path(result.output_dir).rglob("*.txt"))) == 10_000

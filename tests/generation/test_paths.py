@@ -1,0 +1,167 @@
+"""Every refusal names the offending path and leaves the file system outside the root untouched."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_hisham.generation import (
+    Limits,
+    PathCollisionError,
+    ProjectGenerator,
+    StructureError,
+    UnsafePathError,
+)
+from tests.generation.helpers import outside_state, write_tree
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """tmp/outside (must never change), tmp/root (the output root) with a previous generation."""
+    outside = tmp_path / "outside"
+    write_tree(outside, {"victim.txt": "keep me", "dir/": {}})
+    root = tmp_path / "root"
+    ProjectGenerator(str(root)).generate("p", structure={"old.txt": "previous"})
+    return tmp_path, root
+
+
+BAD_STRUCTURES = {
+    "absolute": ({"/etc/passwd_copy": "x"}, "/etc/passwd_copy", "absolute"),
+    "dotdot": ({"../outside/victim.txt": "x"}, "../outside/victim.txt", "'..'"),
+    "dotdot_nested": ({"a": {"..": {"..": {"victim.txt": "x"}}}}, "a/..", "'..'"),
+    "dot": ({"./a.txt": "x"}, "./a.txt", "'.'"),
+    "nul": ({"a\x00b.txt": "x"}, "a\x00b.txt", "NUL or control"),
+    "control": ({"bell\x07.txt": "x"}, "bell\x07.txt", "NUL or control"),
+    "newline": ({"line\nbreak.txt": "x"}, "line\nbreak.txt", "NUL or control"),
+    "backslash": ({"a\\..\\..\\victim.txt": "x"}, "a\\..\\..\\victim.txt", "backslash"),
+    "drive": ({"C:evil.txt": "x"}, "C:evil.txt", "drive letter"),
+    "drive_abs": ({"c:/windows/x": "x"}, "c:/windows/x", "drive letter"),
+    "long_name": ({"n" * 256: "x"}, "n" * 256, "longer than 255"),
+    "empty_segment": ({"a//b.txt": "x"}, "a//b.txt", "empty segment"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STRUCTURES))
+def test_unsafe_structure_paths_are_refused(sandbox, case):
+    tmp, root = sandbox
+    structure, path, reason = BAD_STRUCTURES[case]
+    before = outside_state(tmp, root)
+    with pytest.raises(UnsafePathError) as info:
+        ProjectGenerator(str(root)).generate("p", structure=structure)
+    assert info.value.path == path
+    assert reason in str(info.value)
+    assert outside_state(tmp, root) == before
+    assert (root / "p" / "old.txt").read_text() == "previous"
+    assert sorted(os.listdir(root)) == [".p.lock", "p", "p.manifest.json"]
+
+
+def test_long_path_is_refused(sandbox):
+    _, root = sandbox
+    deep = "/".join(["d" * 200] * 30) + "/f.txt"
+    with pytest.raises(UnsafePathError, match="longer than 4096 bytes"):
+        ProjectGenerator(str(root)).generate("p", structure={deep: "x"})
+
+
+@pytest.mark.parametrize(
+    "structure, path, other",
+    [
+        ({"README.md": "a", "readme.md": "b"}, "readme.md", "README.md"),
+        ({"Src": {"a.py": ""}, "src": {"b.py": ""}}, "src", "Src"),
+        ({"docs": "file", "docs/": {}}, "docs", "docs"),
+        ({"a/b": "file", "a/b/c.txt": "nested"}, "a/b", "a/b"),
+    ],
+)
+def test_case_collisions_and_file_folder_clashes_are_refused(sandbox, structure, path, other):
+    _, root = sandbox
+    with pytest.raises(PathCollisionError) as info:
+        ProjectGenerator(str(root)).generate("p", structure=structure)
+    assert {info.value.path, info.value.other} == {path, other}
+    assert (root / "p" / "old.txt").read_text() == "previous"
+
+
+@pytest.mark.parametrize("project_id", ["../escape", "/abs", "a/b", ".hidden", "..", "", "x\x00y", "C:x"])
+def test_unsafe_project_ids_are_refused(sandbox, project_id):
+    tmp, root = sandbox
+    before = outside_state(tmp, root)
+    with pytest.raises(UnsafePathError):
+        ProjectGenerator(str(root)).generate(project_id, structure={"a.txt": "x"})
+    assert outside_state(tmp, root) == before
+
+
+def test_rendered_names_are_confined_too(sandbox, tmp_path):
+    tmp, root = sandbox
+    template = write_tree(tmp_path / "tpl", {"{{ name }}.txt": "x", "template.yaml": "variables:\n  name: {default: ok}\n"})
+    before = outside_state(tmp, root)
+    for evil in ("../../outside/victim", "/etc/evil", "a\\b", "x\x01"):
+        with pytest.raises(UnsafePathError) as info:
+            ProjectGenerator(str(root)).generate("p", template=str(template), context={"name": evil})
+        assert info.value.path == f"{evil}.txt"
+    assert outside_state(tmp, root) == before
+    assert (tmp / "outside" / "victim.txt").read_text() == "keep me"
+
+
+def test_template_symlink_leading_outside_is_refused(sandbox, tmp_path):
+    tmp, root = sandbox
+    template = write_tree(tmp_path / "tpl", {"ok.txt": "fine"})
+    os.symlink(tmp / "outside" / "victim.txt", template / "leak.txt")
+    with pytest.raises(UnsafePathError) as info:
+        ProjectGenerator(str(root)).generate("p", template=str(template))
+    assert info.value.path == "leak.txt"
+    assert "outside the template" in str(info.value)
+    os.unlink(template / "leak.txt")
+    os.symlink(tmp / "outside", template / "linkdir")
+    with pytest.raises(UnsafePathError) as info:
+        ProjectGenerator(str(root)).generate("p", template=str(template))
+    assert info.value.path == "linkdir"
+
+
+def test_template_symlink_inside_is_followed(tmp_path):
+    template = write_tree(tmp_path / "tpl", {"real/a.txt": "A {{ v }}", "template.yaml": "variables:\n  v: {default: 1}\n"})
+    os.symlink("real/a.txt", template / "alias.txt")
+    os.symlink("real", template / "aliasdir")
+    result = ProjectGenerator(str(tmp_path / "root")).generate("p", template=str(template))
+    out = Path(result.output_dir)
+    assert (out / "alias.txt").read_text() == "A 1"
+    assert not (out / "alias.txt").is_symlink()
+    assert (out / "aliasdir" / "a.txt").read_text() == "A 1"
+
+
+def test_template_symlink_cycle_is_refused(tmp_path):
+    template = write_tree(tmp_path / "tpl", {"a/x.txt": "x"})
+    os.symlink("..", template / "a" / "up")
+    with pytest.raises(UnsafePathError, match="cycle") as info:
+        ProjectGenerator(str(tmp_path / "root")).generate("p", template=str(template))
+    assert info.value.path == "a/up"
+
+
+def test_symlink_already_in_target_is_refused(sandbox):
+    tmp, root = sandbox
+    os.symlink(tmp / "outside", root / "q")
+    before = outside_state(tmp, root)
+    with pytest.raises(UnsafePathError) as info:
+        ProjectGenerator(str(root)).generate("q", structure={"victim.txt": "overwritten"})
+    assert info.value.path == str(root / "q")
+    assert (tmp / "outside" / "victim.txt").read_text() == "keep me"
+    assert outside_state(tmp, root) == before
+
+
+def test_symlinked_manifest_is_refused(sandbox):
+    tmp, root = sandbox
+    os.symlink(tmp / "outside" / "victim.txt", root / "r.manifest.json")
+    with pytest.raises(UnsafePathError):
+        ProjectGenerator(str(root)).generate("r", structure={"a.txt": "x"})
+    assert (tmp / "outside" / "victim.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("structure", [{"a.txt": 3}, {"a.txt": None}, {"dir/": "text"}, {5: "x"}])
+def test_bad_structure_values_name_the_entry(tmp_path, structure):
+    with pytest.raises(StructureError):
+        ProjectGenerator(str(tmp_path)).generate("p", structure=structure)
+
+
+def test_limits_on_names_are_configurable(tmp_path):
+    gen = ProjectGenerator(str(tmp_path), limits=Limits(max_name_bytes=10))
+    with pytest.raises(UnsafePathError, match="longer than 10 bytes"):
+        gen.generate("p", structure={"elevenchars": "x"})

@@ -1,0 +1,124 @@
+"""GitHubRepositoryHook against the GitHub stand-in (requests and responses checked against
+GitHub's OpenAPI description from @octokit/openapi)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from github import BadCredentialsException
+from github.GithubException import RateLimitExceededExceedsMaxWait
+
+from airflow_provider_hisham.export.errors import NameTakenError
+from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+from airflow_provider_hisham.secrets import encrypt_secret
+from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
+from tests.servers.repo_fixtures import TOKEN
+
+
+@pytest.fixture
+def hook(github_conn):
+    return GitHubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
+
+
+def _count(api, method, path):
+    return sum(1 for m, p, _ in api.state.requests if m == method and p == path)
+
+
+def test_create_get_and_name_taken(hook, github_api):
+    assert hook.get_repository("hook-demo") is None
+    repo = hook.create_repository("hook-demo", description="demo [marker]")
+    assert repo.created and repo.id == "octo-user/hook-demo" and repo.default_branch == "main"
+    assert repo.clone_url == github_api.state.git.repo_url("octo-user/hook-demo")
+    got = hook.get_repository("hook-demo")
+    assert got.web_url == repo.web_url and got.description == "demo [marker]"
+    with pytest.raises(NameTakenError, match="'hook-demo' already exists"):
+        hook.create_repository("hook-demo")
+    assert ("POST", "/user/repos", 422) in github_api.state.requests
+    # What the hook met is GitHub's exact body for a duplicate name.
+    raw = requests.post(f"{github_api.url}/user/repos", json={"name": "hook-demo"},
+                        headers={"Authorization": f"token {TOKEN}"}, timeout=10)
+    assert raw.status_code == 422
+    assert raw.json()["message"] == "Repository creation failed."
+    assert raw.json()["errors"] == [{"resource": "Repository", "code": "custom", "field": "name",
+                                     "message": "name already exists on this account"}]
+
+
+def test_org_repository_and_branch_ref(hook, github_api, make_project):
+    from airflow_provider_hisham.export.git import commit_tree, push
+
+    repo = hook.create_repository("org-demo", org="hisham-org", private=False)
+    assert repo.id == "hisham-org/org-demo"
+    assert hook.get_repository("org-demo", org="hisham-org").name == "org-demo"
+    src = make_project(3)
+    sha = commit_tree(src)
+    push(src, repo.clone_url, sha, ["main"], hook.push_credentials())
+    assert hook.create_branch(repo.id, "develop", sha) is True
+    assert hook.create_branch(repo.id, "develop", sha) is False  # "Reference already exists"
+    assert github_api.state.git.head("hisham-org/org-demo", "develop") == sha
+
+
+@pytest.mark.parametrize("kind", ["primary", "primary429"])
+def test_primary_rate_limit_waits_for_reset(hook, github_api, kind):
+    hook.create_repository(f"rl-{kind}")
+    github_api.state.fail_next("GET", f"/repos/octo-user/rl-{kind}", kind)
+    reset_at = time.time() + 1  # the stand-in sets x-ratelimit-reset to now + 1 s
+    assert hook.get_repository(f"rl-{kind}") is not None
+    assert time.time() >= reset_at - 0.05
+    statuses = [s for m, p, s in github_api.state.requests if p == f"/repos/octo-user/rl-{kind}"]
+    assert statuses[-2:] == [403 if kind == "primary" else 429, 200]
+
+
+def test_secondary_rate_limit_and_5xx_are_retried(hook, github_api):
+    github_api.state.fail_next("POST", "/user/repos", "secondary")
+    github_api.state.fail_next("POST", "/user/repos", "secondary429")
+    github_api.state.fail_next("POST", "/user/repos", "5xx", count=2)
+    start = time.monotonic()
+    repo = hook.create_repository("rl-secondary")
+    assert repo.created
+    assert time.monotonic() - start >= 2  # two retry-after: 1 waits
+    assert [s for m, p, s in github_api.state.requests if p == "/user/repos"][-5:] == [403, 429, 502, 502, 201]
+
+
+def test_network_error_is_retried(hook, github_api):
+    hook.create_repository("net-drop")
+    github_api.state.fail_next("GET", "/repos/octo-user/net-drop", "drop")
+    assert hook.get_repository("net-drop").name == "net-drop"
+    assert [s for m, p, s in github_api.state.requests if p == "/repos/octo-user/net-drop"][-2:] == [0, 200]
+
+
+def test_rate_limit_wait_is_bounded(github_conn, github_api):
+    hook = GitHubRepositoryHook(github_conn, max_rate_limit_wait=0.5)
+    github_api.state.fail_next("GET", "/repos/octo-user/bounded", "primary")
+    with pytest.raises(RateLimitExceededExceedsMaxWait):
+        hook.get_repository("bounded")
+
+
+def test_bad_token_is_401(github_api, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_BAD", json.dumps(
+        {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token"}))
+    hook = GitHubRepositoryHook("github_bad")
+    with pytest.raises(BadCredentialsException):
+        hook.create_repository("never")
+    ok, message = hook.test_connection()
+    assert not ok and "Bad credentials" in message
+
+
+def test_fernet_encrypted_token_with_rotated_keys(github_api, monkeypatch):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", f"{new},{old}")
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_ENC", json.dumps(
+        {"conn_type": "github", "host": github_api.url, "password": encrypt_secret(TOKEN, old),
+         "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0}}))
+    hook = GitHubRepositoryHook("github_enc")
+    assert hook.test_connection() == (True, "Successfully connected to GitHub.")
+    assert hook.push_credentials().token == TOKEN
+
+
+def test_traffic_matches_githubs_description(hook, github_api):
+    hook.get_repository("nothing-here")
+    assert github_api.state.checker.checked > 0
+    assert github_api.state.checker.violations == []

@@ -1,0 +1,84 @@
+"""GitLabHook (python-gitlab) against the GitLab stand-in."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import gitlab
+import pytest
+
+from airflow_provider_hisham.export.errors import NameTakenError
+from airflow_provider_hisham.hooks.gitlab import GitLabHook
+from airflow_provider_hisham.secrets import encrypt_secret
+from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
+from tests.servers.repo_fixtures import TOKEN
+
+
+@pytest.fixture
+def hook(gitlab_conn):
+    return GitLabHook(gitlab_conn)
+
+
+def test_connection(hook):
+    assert hook.test_connection() == (True, "Connected to GitLab as gl-user")
+
+
+def test_create_get_conflict_and_branch(hook, gitlab_api, make_project):
+    from airflow_provider_hisham.export.git import commit_tree, push
+
+    assert hook.get_project("gl-demo") is None
+    project = hook.create_project("gl-demo", description="d [m]")
+    assert project.created and project.web_url.endswith("/gl-user/gl-demo")
+    body = gitlab_api.state.requests[-1][3]
+    assert body == {"name": "gl-demo", "path": "gl-demo", "visibility": "private",
+                    "initialize_with_readme": False, "description": "d [m]"}
+    assert hook.get_project("gl-demo").id == project.id
+    with pytest.raises(NameTakenError):
+        hook.create_project("gl-demo")
+    src = make_project(2)
+    sha = commit_tree(src)
+    push(src, project.clone_url, sha, ["main"], hook.push_credentials())
+    assert hook.create_branch(project.id, "develop", sha) is True
+    assert hook.create_branch(project.id, "develop", sha) is False
+    assert gitlab_api.state.git.head("gl-user/gl-demo", "develop") == sha
+
+
+def test_group_namespace(hook, gitlab_api):
+    project = hook.create_project("grp-demo", "hisham-group", private=False)
+    assert project.web_url.endswith("/hisham-group/grp-demo")
+    assert gitlab_api.state.requests[-1][3]["namespace_id"] == 42
+    assert hook.get_project("grp-demo", "hisham-group").id == project.id
+
+
+def test_429_and_5xx_are_retried(hook, gitlab_api):
+    gitlab_api.state.fail_next("POST", "/api/v4/projects", "429")
+    gitlab_api.state.fail_next("POST", "/api/v4/projects", "5xx")
+    start = time.monotonic()
+    assert hook.create_project("gl-retry").created
+    assert time.monotonic() - start >= 1  # Retry-After: 1 honoured
+    assert [s for m, p, s, _ in gitlab_api.state.requests if p == "/api/v4/projects"][-3:] == [429, 502, 201]
+
+
+def test_bad_token_and_oauth(gitlab_api, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GL_BAD", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
+                                                          "password": "glpat-wrong"}))
+    ok, message = GitLabHook("gl_bad").test_connection()
+    assert not ok and "401" in message
+    with pytest.raises(gitlab.exceptions.GitlabAuthenticationError):
+        GitLabHook("gl_bad").create_project("never")
+    monkeypatch.setenv("AIRFLOW_CONN_GL_OAUTH", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
+                                                            "password": TOKEN, "extra": {"token_type": "oauth"}}))
+    assert GitLabHook("gl_oauth").test_connection()[0]
+
+
+def test_fernet_token(gitlab_api, monkeypatch):
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
+    monkeypatch.setenv("AIRFLOW_CONN_GL_ENC", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
+                                                          "password": encrypt_secret(TOKEN, key)}))
+    hook = GitLabHook("gl_enc")
+    assert hook.test_connection()[0]
+    assert hook.push_credentials().token == TOKEN

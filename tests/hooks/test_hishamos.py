@@ -1,0 +1,342 @@
+"""HishamOSHook against the local HishamOS stand-in: auth modes, retries, errors, typed calls."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import jwt
+import pytest
+
+from airflow_provider_hisham.api.retry import RetryPolicy
+from airflow_provider_hisham.hooks.hishamos import (
+    HishamOSAPIError,
+    HishamOSConfigError,
+    HishamOSConnectionError,
+    HishamOSEndpointNotFound,
+    HishamOSHook,
+    HishamOSNotFound,
+    _schema_cache,
+)
+
+ME = "/api/v1/auth/me/"
+STORIES = "/api/v1/projects/stories/"
+FAST = RetryPolicy(max_attempts=4, deadline=5.0, base=0.02, cap=0.1)
+
+
+@pytest.fixture
+def hook_for(hishamos_conn):
+    def make(auth_mode="password", user_id=None, policy=FAST, **kwargs):
+        return HishamOSHook(hishamos_conn(auth_mode, **kwargs), user_id=user_id, retry_policy=policy)
+
+    return make
+
+
+@pytest.fixture
+def project(hook_for):
+    return hook_for().create_project("Shop", start_date="2026-01-01", end_date="2026-06-30")
+
+
+def _paths(server, method=None):
+    return [(r.method, r.path, r.status) for r in server.state.requests if method in (None, r.method)]
+
+
+# -- auth: password -------------------------------------------------------------------------------
+def test_password_mode_logs_in_once_and_reuses_the_token(hishamos, hook_for):
+    hook = hook_for()
+    for _ in range(3):
+        assert hook.call("GET", ME)["email"] == hishamos.state.user.email
+    assert [p for _, p, _ in _paths(hishamos)] == ["/api/v1/auth/login/", ME, ME, ME]
+    assert hook.test_connection() == (True, f"Connected to HishamOS at {hishamos.url} as alice@hishamos.test "
+                                            "(password auth)")
+
+
+def test_password_mode_refreshes_ahead_of_expiry(hishamos, hook_for):
+    st = hishamos.state
+    st.access_lifetime = 100  # refresh margin is then 20 s
+    st.clock_offset = -85  # the server's clock is 85 s late: its tokens have 15 s left
+    hook = hook_for()
+    hook.call("GET", ME)
+    hook.call("GET", ME)
+    assert [(p, s) for _, p, s in _paths(hishamos)][-2:] == [("/api/v1/auth/token/refresh/", 200), (ME, 200)]
+    assert all(s != 401 for _, _, s in _paths(hishamos))
+
+
+def test_expired_access_token_401_refreshes_and_replays(hishamos, hook_for):
+    hook = hook_for()
+    hook.call("GET", ME)
+    hishamos.state.clock_offset = 31 * 60  # access tokens live 30 min
+    assert hook.call("GET", ME)["id"] == hishamos.state.user.id
+    assert [(p, s) for _, p, s in _paths(hishamos)][-3:] == [
+        (ME, 401), ("/api/v1/auth/token/refresh/", 200), (ME, 200)]
+
+
+def test_rejected_refresh_token_logs_in_again(hishamos, hook_for):
+    hook = hook_for()
+    hook.call("GET", ME)
+    hishamos.state.clock_offset = 31 * 60
+    hishamos.state.revoke_refresh_tokens()
+    assert hook.call("GET", ME)["id"] == hishamos.state.user.id
+    assert [(p, s) for _, p, s in _paths(hishamos)][-4:] == [
+        (ME, 401), ("/api/v1/auth/token/refresh/", 401), ("/api/v1/auth/login/", 200), (ME, 200)]
+
+
+def test_wrong_password_is_a_clear_error_without_the_password(hishamos, monkeypatch):
+    conn = {**hishamos.connection("password"), "password": "Wr0ng-Secret-Value"}
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_BAD", json.dumps(conn))
+    hook = HishamOSHook("hishamos_bad", retry_policy=FAST)
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("GET", ME)
+    assert err.value.status == 401
+    assert err.value.message == "No active account found with the given credentials"
+    assert "Wr0ng-Secret-Value" not in str(err.value) and "Wr0ng-Secret-Value" not in repr(err.value.details)
+    ok, message = hook.test_connection()
+    assert not ok and "No active account" in message
+
+
+# -- auth: jwt_secret -----------------------------------------------------------------------------
+def test_jwt_secret_mode_acts_as_the_user_in_context(hishamos, hook_for):
+    st = hishamos.state
+    bob = st.user_by_name("bob")
+    assert hook_for("jwt_secret", user_id=bob.id).call("GET", ME)["email"] == bob.email
+    assert hook_for("jwt_secret").call("GET", ME)["email"] == st.user.email  # default_user_id
+    token = hishamos.state.requests[-1].headers["Authorization"].split()[1]
+    claims = jwt.decode(token, st.jwt_secret, algorithms=["HS256"])
+    assert claims["token_type"] == "access" and claims["user_id"] == st.user.id
+    assert len(claims["jti"]) == 32 and 0 < claims["exp"] - claims["iat"] <= 300
+    assert not any(r.path == "/api/v1/auth/login/" for r in st.requests)
+
+
+def test_jwt_secret_mode_user_permissions_apply(hishamos, hook_for, project):
+    carol = hishamos.state.user_by_name("carol")
+    with pytest.raises(HishamOSAPIError) as err:
+        hook_for("jwt_secret", user_id=carol.id).get_project(project["id"])
+    assert err.value.status == 404 and err.value.message == "No Project matches the given query."
+
+
+def test_jwt_secret_mode_wrong_secret_retries_once_then_fails(hishamos, hook_for):
+    hook = hook_for("jwt_secret", jwt_secret="not-the-backend-secret-0123456789abcdef")
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("GET", ME)
+    assert err.value.status == 401 and err.value.message == "Given token not valid for any token type"
+    assert [s for _, _, s in _paths(hishamos)] == [401, 401]  # one re-mint and replay
+
+
+def test_jwt_secret_mode_needs_a_uuid_user(hishamos, hook_for):
+    with pytest.raises(HishamOSConfigError, match="default_user_id"):
+        hook_for("jwt_secret", default_user_id="").call("GET", ME)
+    with pytest.raises(HishamOSConfigError, match="not a UUID"):
+        hook_for("jwt_secret", user_id="alice").call("GET", ME)
+
+
+# -- auth: api_key and connection fields --------------------------------------------------------
+def test_api_key_mode_and_no_replay_on_401(hishamos, hook_for):
+    assert hook_for("api_key").call("GET", ME)["email"] == hishamos.state.user.email
+    assert hishamos.state.requests[-1].headers["X-API-Key"] == hishamos.state.api_key
+    hishamos.state.requests.clear()
+    with pytest.raises(HishamOSAPIError) as err:
+        hook_for("api_key", api_key="hsk_wrong").call("GET", ME)
+    assert err.value.status == 401 and len(hishamos.state.requests) == 1
+
+
+def test_prefixed_extra_keys_and_no_extras_sent_as_headers(hishamos, monkeypatch):
+    conn = hishamos.connection("jwt_secret")
+    conn["extra"] = {f"extra__hishamos__{k}": v for k, v in conn["extra"].items()}
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_PREFIXED", json.dumps(conn))
+    hook = HishamOSHook("hishamos_prefixed")
+    assert hook.call("GET", ME)["id"] == hishamos.state.user.id and hook.auth_mode == "jwt_secret"
+    sent = json.dumps(hishamos.state.requests[-1].headers)
+    assert hishamos.state.jwt_secret not in sent and "auth_mode" not in sent.lower()
+
+
+def test_unknown_auth_mode_names_the_field(hook_for):
+    with pytest.raises(HishamOSConfigError, match="field 'auth_mode' is 'oauth'"):
+        hook_for(auth_mode="oauth").call("GET", ME)
+
+
+# -- retries ---------------------------------------------------------------------------------------
+def test_429_honours_retry_after(hishamos, hook_for):
+    hook = hook_for()
+    hook.call("GET", ME)
+    hishamos.inject("status", status=429, retry_after=0.4, path=ME)
+    start = time.monotonic()
+    assert hook.call("GET", ME)["id"]
+    assert time.monotonic() - start >= 0.4
+    assert [s for _, p, s in _paths(hishamos) if p == ME] == [200, 429, 200]
+
+
+def test_retry_after_beyond_the_deadline_gives_up_at_once(hishamos, hook_for):
+    hook = hook_for(policy=RetryPolicy(max_attempts=5, deadline=2.0, base=0.01))
+    hook.call("GET", ME)
+    hishamos.inject("status", status=429, retry_after=30, path=ME)
+    start = time.monotonic()
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("GET", ME)
+    assert time.monotonic() - start < 1.0
+    assert err.value.status == 429 and err.value.message.startswith("Request was throttled")
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_gateway_errors_are_retried_for_reads(hishamos, hook_for, status):
+    hook = hook_for()
+    hishamos.inject("status", status=status, times=2, path=ME)
+    assert hook.call("GET", ME)["id"]
+    assert [s for _, p, s in _paths(hishamos) if p == ME] == [status, status, 200]
+
+
+def test_attempts_are_bounded_and_500_is_not_retried(hishamos, hook_for):
+    hook = hook_for()
+    hishamos.inject("status", status=503, times=10, path=ME)
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("GET", ME)
+    assert err.value.status == 503 and len([1 for _, p, _ in _paths(hishamos) if p == ME]) == FAST.max_attempts
+    hishamos.state.faults.clear()
+    hishamos.state.requests.clear()
+    hishamos.inject("status", status=500, path=ME)
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("GET", ME)
+    assert err.value.status == 500 and len(hishamos.state.requests) == 1
+
+
+def test_post_is_retried_only_when_no_duplicate_can_result(hishamos, hook_for, project):
+    hook = hook_for()
+    body = {"project": project["id"], "title": "t", "description": "d", "acceptance_criteria": "a"}
+    hishamos.inject("status", status=503, method="POST", path=STORIES)  # not processed: retried
+    assert hook.call("POST", STORIES, body)["number"] == "STORY-1"
+    hishamos.inject("status", status=502, method="POST", path=STORIES)  # maybe processed: not retried
+    with pytest.raises(HishamOSAPIError) as err:
+        hook.call("POST", STORIES, body)
+    assert err.value.status == 502
+    hishamos.inject("drop_after_commit", method="POST", path=STORIES)
+    with pytest.raises(HishamOSConnectionError):
+        hook.call("POST", STORIES, body)
+    assert len(hishamos.state.stories_of(project["id"])) == 2  # the dropped one was committed, not resent
+
+
+def test_idempotent_create_recovers_a_create_whose_response_was_lost(hishamos, hook_for, project):
+    hook = hook_for()
+    hishamos.inject("drop_after_commit", method="POST", path=STORIES)
+    story = hook.create_story(project["id"], "Checkout", "As a buyer", "Given", idempotency_key="k-1")
+    stories = hishamos.state.stories_of(project["id"])
+    assert [s["id"] for s in stories] == [story["id"]]
+    assert story["custom_fields"] == {"airflow_idempotency_key": "k-1"}
+    again = hook.create_story(project["id"], "Checkout", "As a buyer", "Given", idempotency_key="k-1")
+    assert again["id"] == story["id"] and len(hishamos.state.stories_of(project["id"])) == 1
+    assert len(hishamos.requests_to("POST", STORIES)) == 1
+
+
+def test_read_timeout_retries_reads_and_not_creates(hishamos, hook_for, project):
+    hook = hook_for(timeout=0.3)
+    hishamos.inject("delay", delay=0.6, path=ME)
+    assert hook.call("GET", ME)["id"]
+    assert [r.fault for r in hishamos.requests_to("GET", ME)] == ["delay", None]
+    hishamos.inject("delay", delay=0.6, method="POST", path=STORIES)
+    with pytest.raises(HishamOSConnectionError, match="ReadTimeout"):
+        hook.create_story(project["id"], "t", "d", "a")
+    time.sleep(0.4)  # the slow request still completes on the server
+    assert len(hishamos.requests_to("POST", STORIES)) == 1
+
+
+def test_connection_reset_is_retried_for_reads(hishamos, hook_for):
+    hook = hook_for()
+    hishamos.inject("reset", path=ME, times=2)
+    assert hook.call("GET", ME)["id"]
+    assert [r.fault for r in hishamos.requests_to("GET", ME)] == ["reset", "reset", None]
+
+
+def test_connection_refused_uses_up_retries_within_the_deadline(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_DOWN", json.dumps(
+        {"conn_type": "hishamos", "host": "127.0.0.1", "port": port, "extra": {"auth_mode": "api_key",
+                                                                              "api_key": "k"}}))
+    hook = HishamOSHook("hishamos_down", retry_policy=RetryPolicy(max_attempts=3, deadline=3, base=0.01))
+    start = time.monotonic()
+    with pytest.raises(HishamOSConnectionError, match="ConnectionError") as err:
+        hook.call("POST", STORIES, {"x": 1})  # nothing was sent, so even a POST is retried
+    assert err.value.status is None and time.monotonic() - start < 3
+
+
+# -- errors ----------------------------------------------------------------------------------------
+def test_validation_error_carries_message_and_details(hook_for, project):
+    with pytest.raises(HishamOSAPIError) as err:
+        hook_for().create_story(project["id"], "t", "", "")
+    assert err.value.status == 400 and err.value.message == "This field is required."
+    assert err.value.details == {"description": ["This field is required."],
+                                 "acceptance_criteria": ["This field is required."]}
+    assert "description" in str(err.value)
+
+
+def test_html_404_is_no_such_endpoint(hook_for):
+    with pytest.raises(HishamOSEndpointNotFound, match="no such endpoint /api/v1/projects/42/stories/"):
+        hook_for().call("GET", "api/v1/projects/42/stories/")
+
+
+# -- typed methods ---------------------------------------------------------------------------------
+def test_list_stories_reads_every_page(hishamos, hook_for, project):
+    hook = hook_for()
+    other = hook.create_project("Other", start_date="2026-01-01", end_date="2026-06-30")
+    for i in range(53):
+        hook.create_story(project["id"], f"s{i}", "d", "a")
+    hook.create_story(other["id"], "x", "d", "a")
+    stories = hook.list_stories(project["id"])
+    assert len(stories) == 53 and {s["project"] for s in stories} == {project["id"]}
+    assert len({s["id"] for s in stories}) == 53
+    assert len([r for r in hishamos.requests_to("GET", STORIES)]) == 3
+
+
+def test_update_story_status_uses_bulk_update(hishamos, hook_for, project):
+    hook = hook_for()
+    story = hook.create_story(project["id"], "t", "d", "a")
+    assert hook.update_story_status(story["id"], "in_progress") == {"updated_count": 1, "errors": []}
+    assert hishamos.state.stories[story["id"]]["status"] == "in_progress"
+    with pytest.raises(HishamOSAPIError, match="1 of 2 stories not updated"):
+        hook.update_story_status([story["id"], "00000000-0000-0000-0000-000000000000"], "done")
+
+
+def test_project_and_sprint_methods(hishamos, hook_for, project):
+    hook = hook_for()
+    assert hook.get_project(project["id"])["name"] == "Shop"
+    assert hook.update_project(project["id"], status="active")["status"] == "active"
+    sprint = hook.create_sprint(project["id"], "Sprint 1", 1, "2026-01-05", "2026-01-18")
+    assert hook.update_sprint(sprint["id"], goal="MVP")["goal"] == "MVP"
+    with pytest.raises(HishamOSAPIError, match="overlap"):
+        hook.create_sprint(project["id"], "Sprint 2", 2, "2026-01-10", "2026-01-20")
+    same = hook.create_sprint(project["id"], "Sprint 1", 1, "2026-01-05", "2026-01-18", reuse_existing=True)
+    assert same["id"] == sprint["id"] and len(hishamos.state.sprints) == 1
+
+
+def test_agents_by_name_and_id(hishamos, hook_for):
+    hook = hook_for()
+    qa = hook.get_agent("QA Agent")
+    assert hook.get_agent(qa["id"])["name"] == "QA Agent" and hook.get_agent("qa")["id"] == qa["id"]
+    assert len(hook.list_agents()) == len(hishamos.state.agents)
+    run = hook.execute_agent("Coding Agent", "write tests", {"repo": "x"})
+    assert run["output"] == "[Coding Agent] write tests" and run["user_id"] == hishamos.state.user.id
+    with pytest.raises(HishamOSNotFound, match="no agent named 'Chef Agent'; available: Architect Agent"):
+        hook.get_agent("Chef Agent")
+
+
+def test_generated_project_and_export_records(hishamos, hook_for, project):
+    hook = hook_for()
+    gp = hook.create_generated_project(project["id"], "/data/shop", status="generating")
+    assert hook.update_generated_project(gp["id"], status="completed")["status"] == "completed"
+    export = hook.create_repository_export(gp["id"], "zip", archive_path="/a.zip", archive_size=10, status="completed")
+    assert [e["id"] for e in hook.list_repository_exports(gp["id"])] == [export["id"]]
+
+
+def test_discover_endpoints_is_cached(hishamos, hook_for):
+    _schema_cache.clear()
+    endpoints = hook_for().discover_endpoints()
+    assert endpoints["/api/v1/projects/stories/"] == ["GET", "POST"]
+    assert hook_for().has_endpoint("post", "/api/v1/projects/stories/bulk-update-status/")
+    assert len(hishamos.requests_to("GET", "/api/schema/")) == 1
+
+
+def test_full_urls_must_be_on_the_connection_host(hook_for, hishamos):
+    hook = hook_for()
+    assert hook.call("GET", hishamos.url + ME)["id"]
+    with pytest.raises(HishamOSConfigError, match="not on this connection's host"):
+        hook.call("GET", "http://example.com" + ME)

@@ -1,0 +1,268 @@
+"""RepoCreationOperator in real Airflow (``dag.test()``) against a real git server and the
+GitHub/GitLab stand-ins."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, run_dag, xcom
+from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
+from tests.servers.repo_fixtures import TOKEN
+
+
+def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
+    return f"""
+from datetime import datetime, timedelta
+from airflow.sdk import DAG
+from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+         default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
+    RepoCreationOperator(task_id="export", {op_kwargs})
+"""
+
+
+def _output(capfd, caplog) -> str:
+    """Task log text: dag.test() prints it or sends it to logging, depending on earlier set-up."""
+    captured = capfd.readouterr()
+    return captured.out + captured.err + caplog.text
+
+
+def _ti(dag_run, task_id="export"):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id,
+                                                     task_id=task_id).one()
+
+
+def test_github_export_pushes_and_links(github_conn, github_api, make_project):
+    src = make_project(12, "gh-project")
+    run = run_dag(_dag("gh_export", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
+                                    "branches=['develop'], push_backoff=0.1"))
+    assert run.state == "success"
+    result = xcom(run, "export")
+    sha = github_api.state.git.head("octo-user/gh-project")
+    assert result == {"url": f"{github_api.url}/octo-user/gh-project", "default_branch": "main",
+                      "commit_sha": sha, "archive_path": None}
+    assert github_api.state.git.head("octo-user/gh-project", "develop") == sha
+    # The extra link is stored by Airflow at task end from RepositoryLink.get_link.
+    assert xcom(run, "export", key="_link_RepositoryLink") == result["url"]
+
+
+def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[str, bool]:
+    """Every place the brief names: .git/config, task logs, XCom, rendered fields, output."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    found = {".git/config": TOKEN in (src / ".git" / "config").read_text()}
+    found[".git (any file)"] = any(TOKEN.encode() in p.read_bytes() for p in (src / ".git").rglob("*") if p.is_file())
+    # dag.test() writes the task log to the console (captured); log files, if any, are scanned too.
+    logs = [p for p in (airflow_home / "logs").rglob("*") if p.is_file() and run.dag_id in str(p)]
+    found["task log files"] = any(TOKEN in p.read_text(errors="replace") for p in logs)
+    found["task log (console)"] = TOKEN in captured
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=run.run_id, dag_ids=run.dag_id)).all()
+        found["xcom"] = any(TOKEN in json.dumps(XComModel.deserialize_value(r), default=str) for r in rows)
+        rendered = session.query(RenderedTaskInstanceFields).filter_by(dag_id=run.dag_id, run_id=run.run_id).all()
+        assert rendered and rows, "dag.test() stored no rendered fields or XCom to scan"
+        assert str(src) in json.dumps(rendered[0].rendered_fields)
+        found["rendered fields"] = any(TOKEN in json.dumps(r.rendered_fields, default=str) for r in rendered)
+    return found
+
+
+def test_token_never_leaks_after_real_pushes(github_conn, git_server, make_project, airflow_home, capfd, caplog,
+                                             monkeypatch, tmp_path):
+    from airflow_provider_hisham.secrets import encrypt_secret
+
+    # A git-target connection whose token is Fernet-encrypted with Airflow's key.
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_SERVER", json.dumps(
+        {"conn_type": "generic", "login": "x-access-token", "password": encrypt_secret(TOKEN)}))
+    git_server.create_bare("plain/leak-check")
+    src = make_project(6, "leak-check")
+    run = run_dag(_dag("leak_git", f"source_dir={str(src)!r}, target='git', git_conn_id='git_server', "
+                                   f"git_url={git_server.repo_url('plain/leak-check')!r}, branches=['release']"))
+    assert run.state == "success"
+    assert git_server.head("plain/leak-check") == xcom(run, "export")["commit_sha"]
+    gh_src = make_project(6, "leak-check-gh")
+    gh_run = run_dag(_dag("leak_gh", f"source_dir={str(gh_src)!r}, target='github', github_conn_id={github_conn!r}"))
+    assert gh_run.state == "success"
+    # An archive of the pushed folder (its .git holds the remote URL) and a failing push.
+    zip_run = run_dag(_dag("leak_zip", f"source_dir={str(src)!r}, target='zip', archive_dir={str(tmp_path)!r}"))
+    archive = Path(xcom(zip_run, "export")["archive_path"])
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_WRONG", json.dumps(
+        {"conn_type": "generic", "login": "x-access-token", "password": TOKEN[::-1]}))
+    git_server.create_bare("plain/leak-denied")
+    bad = run_dag(_dag("leak_denied", f"source_dir={str(make_project(2))!r}, target='git', git_conn_id='git_wrong', "
+                                      f"git_url={git_server.repo_url('plain/leak-denied')!r}, push_retries=0"))
+    assert bad.state == "failed"
+    captured = capfd.readouterr()
+    output = captured.out + captured.err + caplog.text  # the task log goes to either, depending on set-up
+    assert "committed" in output and "repo_creation result" in output  # the task logs were captured
+    assert "PushError" in output and "exit status 128" in output  # the clear failure was reported
+    assert TOKEN[::-1] not in output
+    for r, folder in ((run, src), (gh_run, gh_src)):
+        assert _scan_for_token(r, folder, airflow_home, output) == dict.fromkeys(
+            [".git/config", ".git (any file)", "task log files", "task log (console)", "xcom", "rendered fields"], False)
+    with zipfile.ZipFile(archive) as zf:
+        assert not any(TOKEN.encode() in zf.read(n) for n in zf.namelist())
+        assert not any(n.startswith(".git") for n in zf.namelist())
+
+
+def test_task_retry_reuses_the_repository_it_created(github_conn, github_api, make_project):
+    """First try creates + pushes, then fails creating a branch (401); the retry creates nothing new."""
+    src = make_project(5, "retry-me")
+    github_api.state.fail_next("POST", "/repos/octo-user/retry-me/git/refs", "unauthorized")
+    run = run_dag(_dag("gh_retry", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
+                                   "branches=['develop']", retries=1))
+    assert run.state == "success"
+    assert _ti(run).try_number == 2
+    result = xcom(run, "export")
+    assert result["url"] == f"{github_api.url}/octo-user/retry-me"
+    assert github_api.state.created.count("octo-user/retry-me") == 1
+    assert not any(name.startswith("octo-user/retry-me-") for name in github_api.state.created)
+    creates = [s for m, p, s in github_api.state.requests if m == "POST" and p == "/user/repos"]
+    refs = [s for m, p, s in github_api.state.requests if p == "/repos/octo-user/retry-me/git/refs"]
+    assert refs == [401, 201]
+    assert github_api.state.git.head("octo-user/retry-me") == result["commit_sha"]
+    assert github_api.state.git.head("octo-user/retry-me", "develop") == result["commit_sha"]
+    # A whole new run of the same task (new marker) with the same content still finds our commit.
+    again = run_dag(_dag("gh_retry", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
+                                     "branches=['develop']"))
+    assert xcom(again, "export") == result
+    assert len([s for m, p, s in github_api.state.requests if m == "POST" and p == "/user/repos"]) == len(creates)  # GET found it first
+    assert github_api.state.created.count("octo-user/retry-me") == 1
+
+
+@pytest.mark.parametrize("on_conflict, outcome", [("fail", None), ("reuse", "taken-{c}"), ("suffix", "taken-{c}-2")])
+def test_on_conflict(github_conn, github_api, make_project, on_conflict, outcome, capfd, caplog):
+    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+
+    name = f"taken-{on_conflict}"
+    GitHubRepositoryHook(github_conn).create_repository(name, description="someone else's")  # empty, foreign
+    src = make_project(3, f"conflict-{on_conflict}")
+    run = run_dag(_dag(f"gh_conflict_{on_conflict}", f"source_dir={str(src)!r}, target='github', "
+                       f"github_conn_id={github_conn!r}, repository_name={name!r}, on_conflict={on_conflict!r}"))
+    if outcome is None:
+        assert run.state == "failed"
+        output = _output(capfd, caplog)
+        assert f"repository '{name}' already exists" in output and TOKEN not in output
+        assert github_api.state.git.head(f"octo-user/{name}") is None
+        return
+    assert run.state == "success"
+    expected = outcome.format(c=on_conflict)
+    assert xcom(run, "export")["url"] == f"{github_api.url}/octo-user/{expected}"
+    assert github_api.state.git.head(f"octo-user/{expected}") == xcom(run, "export")["commit_sha"]
+
+
+def test_reuse_refuses_a_repository_with_other_history(github_conn, github_api, make_project, capfd, caplog):
+    from airflow_provider_hisham.export.git import commit_tree, push
+    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+
+    hook = GitHubRepositoryHook(github_conn)
+    repo = hook.create_repository("busy")
+    other = make_project(1, "other", seed="other")
+    push(other, repo.clone_url, commit_tree(other), ["main"], hook.push_credentials())
+    run = run_dag(_dag("gh_busy", f"source_dir={str(make_project(2))!r}, target='github', "
+                                  f"github_conn_id={github_conn!r}, repository_name='busy', on_conflict='reuse'"))
+    assert run.state == "failed"
+    assert "already has other commits" in _output(capfd, caplog)
+
+
+def test_gitlab_target_with_templated_name(gitlab_conn, gitlab_api, make_project):
+    src = make_project(4, "gl-src")
+    run = run_dag(_dag("gl_export", f"source_dir={str(src)!r}, target='gitlab', gitlab_conn_id={gitlab_conn!r}, "
+                                    "repository_name=\"{{ dag_run.conf['name'] }}\", namespace='hisham-group', "
+                                    "branches=['develop']"), conf={"name": "from-conf"})
+    assert run.state == "success"
+    result = xcom(run, "export")
+    sha = gitlab_api.state.git.head("hisham-group/from-conf")
+    assert result == {"url": f"{gitlab_api.url}/hisham-group/from-conf", "default_branch": "main",
+                      "commit_sha": sha, "archive_path": None}
+    assert gitlab_api.state.git.head("hisham-group/from-conf", "develop") == sha
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
+def test_archive_targets_are_deterministic_and_single(make_project, tmp_path, fmt):
+    src = make_project(9, f"arch-{fmt.replace('.', '')}")
+    out = tmp_path / "exports"
+    source = _dag(f"archive_{fmt.replace('.', '_')}", f"source_dir={str(src)!r}, target={fmt!r}, "
+                                                      f"archive_dir={str(out)!r}, repository_name='bundle'")
+    first = xcom(run_dag(source), "export")
+    data = Path(first["archive_path"]).read_bytes()
+    second = xcom(run_dag(source), "export")
+    assert first == second == {"url": None, "default_branch": None, "commit_sha": None,
+                               "archive_path": str(out / f"bundle.{fmt}")}
+    assert Path(second["archive_path"]).read_bytes() == data
+    assert [p.name for p in out.iterdir()] == [f"bundle.{fmt}"]
+    if fmt == "tar.gz":
+        with tarfile.open(second["archive_path"]) as tf:
+            assert "README.md" in tf.getnames()
+
+
+def test_bad_input_fails_with_clear_message(tmp_path, capfd, caplog):
+    run = run_dag(_dag("bad_src", f"source_dir={str(tmp_path / 'missing')!r}, target='zip'"))
+    assert run.state == "failed"
+    assert f"source_dir '{tmp_path / 'missing'}' does not exist" in _output(capfd, caplog)
+    with pytest.raises(ValueError, match="on_conflict must be"):
+        from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+
+        RepoCreationOperator(task_id="x", source_dir="/tmp", on_conflict="overwrite")
+
+
+def test_operator_module_import_is_light():
+    code = ("import sys, airflow_provider_hisham, airflow_provider_hisham.operators.repo_creation, "
+            "airflow_provider_hisham.links.repository\n"
+            "heavy = [m for m in ('git', 'github', 'gitlab') if m in sys.modules]\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT,
+                   env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+
+
+def _seed_generated_project(hishamos) -> str:
+    import uuid
+
+    gp_id = str(uuid.uuid4())
+    with hishamos.state.lock:
+        hishamos.state.generated_projects[gp_id] = {
+            "id": gp_id, "project": hishamos.state.demo_project_id, "status": "completed", "exports_count": "0",
+            "output_directory": "/tmp/generated", "total_files": 3, "total_size": 10,
+        }
+    return gp_id
+
+
+@pytest.mark.parametrize("target", ["zip", "github"])
+def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
+                                                          make_project, tmp_path):
+    pytest.importorskip("airflow_provider_hisham.hooks.hishamos",
+                        reason="HishamOSHook (issue 2) is not merged into this branch yet")
+    conn_id = hishamos_conn("password")
+    gp_id = _seed_generated_project(hishamos)
+    src = make_project(4, f"registered-{target.replace('.', '')}")
+    source = _dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, github_conn_id={github_conn!r}, "
+                                        f"archive_dir={str(tmp_path / 'out')!r}, hishamos_conn_id={conn_id!r}, "
+                                        f"generated_project_id={gp_id!r}")
+    first = xcom(run_dag(source), "export")
+    second = xcom(run_dag(source), "export")  # a rerun registers nothing new
+    records = [r for r in hishamos.state.repository_exports.values() if r["generated_project"] == gp_id]
+    assert len(records) == 1
+    record = records[0]
+    assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
+    assert record["export_type"] == target and record["status"] == "completed"
+    assert record["repository_name"] == src.name
+    if target == "zip":
+        assert record["archive_path"] == first["archive_path"]
+        assert record["archive_size"] == Path(first["archive_path"]).stat().st_size
+    else:
+        assert record["repository_url"] == first["url"]
+        assert record["config"]["commit_sha"] == first["commit_sha"]
+    assert TOKEN not in json.dumps(record)

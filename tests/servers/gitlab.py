@@ -1,0 +1,176 @@
+"""A stateful GitLab REST API (v4) stand-in on 127.0.0.1 for project export.
+
+Serves ``GET /api/v4/user``, ``GET /api/v4/namespaces/{id}``, ``POST /api/v4/projects``,
+``GET /api/v4/projects/{id or url-encoded path}`` and ``POST /api/v4/projects/{id}/repository/
+branches`` with JSON bodies, as GitLab and python-gitlab exchange them (GitLab's own OpenAPI file
+declares ``POST /projects`` as multipart only, which real clients do not send; see
+shared/PEERS_NOTES.md). Auth: ``PRIVATE-TOKEN`` or ``Authorization: Bearer`` (OAuth); wrong token
+-> 401 ``{"message": "401 Unauthorized"}``. Taken path -> 400 ``{"message": {"name": ["has
+already been taken"], ...}}``. Faults (429 with ``Retry-After`` and ``RateLimit-*`` headers, 5xx)
+are queued with ``fail_next``. Projects are real bare repositories on a ``GitHttpServer``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from tests.servers.base import JsonHandler, LocalServer
+from tests.servers.git_http import GitHttpServer
+
+
+@dataclass
+class GitLabState:
+    token: str
+    git: GitHttpServer
+    username: str = "gl-user"
+    groups: dict[str, int] = field(default_factory=lambda: {"hisham-group": 42})
+    projects: dict[int, dict] = field(default_factory=dict)
+    faults: list[tuple[str, str, int, dict, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str, int, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, method: str, path_prefix: str, kind: str, count: int = 1) -> None:
+        """Queue faults: ``429`` (Retry-After: 1, RateLimit-* headers) or ``5xx`` (502)."""
+        now = int(time.time())
+        table = {
+            "429": (429, {"Retry-After": "1", "RateLimit-Limit": "600", "RateLimit-Observed": "601",
+                          "RateLimit-Remaining": "0", "RateLimit-Reset": str(now + 1),
+                          "RateLimit-ResetTime": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now + 1))},
+                    "Retry later\n"),
+            "5xx": (502, {}, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+        }
+        status, headers, body = table[kind]
+        with self.lock:
+            self.faults.extend([(method, path_prefix, status, headers, body)] * count)
+
+    def find(self, ident: str) -> dict | None:
+        ident = unquote(ident)
+        if ident.isdigit():
+            return self.projects.get(int(ident))
+        return next((p for p in self.projects.values() if p["path_with_namespace"].lower() == ident.lower()), None)
+
+
+class GitLabHandler(JsonHandler):
+    server: Any
+
+    @property
+    def state(self) -> GitLabState:
+        return self.server.state
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def handle_request(self) -> None:
+        raw = self.read_body()
+        status, body, headers = self._dispatch(raw)
+        with self.state.lock:
+            self.state.requests.append((self.command, self.path_only, status, json.loads(raw) if raw else None))
+        if isinstance(body, str):
+            self.send(status, body, content_type="text/plain", headers=headers)
+        else:
+            self.send(status, body, headers=headers)
+
+    def _dispatch(self, raw: bytes) -> tuple[int, Any, dict]:
+        token = self.headers.get("PRIVATE-TOKEN") or self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if token != self.state.token:
+            return 401, {"message": "401 Unauthorized"}, {}
+        path = self.path.split("?", 1)[0]  # keep %2F: project paths are URL-encoded ids
+        with self.state.lock:
+            fault = next((f for f in self.state.faults if f[0] == self.command and path.startswith(f[1])), None)
+            if fault:
+                self.state.faults.remove(fault)
+        if fault:
+            return fault[2], fault[4], fault[3]
+        if self.headers.get("Content-Length") and raw and "json" not in self.headers.get("Content-Type", ""):
+            return 415, {"message": "415 Unsupported Media Type"}, {}
+        data = json.loads(raw) if raw else {}
+        if self.command == "GET" and path == "/api/v4/user":
+            return 200, self._user(), {}
+        if m := re.fullmatch(r"/api/v4/namespaces/([^/]+)", path):
+            name = unquote(m.group(1))
+            if name not in self.state.groups:
+                return 404, {"message": "404 Namespace Not Found"}, {}
+            return 200, {"id": self.state.groups[name], "name": name, "path": name, "kind": "group",
+                         "full_path": name, "parent_id": None, "web_url": f"{self.base}/groups/{name}"}, {}
+        if self.command == "POST" and path == "/api/v4/projects":
+            return self._create(data)
+        if m := re.fullmatch(r"/api/v4/projects/([^/]+)", path):
+            project = self.state.find(m.group(1))
+            if project is None:
+                return 404, {"message": "404 Project Not Found"}, {}
+            return 200, project, {}
+        if self.command == "POST" and (m := re.fullmatch(r"/api/v4/projects/([^/]+)/repository/branches", path)):
+            project = self.state.find(m.group(1))
+            if project is None:
+                return 404, {"message": "404 Project Not Found"}, {}
+            return self._branch(project, data)
+        return 404, {"error": "404 Not Found"}, {}
+
+    def _user(self) -> dict:
+        return {"id": 7, "username": self.state.username, "name": "GitLab User", "state": "active",
+                "locked": False, "avatar_url": None, "web_url": f"{self.base}/{self.state.username}"}
+
+    def _create(self, data: dict) -> tuple[int, Any, dict]:
+        name = data.get("name") or data.get("path")
+        if not name:
+            return 400, {"message": "name is missing, path is missing, name, path are missing, at least one parameter must be provided"}, {}
+        path = data.get("path") or name
+        ns_id = data.get("namespace_id")
+        if ns_id is None:
+            namespace = {"id": 7, "name": self.state.username, "path": self.state.username, "kind": "user",
+                         "full_path": self.state.username}
+        else:
+            group = next((g for g, i in self.state.groups.items() if i == int(ns_id)), None)
+            if group is None:
+                return 404, {"message": "404 Namespace Not Found"}, {}
+            namespace = {"id": int(ns_id), "name": group, "path": group, "kind": "group", "full_path": group}
+        full = f"{namespace['full_path']}/{path}"
+        with self.state.lock:
+            if any(p["path_with_namespace"].lower() == full.lower() for p in self.state.projects.values()):
+                return 400, {"message": {"project_namespace.name": ["has already been taken"],
+                                         "name": ["has already been taken"], "path": ["has already been taken"]}}, {}
+            pid = len(self.state.projects) + 100
+            now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+            project = {
+                "id": pid, "description": data.get("description"), "name": name, "name_with_namespace":
+                f"{namespace['name']} / {name}", "path": path, "path_with_namespace": full, "created_at": now,
+                "default_branch": None, "tag_list": [], "topics": [], "ssh_url_to_repo": f"git@127.0.0.1:{full}.git",
+                "http_url_to_repo": self.state.git.repo_url(full), "web_url": f"{self.base}/{full}",
+                "readme_url": None, "avatar_url": None, "forks_count": 0, "star_count": 0,
+                "last_activity_at": now, "namespace": {**namespace, "parent_id": None, "avatar_url": None,
+                                                       "web_url": f"{self.base}/{namespace['full_path']}"},
+                "visibility": data.get("visibility", "private"), "empty_repo": True, "archived": False,
+            }
+            self.state.git.create_bare(full)
+            self.state.projects[pid] = project
+        return 201, project, {}
+
+    def _branch(self, project: dict, data: dict) -> tuple[int, Any, dict]:
+        branch, ref = data.get("branch"), data.get("ref")
+        if not branch or not ref:
+            return 400, {"error": "branch is missing, ref is missing"}, {}
+        bare = self.state.git.root / f"{project['path_with_namespace']}.git"
+        sha = subprocess.run(["git", "-C", str(bare), "rev-parse", "-q", "--verify", f"{ref}^{{commit}}"],
+                             capture_output=True, text=True).stdout.strip()
+        if not sha:
+            return 400, {"message": "Invalid reference name: " + ref}, {}
+        if subprocess.run(["git", "-C", str(bare), "update-ref", f"refs/heads/{branch}", sha, ""],
+                          capture_output=True).returncode != 0:
+            return 400, {"message": "Branch already exists"}, {}
+        return 201, {"name": branch, "merged": False, "protected": False, "default": False,
+                     "developers_can_push": False, "developers_can_merge": False, "can_push": True,
+                     "web_url": f"{project['web_url']}/-/tree/{branch}",
+                     "commit": {"id": sha, "short_id": sha[:8], "web_url": f"{project['web_url']}/-/commit/{sha}"}}, {}
+
+
+def gitlab_server(token: str, git: GitHttpServer) -> LocalServer:
+    """A GitLab stand-in sharing ``token`` with the git server ``git``."""
+    return LocalServer(GitLabHandler, GitLabState(token=token, git=git))

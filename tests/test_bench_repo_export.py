@@ -1,0 +1,21 @@
+"""Smoke run of bench/bench_repo_export.py with tiny sizes so the benchmark cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.bench
+def test_bench_repo_export_smoke(capsys):
+    spec = importlib.util.spec_from_file_location("bench_repo_export", REPO_ROOT / "bench" / "bench_repo_export.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(["--sizes", "15,40", "--repeat", "1"])
+    assert [r[0] for r in rows] == [15, 40]
+    assert all(git_s > 0 and ours > 0 for _, git_s, ours in rows)
+    out = capsys.readouterr().out
+    assert "ratio" in out and out.count("x\n") >= 2

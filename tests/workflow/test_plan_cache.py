@@ -1,0 +1,55 @@
+"""The validated-plan cache: hits for unchanged configs, never for changed ones or changed types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_provider_hisham.workflow.dag_builder import load_plan
+from airflow_provider_hisham.workflow.plan_cache import PlanCache
+from airflow_provider_hisham.workflow.registry import StepType, StepTypeRegistry
+
+CONFIG = """\
+dag_id: cached
+params: {target: {type: string, default: zip}}
+steps:
+  - {id: a, type: api_call, config: {action: x}}
+  - conditional:
+      id: c
+      branches: [{when: "params.target == 'zip'", steps: [{id: b, type: api_call}]}]
+      join: {id: j, type: api_call}
+"""
+
+
+def test_unchanged_config_is_served_from_the_cache_with_the_same_plan(tmp_path: Path):
+    path = tmp_path / "wf.yaml"
+    path.write_text(CONFIG)
+    reg, cache = StepTypeRegistry(), PlanCache(tmp_path / "cache")
+    fresh = load_plan(path, "wf.yaml", reg, cache)
+    entries = list((tmp_path / "cache").glob("*.json"))
+    assert len(entries) == 1
+    cached = cache.load(entries[0].stem, reg)
+    assert cached is not None
+    assert cached.tasks == fresh.tasks and cached.dag == fresh.dag and cached.params == fresh.params
+    assert cached.source.line_of(("steps", 1, "conditional", "join")) == fresh.source.line_of(("steps", 1, "conditional", "join")) == 8
+
+
+def test_a_changed_config_or_a_changed_step_type_misses(tmp_path: Path):
+    path = tmp_path / "wf.yaml"
+    path.write_text(CONFIG)
+    reg, cache = StepTypeRegistry(), PlanCache(tmp_path / "cache")
+    load_plan(path, "wf.yaml", reg, cache)
+    key = PlanCache.key(path.read_bytes(), "wf.yaml")
+    assert cache.load(key, reg) is not None
+    assert PlanCache.key(path.read_bytes() + b"\n", "wf.yaml") != key
+    assert PlanCache.key(path.read_bytes(), "other.yaml") != key
+    reg.register(StepType("api_call", "somewhere.Else"), replace=True)
+    assert cache.load(key, reg) is None
+
+
+def test_an_unwritable_cache_does_not_break_loading(tmp_path: Path):
+    path = tmp_path / "wf.yaml"
+    path.write_text(CONFIG)
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file, not a directory")
+    plan = load_plan(path, "wf.yaml", StepTypeRegistry(), PlanCache(blocker))
+    assert "j" in plan.tasks
