@@ -34,10 +34,8 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from tests.e2e.examples import collect_results, conf_for, local_git_settings  # noqa: E402
 from tests.e2e.stack import AirflowStack, free_port  # noqa: E402
-
-GIT_CONN_ID = "hisham_quickstart_git"
-RESULT_KEYS = ("output_dir", "manifest_path", "total_files", "url", "commit_sha", "archive_path", "generated_project_id")
 
 
 def say(message: str) -> None:
@@ -109,11 +107,6 @@ def find_dag(airflow: AirflowStack, headers: dict[str, str], wanted: str) -> dic
     raise RuntimeError(f"no DAG matching {wanted!r} was parsed; import errors: {json.dumps(errors, indent=1)}")
 
 
-def conf_for(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """The overrides for Params the DAG declares; the Params' own defaults fill in the rest."""
-    return {key: value for key, value in overrides.items() if key in params}
-
-
 def follow(airflow: AirflowStack, rest: Any, dag_id: str, run_id: str, timeout: float) -> Any:
     """Print each task's state changes until the run finishes; return the RunResult."""
     from tests.e2e.rest import FINISHED
@@ -132,19 +125,6 @@ def follow(airflow: AirflowStack, rest: Any, dag_id: str, run_id: str, timeout: 
             return rest.wait(dag_id, run_id, timeout=10)
         time.sleep(1)
     raise TimeoutError(f"{dag_id} did not finish in {timeout:.0f} s")
-
-
-def collect_results(rest: Any, result: Any) -> dict[str, Any]:
-    """The XCom values (by task) that say where things went."""
-    found: dict[str, Any] = {}
-    for task_id in result.tasks:
-        try:
-            value = rest.xcom(result, task_id)
-        except Exception:  # noqa: BLE001 - tasks without a return value have no XCom
-            continue
-        if isinstance(value, dict):
-            found.update({f"{task_id}.{k}": v for k, v in value.items() if k in RESULT_KEYS and v})
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,10 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"no local git server ({exc}); the DAG's own repository target is used")
         if git is not None:
             say(f"repository: local git smart-HTTP server at {git.url} (stand-in for GitHub/GitLab)")
-            env[f"AIRFLOW_CONN_{GIT_CONN_ID.upper()}"] = json.dumps(
-                {"conn_type": "generic", "login": "x-access-token", "password": token}
-            )
-            overrides.update(target="git", git_url=git_url, git_conn_id=GIT_CONN_ID, repository_name=repository)
+            git_env, git_params = local_git_settings(git_url, token, repository)
+            env.update(git_env)
+            overrides.update(git_params)
         overrides.update(json.loads(args.conf))
 
         bundles = {"dags-folder": REPO_ROOT / "dags"}

@@ -25,12 +25,17 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "browser-test-password"
 
 
-@pytest.fixture(scope="module")
-def ui_stack():
+def browser_available() -> None:
+    """skip_or_fail unless node, npm playwright-core and chromium are installed."""
     for need, what in ((shutil.which("node"), "node"), (PLAYWRIGHT.is_dir() or None, "npm playwright-core (npm ci in tests/node)"),
                        (Path(CHROMIUM).exists() or None, f"chromium at {CHROMIUM}")):
         if not need:
             skip_or_fail(f"{what} is missing")
+
+
+@pytest.fixture(scope="module")
+def ui_stack():
+    browser_available()
     stack, home = start_stack("LocalExecutor", admin_password=PASSWORD)
     try:
         yield stack
@@ -39,9 +44,10 @@ def ui_stack():
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_ui(stack, scenarios: list[dict]) -> dict[str, dict]:
+def run_ui(stack, scenarios: list[dict], password: str = PASSWORD) -> dict[str, dict]:
+    """Run the scenarios (steps of browser/ui_steps.mjs) logged in as admin; results by name."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    payload = {"baseUrl": stack.api_url, "username": "admin", "password": PASSWORD,
+    payload = {"baseUrl": stack.api_url, "username": "admin", "password": password,
                "screenshotDir": str(SCREENSHOTS), "scenarios": scenarios}
     proc = subprocess.run(
         ["node", str(SCRIPT)], input=json.dumps(payload), capture_output=True, text=True, timeout=300,

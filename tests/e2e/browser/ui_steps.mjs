@@ -1,7 +1,7 @@
 // Drives Debian's headless chromium through Airflow's UI with playwright-core.
 // Input (stdin, JSON): {baseUrl, username, password, screenshotDir, scenarios: [{name, steps: [...]}]}
 // Steps: {goto: path} | {click: text} | {clickRole: [role, name]} | {fill: [label, value]}
-//        | {chooseOption: [comboboxLabel, optionText]} | {waitText: text, contains?: bool (default: the whole text of an element)} | {waitLabel: text} | {sleep: ms} | {screenshot: file}
+//        | {chooseOption: [comboboxLabel, optionText]} | {waitText: text, contains?: bool (default: the whole text of an element)} | {waitLabel: text} | {linkHref: name} | {sleep: ms} | {screenshot: file}
 // Output (stdout, JSON): [{name, ok, error, texts: {text: visible?}, screenshots: [...]}]
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -70,6 +70,15 @@ try {
             result.texts[step.waitLabel] = true;
           } catch (e) {
             result.texts[step.waitLabel] = false;
+          }
+        } else if (step.linkHref) {
+          // The address of a link (or a button wrapped in one) with this name, '' if none shows.
+          const link = page.getByRole('link', { name: step.linkHref }).first();
+          try {
+            await link.waitFor({ state: 'visible', timeout: step.timeout || TIMEOUT });
+            result.texts[step.linkHref] = await link.getAttribute('href');
+          } catch (e) {
+            result.texts[step.linkHref] = '';
           }
         } else if (step.sleep) {
           await page.waitForTimeout(step.sleep);

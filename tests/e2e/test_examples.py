@@ -1,0 +1,194 @@
+"""The example DAGs of dags/ (sequential, parallel, conditional) in a CeleryExecutor deployment.
+
+Each is triggered through the REST API with a conf validated by its Params, against the local
+HishamOS stand-in and the local git smart-HTTP server running in this test process, so the test
+can check what really happened: the generated files on disk, the commit in the git server, the
+archive, the HishamOS records, and, in the browser, the Repository extra link.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import secrets
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.e2e.conftest import start_stack
+from tests.e2e.examples import collect_results, conf_for, local_git_settings
+from tests.e2e.rest import Rest, RunResult, overlap_seconds
+
+EXAMPLES = ("sequential", "parallel", "conditional")
+PASSWORD = "examples-test-password"
+
+
+def _example_files(name: str) -> list[Path]:
+    dags = REPO_ROOT / "dags"
+    return [p for p in dags.rglob(f"*{name}*") if p.is_file()] if dags.is_dir() else []
+
+
+pytestmark = pytest.mark.skipif(
+    not all(_example_files(name) for name in EXAMPLES)
+    or importlib.util.find_spec("tests.servers.git_http") is None,
+    reason="the example DAGs (issue 5) and the local git server (issue 4) are not in this tree yet",
+)
+
+
+@pytest.fixture(scope="module")
+def services():
+    from tests.servers.git_http import GitHttpServer, missing_tools
+    from tests.servers.hishamos import HishamOSServer
+
+    if missing_tools():
+        skip_or_fail(f"the local git server needs {missing_tools()}")
+    token = secrets.token_urlsafe(24)
+    with HishamOSServer() as hishamos, GitHttpServer(token) as git:
+        for name in EXAMPLES:
+            git.create_bare(f"example-{name}")
+        yield {"hishamos": hishamos, "git": git, "token": token}
+
+
+@pytest.fixture(scope="module")
+def example_stack(services):
+    hishamos = services["hishamos"]
+    env = {"AIRFLOW_CONN_HISHAMOS_DEFAULT": hishamos.connection_json("password")}
+    env.update(local_git_settings("unused", services["token"], "unused")[0])
+    stack, home = start_stack("CeleryExecutor", admin_password=PASSWORD, extra_env=env)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def example_runs(example_stack, services) -> dict[str, tuple[RunResult, dict, Rest]]:
+    """Every example triggered at once over REST; their results once all have finished."""
+    rest = Rest(example_stack.client())
+    dags = [d for d in rest_dags(example_stack) if d["bundle_name"] == "dags-folder"]
+    by_example = {name: [d for d in dags if name in d["dag_id"]] for name in EXAMPLES}
+    missing = [name for name, found in by_example.items() if len(found) != 1]
+    assert not missing, f"expected one example DAG per pattern, got {by_example}"
+    hishamos, git = services["hishamos"], services["git"]
+    triggered = {}
+    for name, (dag,) in by_example.items():
+        details = example_stack_details(example_stack, dag["dag_id"])
+        _, git_params = local_git_settings(git.repo_url(f"example-{name}"), services["token"], f"example-{name}")
+        overrides = {**git_params, "archive_dir": str(example_stack.home / "archives" / name),
+                     "hishamos_project_id": hishamos.state.demo_project_id, "user_id": hishamos.state.user.id}
+        conf = conf_for(details.get("params") or {}, overrides)
+        triggered[name] = (dag["dag_id"], rest.trigger(dag["dag_id"], conf), conf)
+    results = {}
+    for name, (dag_id, run_id, conf) in triggered.items():
+        result = rest.wait(dag_id, run_id, timeout=300)
+        results[name] = (result, conf, rest)
+    return results
+
+
+def rest_dags(stack) -> list[dict]:
+    import time
+
+    import requests
+
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    for _ in range(60):
+        dags = requests.get(f"{stack.api_url}/api/v2/dags", params={"limit": 100}, headers=headers, timeout=10).json()["dags"]
+        if sum(any(n in d["dag_id"] for n in EXAMPLES) for d in dags) >= len(EXAMPLES):
+            return dags
+        stack.check_alive()
+        time.sleep(1)
+    return dags
+
+
+def example_stack_details(stack, dag_id: str) -> dict:
+    import requests
+
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    return requests.get(f"{stack.api_url}/api/v2/dags/{dag_id}/details", headers=headers, timeout=10).json()
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_runs_green_and_produces_a_project_a_commit_or_archive_and_records(name, example_runs, services, tmp_path):
+    result, conf, rest = example_runs[name]
+    details = {task: rest.errors(result, task) for task, state in result.states().items() if state == "failed"}
+    assert result.state == "success", f"{name}: {result.states()} {details}"
+    assert set(result.states().values()) <= {"success", "skipped"}
+    found = collect_results(rest, result)
+    output_dirs = [Path(v) for k, v in found.items() if k.endswith(".output_dir")]
+    assert output_dirs, f"{name}: no generated project in {found}"
+    for out in output_dirs:
+        files = [p for p in out.rglob("*") if p.is_file() and ".git" not in p.parts]
+        assert files, f"{out} is empty"
+    hishamos, git = services["hishamos"], services["git"]
+    shas = [v for k, v in found.items() if k.endswith(".commit_sha")]
+    archives = [Path(v) for k, v in found.items() if k.endswith(".archive_path")]
+    assert shas or archives, f"{name}: neither a commit nor an archive: {found}"
+    for sha in shas:
+        assert git.head(f"example-{name}") == sha, f"{name}: the git server does not have {sha}"
+        clone = tmp_path / "clone"
+        subprocess.run(["git", "clone", "-q", str(git.root / f"example-{name}.git"), str(clone)], check=True)
+        assert [p for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts]
+    for archive in archives:
+        assert archive.is_file(), archive
+        if archive.suffix == ".zip":
+            assert zipfile.ZipFile(archive).namelist()
+        else:
+            assert tarfile.open(archive).getnames()
+    for key, value in found.items():
+        if key.endswith(".generated_project_id"):
+            assert value in hishamos.state.generated_projects, f"{name}: HishamOS has no record {value}"
+    if name == "sequential":
+        assert hishamos.state.stories, "the sequential example creates stories in HishamOS"
+    if name == "conditional":
+        assert "skipped" in result.states().values(), "one branch of the conditional example must be skipped"
+
+
+def test_parallel_example_steps_overlap_in_time(example_runs):
+    result, _, _ = example_runs["parallel"]
+    tis = [ti for ti in result.tasks.values() if ti.start_date and ti.end_date]
+    best = max(overlap_seconds(a, b) for a, b in combinations(tis, 2))
+    assert best > 0, "no two steps of the parallel example ran at the same time"
+
+
+def test_a_retried_export_does_not_duplicate_the_repository_or_records(example_runs, services):
+    """Clearing the repo_creation task of a finished run runs it again: same commit, no new records."""
+    result, _, rest = example_runs["sequential"]
+    repo_tasks = [t for t, ti in result.tasks.items() if "repo" in t or "export" in t]
+    assert repo_tasks, result.tasks.keys()
+    hishamos, git = services["hishamos"], services["git"]
+    head_before, exports_before = git.head("example-sequential"), len(hishamos.state.repository_exports)
+    import airflow_client.client as ac
+
+    rest.task_instances.post_clear_task_instances(
+        result.dag_id, ac.ClearTaskInstancesBody(dry_run=False, task_ids=repo_tasks, dag_run_id=result.run_id,
+                                                 only_failed=False, reset_dag_runs=True),
+    )
+    again = rest.wait(result.dag_id, result.run_id, timeout=300)
+    assert again.state == "success"
+    assert git.head("example-sequential") == head_before
+    assert len(hishamos.state.repository_exports) == exports_before
+
+
+def test_repository_extra_link_appears_on_the_finished_repo_creation_task(example_runs, example_stack):
+    from tests.e2e.test_browser import browser_available, run_ui
+
+    browser_available()
+    result, _, rest = example_runs["sequential"]
+    found = collect_results(rest, result)
+    url_keys = [k for k, v in found.items() if k.endswith(".url") and str(v).startswith("http")]
+    assert url_keys, found
+    task_id = url_keys[0].split(".")[0]
+    links = rest.task_instances.get_extra_links(result.dag_id, result.run_id, task_id)
+    assert links.extra_links.get("Repository") == found[url_keys[0]]
+    page = f"/dags/{result.dag_id}/runs/{result.run_id}/tasks/{task_id}"
+    shown = run_ui(example_stack, [{"name": "repository-extra-link", "steps": [
+        {"goto": page}, {"linkHref": "Repository"}, {"sleep": 500}, {"screenshot": "repository-extra-link.png"},
+    ]}], password=PASSWORD)
+    assert shown["repository-extra-link"]["texts"]["Repository"] == found[url_keys[0]]
