@@ -1,8 +1,8 @@
 """Every workflow config in ``dags/workflows/`` (YAML or JSON) as an Airflow DAG.
 
 This one file is the whole DAG factory deployment: add a config to the folder and its DAG
-appears. An invalid config shows up as this file's import error (file, step, field and line of
-every mistake) while the valid ones beside it keep loading.
+appears. An invalid config shows up as an import error of that config's own file (file, step,
+field and line of every mistake) while the valid ones beside it keep loading.
 """
 
 from pathlib import Path

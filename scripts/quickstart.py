@@ -11,7 +11,7 @@ on 127.0.0.1 and stopped again on exit (also on Ctrl-C or an error):
   smart-HTTP server (``tests/servers/git_http.py``) to push the generated repository to.
 
 Then it triggers the example through the REST API with the DAG's own Params (filling in
-``target``, ``git_url``, ``git_conn_id`` and ``archive_dir`` when the DAG declares them), shows
+``hishamos_project``, ``target``, ``git_url`` and ``archive_dir`` when the DAG declares them), shows
 each task's progress and prints where the generated project, the pushed repository and the
 archive are. The temporary folder with those results is kept; everything else is stopped.
 """
@@ -34,7 +34,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.e2e.examples import collect_results, conf_for, local_git_settings  # noqa: E402
+from tests.e2e.examples import collect_results, conf_for, find_example, local_git_settings  # noqa: E402
 from tests.e2e.stack import AirflowStack, free_port  # noqa: E402
 
 
@@ -90,21 +90,23 @@ def start_git_server(stack: ExitStack, home: Path, repository: str) -> tuple[Any
 
 
 def find_dag(airflow: AirflowStack, headers: dict[str, str], wanted: str) -> dict[str, Any]:
-    """The DAG called ``wanted``, or the only DAG whose id contains it (``sequential``)."""
+    """The DAG called ``wanted``, or the one example tagged with it (``sequential``)."""
     import requests
 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         airflow.check_alive()
-        dags = requests.get(f"{airflow.api_url}/api/v2/dags", params={"dag_id_pattern": wanted, "limit": 100},
+        dags = requests.get(f"{airflow.api_url}/api/v2/dags", params={"limit": 1000},
                             headers=headers, timeout=10).json()["dags"]
-        exact = [d for d in dags if d["dag_id"] == wanted]
-        if exact or len(dags) == 1:
-            dag_id = (exact or dags)[0]["dag_id"]
+        found = find_example(dags, wanted)
+        if len(found) > 1:
+            raise RuntimeError(f"{wanted!r} matches several DAGs: {', '.join(d['dag_id'] for d in found)}")
+        if found:
+            dag_id = found[0]["dag_id"]
             return requests.get(f"{airflow.api_url}/api/v2/dags/{dag_id}/details", headers=headers, timeout=10).json()
         time.sleep(1)
     errors = requests.get(f"{airflow.api_url}/api/v2/importErrors", headers=headers, timeout=10).json()
-    raise RuntimeError(f"no DAG matching {wanted!r} was parsed; import errors: {json.dumps(errors, indent=1)}")
+    raise RuntimeError(f"no DAG called or tagged {wanted!r} was parsed; import errors: {json.dumps(errors, indent=1)}")
 
 
 def follow(airflow: AirflowStack, rest: Any, dag_id: str, run_id: str, timeout: float) -> Any:
@@ -129,7 +131,8 @@ def follow(airflow: AirflowStack, rest: Any, dag_id: str, run_id: str, timeout: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dag", default="sequential", help="DAG id, or a part of it matching one DAG")
+    parser.add_argument("--dag", default="sequential",
+                        help="DAG id, or a pattern tag of the examples: sequential (default), parallel, conditional")
     parser.add_argument("--bundle", action="append", default=[], help="extra DAG folder(s) besides dags/")
     parser.add_argument("--conf", default="{}", help="JSON conf merged over what the quickstart fills in")
     parser.add_argument("--home", default=None, help="AIRFLOW_HOME to use (default: a new temporary folder)")
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"HishamOS: LOCAL STAND-IN from the tests (not the real HishamOS) at {info['url']}, "
                 f"user {info['email']}")
             env["AIRFLOW_CONN_HISHAMOS_DEFAULT"] = info["AIRFLOW_CONN_HISHAMOS_DEFAULT"]
-            overrides.update(hishamos_project_id=info.get("demo_project_id"), user_id=info.get("user_id"))
+            overrides.update(hishamos_project=info.get("demo_project_id"), user_id=info.get("user_id"))
         git = None
         for name, target in (("AIRFLOW_CONN_GITHUB_DEFAULT", "github"), ("AIRFLOW_CONN_GITLAB_DEFAULT", "gitlab")):
             if os.environ.get(name):

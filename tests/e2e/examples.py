@@ -11,11 +11,20 @@ from typing import Any
 
 from tests.e2e.rest import Rest, RunResult
 
-GIT_CONN_ID = "hisham_local_git"
+# The connection the example DAGs push to git remotes with (dags/workflows/*.yaml).
+GIT_CONN_ID = "git_default"
+# The pattern each example DAG shows, as its tag (dags/workflows/*.yaml).
+PATTERNS = ("sequential", "parallel", "conditional")
 # XCom keys of the provider's operators that say where results went (FileGenerationOperator,
 # RepoCreationOperator).
 RESULT_KEYS = ("output_dir", "manifest_path", "total_files", "url", "commit_sha", "archive_path",
                "generated_project_id")
+
+
+def find_example(dags: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
+    """The DAGs (``/api/v2/dags`` entries) called ``wanted`` or tagged with it (``sequential``)."""
+    exact = [d for d in dags if d["dag_id"] == wanted]
+    return exact or [d for d in dags if wanted in {t["name"] for t in d.get("tags") or []}]
 
 
 def conf_for(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ archive, the HishamOS records, and, in the browser, the Repository extra link.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import secrets
 import shutil
@@ -20,25 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import skip_or_fail
 from tests.e2e.conftest import start_stack
-from tests.e2e.examples import collect_results, conf_for, local_git_settings
+from tests.e2e.examples import PATTERNS, collect_results, conf_for, find_example, local_git_settings
 from tests.e2e.rest import Rest, RunResult, overlap_seconds
 
-EXAMPLES = ("sequential", "parallel", "conditional")
+EXAMPLES = PATTERNS
 PASSWORD = "examples-test-password"
-
-
-def _example_files(name: str) -> list[Path]:
-    dags = REPO_ROOT / "dags"
-    return [p for p in dags.rglob(f"*{name}*") if p.is_file()] if dags.is_dir() else []
-
-
-pytestmark = pytest.mark.skipif(
-    not all(_example_files(name) for name in EXAMPLES)
-    or importlib.util.find_spec("tests.servers.git_http") is None,
-    reason="the example DAGs (issue 5) and the local git server (issue 4) are not in this tree yet",
-)
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +60,16 @@ def example_runs(example_stack, services) -> dict[str, tuple[RunResult, dict, Re
     """Every example triggered at once over REST; their results once all have finished."""
     rest = Rest(example_stack.client())
     dags = [d for d in rest_dags(example_stack) if d["bundle_name"] == "dags-folder"]
-    by_example = {name: [d for d in dags if name in d["dag_id"]] for name in EXAMPLES}
+    by_example = {name: find_example(dags, name) for name in EXAMPLES}
     missing = [name for name, found in by_example.items() if len(found) != 1]
-    assert not missing, f"expected one example DAG per pattern, got {by_example}"
+    assert not missing, f"expected one example DAG tagged with each pattern, got {by_example}"
     hishamos, git = services["hishamos"], services["git"]
     triggered = {}
     for name, (dag,) in by_example.items():
         details = example_stack_details(example_stack, dag["dag_id"])
         _, git_params = local_git_settings(git.repo_url(f"example-{name}"), services["token"], f"example-{name}")
         overrides = {**git_params, "archive_dir": str(example_stack.home / "archives" / name),
-                     "hishamos_project_id": hishamos.state.demo_project_id, "user_id": hishamos.state.user.id}
+                     "hishamos_project": hishamos.state.demo_project_id, "user_id": hishamos.state.user.id}
         conf = conf_for(details.get("params") or {}, overrides)
         triggered[name] = (dag["dag_id"], rest.trigger(dag["dag_id"], conf), conf)
     results = {}
@@ -100,7 +87,7 @@ def rest_dags(stack) -> list[dict]:
     headers = {"Authorization": f"Bearer {stack.token()}"}
     for _ in range(60):
         dags = requests.get(f"{stack.api_url}/api/v2/dags", params={"limit": 100}, headers=headers, timeout=10).json()["dags"]
-        if sum(any(n in d["dag_id"] for n in EXAMPLES) for d in dags) >= len(EXAMPLES):
+        if all(find_example(dags, name) for name in EXAMPLES):
             return dags
         stack.check_alive()
         time.sleep(1)
@@ -160,20 +147,26 @@ def test_parallel_example_steps_overlap_in_time(example_runs):
 def test_a_retried_export_does_not_duplicate_the_repository_or_records(example_runs, services):
     """Clearing the repo_creation task of a finished run runs it again: same commit, no new records."""
     result, _, rest = example_runs["sequential"]
-    repo_tasks = [t for t, ti in result.tasks.items() if "repo" in t or "export" in t]
-    assert repo_tasks, result.tasks.keys()
+    repo_tasks = [t for t in result.tasks if t in ("export", "archive")]
+    assert len(repo_tasks) == 2, result.tasks.keys()
     hishamos, git = services["hishamos"], services["git"]
     head_before, exports_before = git.head("example-sequential"), len(hishamos.state.repository_exports)
+    archive = Path(collect_results(rest, result)["archive.archive_path"])
+    archive_before = archive.read_bytes()
     import airflow_client.client as ac
 
     rest.task_instances.post_clear_task_instances(
-        result.dag_id, ac.ClearTaskInstancesBody(dry_run=False, task_ids=repo_tasks, dag_run_id=result.run_id,
+        result.dag_id, ac.ClearTaskInstancesBody(dry_run=False, dag_run_id=result.run_id,
+                                                 task_ids=[ac.ClearTaskInstancesBodyTaskIdsInner(t) for t in repo_tasks],
                                                  only_failed=False, reset_dag_runs=True),
     )
     again = rest.wait(result.dag_id, result.run_id, timeout=300)
     assert again.state == "success"
+    for task in repo_tasks:  # they really ran again
+        assert again.tasks[task].try_number > result.tasks[task].try_number, task
     assert git.head("example-sequential") == head_before
     assert len(hishamos.state.repository_exports) == exports_before
+    assert archive.read_bytes() == archive_before
 
 
 def test_repository_extra_link_appears_on_the_finished_repo_creation_task(example_runs, example_stack):
@@ -187,7 +180,7 @@ def test_repository_extra_link_appears_on_the_finished_repo_creation_task(exampl
     task_id = url_keys[0].split(".")[0]
     links = rest.task_instances.get_extra_links(result.dag_id, result.run_id, task_id)
     assert links.extra_links.get("Repository") == found[url_keys[0]]
-    page = f"/dags/{result.dag_id}/runs/{result.run_id}/tasks/{task_id}"
+    page = f"/dags/{result.dag_id}/runs/{result.run_id}/tasks/{task_id}/details"  # the Extra Links panel
     shown = run_ui(example_stack, [{"name": "repository-extra-link", "steps": [
         {"goto": page}, {"linkHref": "Repository"}, {"sleep": 500}, {"screenshot": "repository-extra-link.png"},
     ]}], password=PASSWORD)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -10,8 +9,6 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from tests.conftest import REPO_ROOT
 
@@ -65,16 +62,20 @@ def test_quickstart_core_reports_a_failed_run_and_still_stops_everything(tmp_pat
 
 def test_quickstart_runs_the_sequential_example(tmp_path):
     """The README's quickstart: the sequential example, generated project, pushed repo, archive."""
-    if not list((REPO_ROOT / "dags").rglob("*sequential*")):
-        pytest.skip("the sequential example DAG (issue 5) is not in dags/ yet")
     tmp_path = tmp_path / "hisham-quickstart-test"
     proc, output = run_quickstart(tmp_path)
     assert proc.returncode == 0, output[-4000:]
     assert "LOCAL STAND-IN" in output and "the run succeeded" in output
-    output_dir = re.search(r"\.output_dir: (\S+)", output)
-    assert output_dir and Path(output_dir.group(1)).is_dir(), output
-    if importlib.util.find_spec("tests.servers.git_http"):
-        assert re.search(r"pushed repository: http://127\.0\.0\.1:\d+/\S+\.git at commit [0-9a-f]{40}", output), output
-        assert (tmp_path / "home" / "pushed-repository" / ".git").is_dir()
+    assert "triggered hisham_story_to_repository through the REST API" in output
+    output_dir = re.search(r"generate\.output_dir: (\S+)", output)
+    assert output_dir and (Path(output_dir.group(1)) / "README.md").is_file(), output
+    pushed = re.search(r"pushed repository: http://127\.0\.0\.1:\d+/\S+\.git at commit ([0-9a-f]{40})", output)
+    assert pushed, output
+    clone = tmp_path / "home" / "pushed-repository"
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    assert head.stdout.strip() == pushed.group(1)
+    assert (clone / "README.md").read_bytes() == (Path(output_dir.group(1)) / "README.md").read_bytes()
+    archive = re.search(r"archive\.archive_path: (\S+\.zip)", output)
+    assert archive and Path(archive.group(1)).is_file(), output
     assert_all_stopped(output)
     shutil.rmtree(tmp_path, ignore_errors=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cookiecutter.main as cookiecutter_main
 import pytest
 
 from airflow_provider_hisham.generation import ProjectGenerator, TemplateSpecError
 from tests.generation.helpers import snapshot, write_cookiecutter
-
-cookiecutter_main = pytest.importorskip("cookiecutter.main")
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"{{ cookiecutter.x }}\0\r\n"
 

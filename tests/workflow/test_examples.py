@@ -66,6 +66,14 @@ def test_sequential_story_generate_push(example_dags, connections, git_server, a
     export = xcom(dr, "export")
     assert export["commit_sha"] == git_server.head("hisham/order-history-export")
     assert export["url"] == conf["git_url"] and TOKEN not in json.dumps(export)
+    archive = Path(xcom(dr, "archive")["archive_path"])
+    assert archive == airflow_home / "generated-projects" / "order-history-export.zip"
+    with zipfile.ZipFile(archive) as zf:
+        assert sorted(n for n in zf.namelist() if not n.endswith("/")) == ["README.md", "src/app.py", "tests/test_app.py"]
+    # A plain git remote has no HishamOS export type; the archive is recorded.
+    exports = [e for e in hishamos.state.repository_exports.values()
+               if e["generated_project"] == generated["generated_project_id"]]
+    assert [e["export_type"] for e in exports] == ["zip"]
 
 
 def test_parallel_code_tests_docs_combined_and_archived(example_dags, airflow_home):

@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
@@ -36,9 +34,6 @@ def run(folder: Path) -> dict:
 
 
 def test_the_plain_workflow_layer_imports_no_airflow_and_building_imports_no_git_library():
-    missing = [m for m in ("api_call", "file_generation", "repo_creation") if not (REPO / "airflow_provider_hisham" / "operators" / f"{m}.py").exists()]
-    if missing:
-        pytest.skip(f"operators not merged into this branch yet: {missing}")
     got = run(REPO / "dags" / "workflows")
     assert got["airflow_before_building"] == []  # parsing/validation layer is plain Python
     assert sorted(got["dags"]) == ["hisham_code_tests_docs", "hisham_export_by_choice", "hisham_story_to_repository"], got["errors"]

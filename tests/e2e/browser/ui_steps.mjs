@@ -73,7 +73,7 @@ try {
           }
         } else if (step.linkHref) {
           // The address of a link (or a button wrapped in one) with this name, '' if none shows.
-          const link = page.getByRole('link', { name: step.linkHref }).first();
+          const link = page.getByRole('link', { name: step.linkHref, exact: true }).first();
           try {
             await link.waitFor({ state: 'visible', timeout: step.timeout || TIMEOUT });
             result.texts[step.linkHref] = await link.getAttribute('href');
