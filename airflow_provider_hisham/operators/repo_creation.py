@@ -216,19 +216,6 @@ class RepoCreationOperator(BaseOperator):
         key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
         return "hisham-export:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def _existing_exports(self, hook: Any, endpoint: str):
-        """Every RepositoryExport of the generated project (DRF pages of 25, followed to the end)."""
-        page_no = 1
-        while True:
-            page = hook.call("GET", endpoint, params={"generated_project": self.generated_project_id, "page": page_no})
-            if not isinstance(page, dict):
-                yield from page or []
-                return
-            yield from page.get("results", [])
-            if not page.get("next"):
-                return
-            page_no += 1
-
     def _register(self, result: dict[str, Any], name: str) -> None:
         """Create (once) the HishamOS RepositoryExport record with the final state."""
         if not self.generated_project_id:
@@ -240,21 +227,19 @@ class RepoCreationOperator(BaseOperator):
         from airflow_provider_hisham.hooks.hishamos import HishamOSHook
 
         hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id)
-        endpoint = "/api/v1/projects/repository-exports/"
         location = result["url"] or result["archive_path"]
-        for record in self._existing_exports(hook, endpoint):
+        for record in hook.list_repository_exports(self.generated_project_id):
             if record.get("export_type") == export_type and location in (
                     record.get("repository_url"), record.get("archive_path")):
                 log.info("RepositoryExport %s already registered", record.get("id"))
                 result["repository_export_id"] = record.get("id")
                 return
         archive = result["archive_path"]
-        data = {
-            "generated_project": self.generated_project_id, "export_type": export_type, "repository_name": name,
-            "repository_url": result["url"] or "", "archive_path": archive or "",
-            "archive_size": os.path.getsize(archive) if archive else None, "status": "completed",
-            "config": {"default_branch": result["default_branch"], "commit_sha": result["commit_sha"],
-                       "branches": self.branches, "private": self.private},
-        }
-        record = hook.call("POST", endpoint, data=data)
+        record = hook.create_repository_export(
+            self.generated_project_id, export_type, repository_name=name,
+            repository_url=result["url"] or "", archive_path=archive or "",
+            archive_size=os.path.getsize(archive) if archive else None, status="completed",
+            config={"default_branch": result["default_branch"], "commit_sha": result["commit_sha"],
+                    "branches": self.branches, "private": self.private},
+        )
         result["repository_export_id"] = record.get("id") if isinstance(record, dict) else None
