@@ -117,8 +117,14 @@ def test_secrets_come_from_the_environment_and_env_example_names_them_all(compos
     example = dotenv.dotenv_values(REPO_ROOT / ".env.example")
     assert required <= set(example), f".env.example lacks {required - set(example)}"
     assert compose["x-airflow-common"]["env_file"] == ["${ENV_FILE_PATH:-.env}"]
-    for conn_id, conn_type in (("HISHAMOS_DEFAULT", "hishamos"), ("GITHUB_DEFAULT", "github"), ("GITLAB_DEFAULT", "gitlab")):
+    for conn_id, conn_type in (("HISHAMOS_DEFAULT", "hishamos"), ("GITHUB_DEFAULT", "github"), ("GITLAB_DEFAULT", "gitlab"),
+                               ("GIT_DEFAULT", "generic")):
         assert json.loads(example[f"AIRFLOW_CONN_{conn_id}"])["conn_type"] == conn_type
+    # Every connection the shipped example workflows name is one .env.example lets you fill in.
+    used = set()
+    for config in (REPO_ROOT / "dags" / "workflows").glob("*.yaml"):
+        used |= set(re.findall(r"^\s*\w+_conn_id:\s*(\w+)\s*$", config.read_text(), flags=re.M))
+    assert used and {f"AIRFLOW_CONN_{c.upper()}" for c in used} <= set(example), used
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
 
 
