@@ -73,10 +73,11 @@ class PlanCache:
         types = {t.step_type for t in plan.tasks.values() if t.step_type}
         data = _plan_to_json(plan)
         data["types"] = {name: _type_digest(registry.get(name)) for name in sorted(types)}
+        text = json.dumps(data)  # one shot: the C encoder (json.dump streams through the pure-Python one)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
-                json.dump(data, tmp)
+                tmp.write(text)
             os.replace(tmp.name, self.directory / f"{key}.json")
         except OSError as exc:
             log.debug("workflow plan cache not written to %s: %s", self.directory, exc)
