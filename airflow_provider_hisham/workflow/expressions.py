@@ -111,7 +111,9 @@ def _parse(source: str) -> nodes.Template:
     env = _env()
     try:
         ast = env.parse(source)
-        env.compile(ast)  # unknown filters and tests are compile-time errors
+        # unknown filters and tests are errors of Jinja's code generator; raw: its Python source
+        # is all we need, not the bytecode (compiling that cost more than generating it)
+        env.compile(ast, raw=True)
     except TemplateError as exc:
         raise ExpressionError(f"bad expression: {exc.message or exc}") from None
     return ast

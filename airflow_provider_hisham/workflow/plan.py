@@ -7,6 +7,7 @@ mistakes found are reported together, each with file, step, field and line.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -63,11 +64,32 @@ def _schema_validator():
     return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
 
 
-@lru_cache(maxsize=64)
-def _config_validator(schema_json: str):
-    from jsonschema import Draft202012Validator
+_CONFIG_VALIDATORS: dict[int, tuple] = {}  # id(schema) -> (schema, a copy of it, its validator)
 
-    return Draft202012Validator(json.loads(schema_json))
+
+def _config_validator(schema: Any):
+    """The validator of a step type's config schema, built once per schema object (and again
+    if the object was changed in place since)."""
+    cached = _CONFIG_VALIDATORS.get(id(schema))
+    if cached is None or cached[0] is not schema or cached[1] != schema:
+        from jsonschema import Draft202012Validator
+
+        if len(_CONFIG_VALIDATORS) >= 256:
+            _CONFIG_VALIDATORS.clear()
+        validator = Draft202012Validator(json.loads(json.dumps(schema, sort_keys=True)))  # plain JSON
+        cached = _CONFIG_VALIDATORS[id(schema)] = (schema, copy.deepcopy(schema), validator)
+    return cached[2]
+
+
+@lru_cache(maxsize=1)
+def _param_schema_validator():
+    """Checks a param's schema against the draft 2020-12 metaschema, as
+    ``Draft202012Validator.check_schema`` does, but built once instead of on every call."""
+    from jsonschema import Draft202012Validator, validators
+
+    meta = Draft202012Validator.META_SCHEMA
+    cls = validators.validator_for(meta, default=Draft202012Validator)
+    return cls(meta, format_checker=cls.FORMAT_CHECKER)
 
 
 @dataclass
@@ -188,8 +210,7 @@ class _Compiler:
         return step["id"]
 
     def check_config(self, schema: dict, task: TaskPlan) -> None:
-        validator = _config_validator(json.dumps(schema, sort_keys=True))
-        for error in validator.iter_errors(task.config):
+        for error in _config_validator(schema).iter_errors(task.config):
             self.issue(task.path + ("config",) + tuple(error.absolute_path), _schema_message(error), task.task_id)
 
     def parallel(self, block: dict, path: tuple, upstream: list[str]) -> tuple[list[str], str]:
@@ -321,19 +342,21 @@ class _Compiler:
     # --- params and top level ----------------------------------------------------------------
     def check_params(self, params: dict, scheduled: bool) -> None:
         from jsonschema import Draft202012Validator
-        from jsonschema.exceptions import SchemaError
 
         for name, spec in params.items():
             where = ("params", name)
             if scheduled and "default" not in spec:
                 self.issue(where, f"param '{name}' needs a default: scheduled runs are triggered without conf")
             schema = {k: v for k, v in spec.items() if k not in ("default", "values_display")}
-            try:
-                Draft202012Validator.check_schema(schema)
-                if "pattern" in schema:
+            # the first metaschema error, the one Draft202012Validator.check_schema raises
+            invalid = next(_param_schema_validator().iter_errors(schema), None)
+            if invalid is None and "pattern" in schema:
+                try:
                     re.compile(schema["pattern"])
-            except (SchemaError, re.error) as exc:
-                self.issue(where, f"param '{name}' has an invalid schema: {getattr(exc, 'message', exc)}")
+                except re.error as exc:
+                    invalid = exc
+            if invalid is not None:
+                self.issue(where, f"param '{name}' has an invalid schema: {getattr(invalid, 'message', invalid)}")
                 continue
             if "default" in spec and spec["default"] is not None:
                 for error in Draft202012Validator(schema).iter_errors(spec["default"]):
