@@ -64,6 +64,37 @@ def _schema_validator():
     return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
 
 
+@lru_cache(maxsize=1)
+def _fast_schema_check():
+    """The same schema compiled by jsonschema-rs (Rust): ``is_valid`` in microseconds.
+
+    Only a yes/no: a config it rejects (or a value it cannot take) goes through the Python
+    validator above, whose errors are the messages users see. None when it is not installed.
+    """
+    try:
+        import jsonschema_rs
+    except ImportError:  # pragma: no cover - a declared dependency; the Python validator suffices
+        return None
+    return jsonschema_rs.Draft202012Validator(workflow_schema()).is_valid
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_typed(value: Any) -> bool:
+    """Only dicts with string keys, lists and JSON scalars, exactly (as parsing YAML/JSON gives).
+
+    The Python validator calls a tuple no array and a str enum no string; the Rust one would
+    accept them, so data from the Python API with such values is left to the Python validator.
+    """
+    kind = type(value)
+    if kind is dict:
+        return all(type(key) is str and _json_typed(item) for key, item in value.items())
+    if kind is list:
+        return all(_json_typed(item) for item in value)
+    return kind in _JSON_SCALARS
+
+
 _CONFIG_VALIDATORS: dict[int, tuple] = {}  # id(schema) -> (schema, a copy of it, its validator)
 
 
@@ -158,6 +189,13 @@ class _Compiler:
         if not isinstance(data, dict):
             self.issue((), f"a workflow must be a mapping at the top level, not {type(data).__name__}")
             return False
+        fast = _fast_schema_check()
+        if fast is not None and _json_typed(data):
+            try:
+                if fast(data):
+                    return True
+            except Exception:  # a value Rust cannot hold (a lone surrogate...): Python decides
+                pass
         for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
             self.issue(tuple(error.absolute_path), _schema_message(error))
         return not self.issues
