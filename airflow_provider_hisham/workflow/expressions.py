@@ -62,8 +62,18 @@ def _chain(node: nodes.Node) -> list[object] | None:
             return None
 
 
+def _bad_expression(exc: TemplateError) -> ExpressionError:
+    return ExpressionError(f"bad expression: {exc.message or exc}")
+
+
 def _references(ast: nodes.Template) -> list[Reference]:
-    undeclared = meta.find_undeclared_variables(ast)
+    try:
+        # a full pass of Jinja's code generator that only writes nothing: unknown filters and
+        # tests fail here exactly as when the template is compiled (documented in jinja2.meta),
+        # so the template is not compiled as well
+        undeclared = meta.find_undeclared_variables(ast)
+    except TemplateError as exc:
+        raise _bad_expression(exc) from None
     unknown = sorted(undeclared - ALLOWED_NAMES)
     if unknown:
         raise ExpressionError(
@@ -108,15 +118,10 @@ def _first_link(node: nodes.Node, index: int) -> nodes.Node:
 
 
 def _parse(source: str) -> nodes.Template:
-    env = _env()
     try:
-        ast = env.parse(source)
-        # unknown filters and tests are errors of Jinja's code generator; raw: its Python source
-        # is all we need, not the bytecode (compiling that cost more than generating it)
-        env.compile(ast, raw=True)
+        return _env().parse(source)
     except TemplateError as exc:
-        raise ExpressionError(f"bad expression: {exc.message or exc}") from None
-    return ast
+        raise _bad_expression(exc) from None
 
 
 def template_references(value: str) -> list[Reference]:
