@@ -8,6 +8,7 @@ mistakes found are reported together, each with file, step, field and line.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -64,18 +65,49 @@ def _schema_validator():
     return Draft202012Validator(_inline_refs(schema, schema["$defs"]))
 
 
-@lru_cache(maxsize=1)
-def _fast_schema_check():
-    """The same schema compiled by jsonschema-rs (Rust): ``is_valid`` in microseconds.
+def _rust_check(schema: dict, **options: Any):
+    """``schema`` compiled by jsonschema-rs (Rust): an ``is_valid`` in microseconds.
 
-    Only a yes/no: a config it rejects (or a value it cannot take) goes through the Python
-    validator above, whose errors are the messages users see. None when it is not installed.
+    Only a yes/no: data it rejects (or cannot take) goes through the Python validator, whose
+    errors are the messages users see. None when jsonschema-rs is not installed.
     """
     try:
         import jsonschema_rs
     except ImportError:  # pragma: no cover - a declared dependency; the Python validator suffices
         return None
-    return jsonschema_rs.Draft202012Validator(workflow_schema()).is_valid
+    return jsonschema_rs.Draft202012Validator(schema, **options).is_valid
+
+
+@lru_cache(maxsize=1)
+def _fast_schema_check():
+    """The workflow schema's Rust check (see :func:`_fast_valid`)."""
+    return _rust_check(workflow_schema())
+
+
+@lru_cache(maxsize=1)
+def _fast_param_schema_check():
+    """The draft 2020-12 metaschema's Rust check, with jsonschema's own format checks (Python's
+    ``re`` for "regex", and whatever else its checker knows here) in place of Rust's."""
+    from jsonschema import Draft202012Validator
+
+    checker = Draft202012Validator.FORMAT_CHECKER
+    formats = {name: functools.partial(checker.conforms, format=name) for name in checker.checkers}
+    return _rust_check(Draft202012Validator.META_SCHEMA, formats=formats, validate_formats=True)
+
+
+def _fast_valid(check, data: Any) -> bool:
+    """True when the Rust ``check`` passes ``data``: the Python validator would find no error.
+
+    False means "ask the Python validator": Rust said no, or could not take the data. Where the
+    two differ (Python's regex ``$`` before a final newline, Unicode ``\\d``, NaN, formats that
+    jsonschema does not check here) the Rust check is the stricter, so Python still decides.
+    """
+    if check is None or not _json_typed(data):
+        return False
+    try:
+        return check(data)
+    except Exception:  # a value Rust cannot hold (a lone surrogate...), a format check that raised
+        return False
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -189,13 +221,8 @@ class _Compiler:
         if not isinstance(data, dict):
             self.issue((), f"a workflow must be a mapping at the top level, not {type(data).__name__}")
             return False
-        fast = _fast_schema_check()
-        if fast is not None and _json_typed(data):
-            try:
-                if fast(data):
-                    return True
-            except Exception:  # a value Rust cannot hold (a lone surrogate...): Python decides
-                pass
+        if _fast_valid(_fast_schema_check(), data):
+            return True
         for error in sorted(_schema_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
             self.issue(tuple(error.absolute_path), _schema_message(error))
         return not self.issues
@@ -387,7 +414,9 @@ class _Compiler:
                 self.issue(where, f"param '{name}' needs a default: scheduled runs are triggered without conf")
             schema = {k: v for k, v in spec.items() if k not in ("default", "values_display")}
             # the first metaschema error, the one Draft202012Validator.check_schema raises
-            invalid = next(_param_schema_validator().iter_errors(schema), None)
+            invalid = None
+            if not _fast_valid(_fast_param_schema_check(), schema):
+                invalid = next(_param_schema_validator().iter_errors(schema), None)
             if invalid is None and "pattern" in schema:
                 try:
                     re.compile(schema["pattern"])

@@ -25,6 +25,21 @@ EDGES = {
     "arabic-digits-date": "dag_id: t\nstart_date: '\u0662\u0660\u0662\u0665-01-01'\nsteps:\n  - {id: a, type: api_call}\n",
     "lone-surrogate": '{"dag_id": "t\\ud800", "steps": [{"id": "a", "type": "api_call"}]}',
 }
+PARAM = "dag_id: t\nparams:\n  p: {spec}\nsteps:\n  - {{id: a, type: api_call}}\n"
+# param schemas, checked against the metaschema: regex formats are Python's `re` on both sides
+PARAM_EDGES = {
+    "param-nested-bad-regex": PARAM.format(spec="{type: object, properties: {a: {type: string, pattern: '[a-'}}}"),
+    "param-nested-ecma-only-regex": PARAM.format(spec="{type: object, properties: {a: {pattern: '(?<n>x)'}}}"),
+    "param-nested-python-regex": PARAM.format(spec="{type: object, properties: {a: {pattern: '(?P<n>x)'}}}"),
+    "param-pattern-properties": PARAM.format(spec="{type: object, properties: {a: {patternProperties: {'(?<n>x)': {}}}}}"),
+    "param-id-not-a-uri": PARAM.format(spec="{type: object, properties: {a: {$id: 'not a uri ::'}}}"),
+    "param-anchor-final-newline": PARAM.format(spec='{type: object, properties: {a: {$anchor: "a\\n"}}}'),
+    "param-duplicate-required": PARAM.format(spec="{type: object, required: [a, a]}"),
+    "param-min-length-float": PARAM.format(spec="{type: string, minLength: 1.0, default: x}"),
+    "param-min-length-bool": PARAM.format(spec="{type: string, minLength: true}"),
+    "param-int-key": PARAM.format(spec="{type: object, properties: {1: {type: string}}}"),
+}
+EDGES.update(PARAM_EDGES)
 TEXTS = [(c[0], c[1]) for c in CASES] + [("good", textwrap.dedent(GOOD))] + list(EDGES.items())
 
 
@@ -39,8 +54,10 @@ def outcome(text: str) -> str:
 @pytest.mark.parametrize("text", [t for _, t in TEXTS], ids=[n for n, _ in TEXTS])
 def test_same_verdict_and_messages_with_and_without_the_rust_check(text, monkeypatch):
     assert plan._fast_schema_check() is not None  # jsonschema-rs is a dependency
+    assert plan._fast_param_schema_check() is not None
     fast = outcome(text)
     monkeypatch.setattr(plan, "_fast_schema_check", lambda: None)
+    monkeypatch.setattr(plan, "_fast_param_schema_check", lambda: None)
     assert fast == outcome(text)
 
 
@@ -58,6 +75,13 @@ def test_the_rust_check_never_passes_what_the_python_validator_fails(text):
         return  # a value it cannot take: the Python validator decides
     if passed:
         assert plan._schema_validator().is_valid(data)
+
+
+@pytest.mark.parametrize("text", list(PARAM_EDGES.values()), ids=list(PARAM_EDGES))
+def test_the_rust_metaschema_check_never_passes_a_param_schema_python_fails(text):
+    spec = parse_text(text, "wf.yaml").data["params"]["p"]
+    if plan._fast_valid(plan._fast_param_schema_check(), spec):
+        assert next(plan._param_schema_validator().iter_errors(spec), None) is None
 
 
 @pytest.mark.parametrize(
