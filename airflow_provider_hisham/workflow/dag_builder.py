@@ -235,21 +235,57 @@ def default_cache_dir() -> Path:
 
 def load_plan(path: Path, name: str, registry: StepTypeRegistry, cache: PlanCache | None) -> WorkflowPlan:
     """The validated plan of one config file, from the cache when its bytes are unchanged."""
+    plan = load_plans({name: path}, registry, cache)[name]
+    if isinstance(plan, Exception):
+        raise plan
+    return plan
+
+
+def load_plans(
+    files: dict[str, Path], registry: StepTypeRegistry, cache: PlanCache | None
+) -> dict[str, WorkflowPlan | Exception]:
+    """:func:`load_plan` for each ``name -> file``: its plan, or the exception that stopped it.
+
+    One stage at a time over all the files (read and look up the cache, parse, validate, store)
+    rather than file by file, so each stage's code stays warm in the CPU's caches.
+    """
+    done: dict[str, WorkflowPlan | Exception] = {}
+    todo: dict[str, tuple[Path, bytes, str]] = {}
+    for name, path in files.items():
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            done[name] = WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")])
+            continue
+        key = cache.key(text, name) if cache else ""
+        if cache and (plan := cache.load(key, registry)):
+            done[name] = plan
+        else:
+            todo[name] = (path, text, key)
+    sources: dict[str, ConfigSource] = {}
+    for name, (path, text, _) in todo.items():
+        try:
+            sources[name] = parse_text(_decode(text, name), name, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+        except Exception as exc:
+            done[name] = exc
+    plans: dict[str, WorkflowPlan] = {}
+    for name, source in sources.items():
+        try:
+            plans[name] = compile_workflow(source, registry)
+        except Exception as exc:
+            done[name] = exc
+    for name, plan in plans.items():
+        if cache:
+            cache.store(todo[name][2], plan, registry)
+        done[name] = plan
+    return {name: done[name] for name in files}
+
+
+def _decode(text: bytes, name: str) -> str:
     try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")]) from None
-    key = cache.key(text, name) if cache else ""
-    if cache and (plan := cache.load(key, registry)):
-        return plan
-    try:
-        decoded = text.decode("utf-8")
+        return text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WorkflowConfigError([ConfigIssue(name, f"not UTF-8 text: {exc.reason}")]) from None
-    plan = compile_workflow(parse_text(decoded, name, fmt="json" if path.suffix.lower() == ".json" else "yaml"), registry)
-    if cache:
-        cache.store(key, plan, registry)
-    return plan
 
 
 def _config_error(name: str, exc: Exception) -> WorkflowConfigError:
@@ -302,14 +338,13 @@ def load_dags(
     errors: dict[str, WorkflowConfigError] = {}
     # every plan first, then every DAG: each stage's code stays warm in the CPU's caches, which
     # makes a cold folder (~10%) faster than alternating validation and building file by file
+    result.paths = {os.path.relpath(path, base): path for path in config_files(folder)}
     plans: dict[str, WorkflowPlan] = {}
-    for path in config_files(folder):
-        name = os.path.relpath(path, base)
-        result.paths[name] = path
-        try:
-            plans[name] = load_plan(path, name, registry, cache)
-        except Exception as exc:
-            errors[name] = _config_error(name, exc)
+    for name, plan in load_plans(result.paths, registry, cache).items():
+        if isinstance(plan, Exception):
+            errors[name] = _config_error(name, plan)
+        else:
+            plans[name] = plan
     origins: dict[str, str] = {}
     for name, plan in plans.items():
         try:
