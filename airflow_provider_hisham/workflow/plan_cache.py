@@ -22,7 +22,7 @@ from airflow_provider_hisham.workflow.registry import StepType, StepTypeRegistry
 from airflow_provider_hisham.workflow.source import ConfigSource
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 2: the config's text instead of its line map
 
 
 @lru_cache(maxsize=1)
@@ -86,7 +86,9 @@ class PlanCache:
 def _plan_to_json(plan: WorkflowPlan) -> dict:
     return {
         "name": plan.source.name,
-        "lines": [[list(path), line] for path, line in plan.source.lines.items()],
+        # lines are only for errors: the text they are read again from is smaller and cheaper
+        "text": plan.source.text,
+        "fmt": plan.source.fmt,
         "dag": plan.dag,
         "params": plan.params,
         "lanes": plan.lanes,
@@ -110,7 +112,7 @@ def _plan_to_json(plan: WorkflowPlan) -> dict:
 
 
 def _plan_from_json(data: dict) -> WorkflowPlan:
-    source = ConfigSource(data["name"], None, {tuple(path): line for path, line in data["lines"]})
+    source = ConfigSource(data["name"], None, None if data["text"] is not None else {}, data["text"], data["fmt"])
     tasks = {}
     for t in data["tasks"]:
         t["path"] = tuple(t["path"])

@@ -30,14 +30,25 @@ CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
 @dataclass
 class ConfigSource:
-    """A parsed config with the line (1-based) where each path's value starts."""
+    """A parsed config with the line (1-based) where each path's value starts.
+
+    ``lines`` may be None with the ``text`` it was parsed from (a cached plan's source): the
+    line map is then made again from the text when a line is first asked for (an error).
+    """
 
     name: str
     data: Any
-    lines: dict[Path_, int] = field(default_factory=dict)
+    lines: dict[Path_, int] | None = field(default_factory=dict)
+    text: str | None = field(default=None, repr=False)
+    fmt: str = "yaml"
 
     def line_of(self, path: Path_) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
+        if self.lines is None:
+            try:
+                self.lines = parse_text(self.text, self.name, fmt=self.fmt).lines if self.text is not None else {}
+            except WorkflowConfigError:  # not the text the plan was made from: no lines then
+                self.lines = {}
         path = tuple(path)
         while True:
             if path in self.lines:
@@ -96,7 +107,7 @@ def parse_text(text: str, name: str, *, fmt: str | None = None) -> ConfigSource:
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "syntax error"
         if fmt == "json":  # valid JSON that YAML 1.1 cannot read: keep the values, lose the lines
-            return ConfigSource(name, json.loads(text), {})
+            return ConfigSource(name, json.loads(text), {}, text, fmt)
         raise WorkflowConfigError([ConfigIssue(name, f"invalid YAML: {problem}", line=line)]) from None
     if node is None:
         raise WorkflowConfigError([ConfigIssue(name, "the file is empty", line=1)])
@@ -105,7 +116,7 @@ def parse_text(text: str, name: str, *, fmt: str | None = None) -> ConfigSource:
     data = _construct(node, (), lines, issues, name, yaml.constructor.SafeConstructor())
     if issues:
         raise WorkflowConfigError(issues)
-    return ConfigSource(name, data, lines)
+    return ConfigSource(name, data, lines, text, fmt)
 
 
 def read_config(path: str | Path, *, name: str | None = None) -> ConfigSource:

@@ -53,3 +53,18 @@ def test_an_unwritable_cache_does_not_break_loading(tmp_path: Path):
     blocker.write_text("a file, not a directory")
     plan = load_plan(path, "wf.yaml", StepTypeRegistry(), PlanCache(blocker))
     assert "j" in plan.tasks
+
+
+def test_a_cached_plan_keeps_the_text_and_reads_its_lines_again_only_for_an_error(tmp_path: Path):
+    import json
+
+    path = tmp_path / "wf.yaml"
+    path.write_text(CONFIG)
+    reg, cache = StepTypeRegistry(), PlanCache(tmp_path / "cache")
+    load_plan(path, "wf.yaml", reg, cache)
+    entry = json.loads(next((tmp_path / "cache").glob("*.json")).read_text())
+    assert entry["text"] == CONFIG and "lines" not in entry
+    cached = load_plan(path, "wf.yaml", reg, cache)
+    assert cached.source.lines is None  # not parsed again while nothing needs a line
+    assert cached.source.line_of(("steps", 0, "config", "action")) == 4
+    assert cached.source.lines
