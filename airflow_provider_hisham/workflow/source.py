@@ -63,18 +63,30 @@ def _construct(node: yaml.Node, path: Path_, lines: dict, issues: list, name: st
     if isinstance(node, yaml.MappingNode):
         result: dict = {}
         for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise WorkflowConfigError([ConfigIssue(name, "YAML merge keys (<<) are not supported", line=key_node.start_mark.line + 1)])
-            key = _construct(key_node, path + ("<key>",), {}, issues, name, scalars)
+                raise WorkflowConfigError([ConfigIssue(name, "YAML merge keys (<<) are not supported", line=key_line)])
+            if isinstance(key_node, yaml.ScalarNode):
+                key = _scalar(key_node, scalars)
+            else:
+                key = _construct(key_node, path + ("<key>",), {}, issues, name, scalars)
             if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise WorkflowConfigError([ConfigIssue(name, "mapping keys must be scalars", line=key_node.start_mark.line + 1)])
+                raise WorkflowConfigError([ConfigIssue(name, "mapping keys must be scalars", line=key_line)])
+            sub = path + (key,)
             if key in result:
-                issues.append(ConfigIssue(name, f"duplicate key '{key}'", field=_dotted(path + (key,)), line=key_node.start_mark.line + 1))
-            result[key] = _construct(value_node, path + (key,), lines, issues, name, scalars)
-            lines[path + (key,)] = key_node.start_mark.line + 1  # the key's line reads best
+                issues.append(ConfigIssue(name, f"duplicate key '{key}'", field=_dotted(sub), line=key_line))
+            if isinstance(value_node, yaml.ScalarNode):
+                result[key] = _scalar(value_node, scalars)
+            else:
+                result[key] = _construct(value_node, sub, lines, issues, name, scalars)
+            lines[sub] = key_line  # the key's line reads best
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, path + (i,), lines, issues, name, scalars) for i, item in enumerate(node.value)]
+    return _scalar(node, scalars)
+
+
+def _scalar(node: yaml.ScalarNode, scalars: Any) -> Any:
     value = scalars.construct_object(node)  # safe scalars only: str, int, float, bool, null, dates
     # an unquoted 2025-01-01 is a date to YAML; the schema (and JSON) speak strings
     return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
