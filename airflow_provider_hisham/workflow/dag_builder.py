@@ -168,10 +168,24 @@ class _Builder:
             self.task(dag, task)
         if self.issues:
             raise WorkflowConfigError(self.issues)
+        self.link(dag.task_dict)
+        return dag
+
+    def link(self, tasks: dict) -> None:
+        """Set the plan's edges, one Airflow call per group of tasks with the same upstreams, made
+        from the side with fewer tasks: Airflow checks both ends' DAG on every call, so a 14-way
+        fan-out is one call after its head, as ``head >> lanes`` would be, not 14."""
+        groups: dict[tuple[str, ...], list[str]] = {}
         for task in self.plan.tasks.values():
             if task.upstream:
-                dag.task_dict[task.task_id].set_upstream([dag.task_dict[up] for up in task.upstream])
-        return dag
+                groups.setdefault(tuple(task.upstream), []).append(task.task_id)
+        for upstream, downstream in groups.items():
+            if len(upstream) <= len(downstream):
+                for up in upstream:
+                    tasks[up].set_downstream([tasks[down] for down in downstream])
+            else:
+                for down in downstream:
+                    tasks[down].set_upstream([tasks[up] for up in upstream])
 
     def task(self, dag, task: TaskPlan) -> None:
         lanes = self.plan.lanes
