@@ -291,6 +291,9 @@ def load_plans(
     for name, plan in plans.items():
         if cache:
             cache.store(todo[name][2], plan, registry)
+        # a folder of parsed configs would stay alive while the DAGs are built, for Python's
+        # garbage collector to walk again and again: keep the text, as a cached plan does
+        plan.source.keep_text_only()
         done[name] = plan
     return {name: done[name] for name in files}
 

@@ -42,6 +42,13 @@ class ConfigSource:
     text: str | None = field(default=None, repr=False)
     fmt: str = "yaml"
 
+    def keep_text_only(self) -> None:
+        """Free the data and the line map (only the text stays; lines come back from it if one
+        is asked for), once the config is validated and only its plan is needed."""
+        if self.text is not None:
+            self.data = None
+            self.lines = None
+
     def line_of(self, path: Path_) -> int | None:
         """The line of ``path`` or of its nearest ancestor that has one."""
         if self.lines is None:

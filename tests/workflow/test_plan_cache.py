@@ -68,3 +68,11 @@ def test_a_cached_plan_keeps_the_text_and_reads_its_lines_again_only_for_an_erro
     assert cached.source.lines is None  # not parsed again while nothing needs a line
     assert cached.source.line_of(("steps", 0, "config", "action")) == 4
     assert cached.source.lines
+
+
+def test_a_freshly_validated_plan_keeps_only_the_text_too(tmp_path: Path):
+    path = tmp_path / "wf.yaml"
+    path.write_text(CONFIG)
+    plan = load_plan(path, "wf.yaml", StepTypeRegistry(), None)
+    assert plan.source.data is None and plan.source.lines is None  # freed for the DAG build
+    assert plan.source.line_of(("steps", 1, "conditional", "join")) == 8
