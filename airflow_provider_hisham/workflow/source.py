@@ -65,6 +65,9 @@ class ConfigSource:
             path = path[:-1]
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _construct(node: yaml.Node, path: Path_, lines: dict, issues: list, name: str, scalars: Any) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -94,6 +97,8 @@ def _construct(node: yaml.Node, path: Path_, lines: dict, issues: list, name: st
 
 
 def _scalar(node: yaml.ScalarNode, scalars: Any) -> Any:
+    if node.tag == _STR_TAG:  # most scalars: SafeConstructor.construct_yaml_str's value, without
+        return node.value  # its four calls and per-node bookkeeping (aliases only repeat strings)
     value = scalars.construct_object(node)  # safe scalars only: str, int, float, bool, null, dates
     # an unquoted 2025-01-01 is a date to YAML; the schema (and JSON) speak strings
     return value.isoformat() if isinstance(value, (datetime.date, datetime.datetime)) else value
