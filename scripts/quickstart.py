@@ -192,7 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         dag = find_dag(airflow, headers, args.dag)
         conf = conf_for(dag.get("params") or {}, overrides)
         rest = Rest(airflow.client())
-        run_id = rest.trigger(dag["dag_id"], conf)
+        from airflow_client.client.exceptions import BadRequestException
+
+        try:
+            run_id = rest.trigger(dag["dag_id"], conf)
+        except BadRequestException as exc:  # a conf the DAG's Params refuse: say which, and how to fix it
+            detail = json.loads(exc.body or "{}").get("detail", exc.body) if exc.body else exc.reason
+            say(f"the REST API refused the conf {json.dumps(conf)} for {dag['dag_id']}: {detail}")
+            say("give the missing or corrected Params with --conf '{\"name\": value}' "
+                f"(the DAG's Params: {', '.join(sorted(dag.get('params') or {}))})")
+            return 2
         say(f"triggered {dag['dag_id']} through the REST API (run {run_id}) with conf {json.dumps(conf)}")
         result = follow(airflow, rest, dag["dag_id"], run_id, args.timeout)
         found = collect_results(rest, result)

@@ -15,8 +15,10 @@ from tests.conftest import REPO_ROOT
 SCRIPT = REPO_ROOT / "scripts" / "quickstart.py"
 
 
-def run_quickstart(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, str]:
+def run_quickstart(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None,
+                   ) -> tuple[subprocess.CompletedProcess, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(env_extra or {})
     env["PYTHONPATH"] = str(REPO_ROOT)
     home = tmp_path / "home"
     proc = subprocess.run(
@@ -77,5 +79,19 @@ def test_quickstart_runs_the_sequential_example(tmp_path):
     assert (clone / "README.md").read_bytes() == (Path(output_dir.group(1)) / "README.md").read_bytes()
     archive = re.search(r"archive\.archive_path: (\S+\.zip)", output)
     assert archive and Path(archive.group(1)).is_file(), output
+    assert_all_stopped(output)
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_quickstart_against_a_real_hishamos_asks_for_the_params_it_cannot_fill(tmp_path):
+    """With HishamOS settings in the environment no stand-in starts, so nobody supplies the
+    example's HishamOS project: the REST API's Params message and the fix are printed."""
+    tmp_path = tmp_path / "hisham-quickstart-test"
+    conn = '{"conn_type": "hishamos", "host": "http://127.0.0.1:9", "extra": {"auth_mode": "api_key", "api_key": "k"}}'
+    proc, output = run_quickstart(tmp_path, env_extra={"AIRFLOW_CONN_HISHAMOS_DEFAULT": conn})
+    assert proc.returncode == 2, output[-4000:]
+    assert "HishamOS: the real service from AIRFLOW_CONN_HISHAMOS_DEFAULT" in output and "STAND-IN" not in output
+    assert "Invalid input for param hishamos_project" in output
+    assert "--conf" in output and "hishamos_project" in output.splitlines()[-1]
     assert_all_stopped(output)
     shutil.rmtree(tmp_path, ignore_errors=True)
