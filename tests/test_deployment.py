@@ -11,7 +11,6 @@ import copy
 import json
 import re
 from importlib.metadata import version
-from pathlib import Path
 
 import dotenv
 import jsonschema

@@ -8,7 +8,6 @@ archive, the HishamOS records, and, in the browser, the Repository extra link.
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import subprocess
