@@ -129,14 +129,40 @@ def follow(airflow: AirflowStack, rest: Any, dag_id: str, run_id: str, timeout: 
     raise TimeoutError(f"{dag_id} did not finish in {timeout:.0f} s")
 
 
+def parse_conf(text: str) -> dict[str, Any]:
+    """``--conf``: a JSON object, or a one-line error (before anything starts)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({exc.msg} at column {exc.colno}); give an object, e.g. --conf '{{\"name\": \"value\"}}'"
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object ({{...}}), not {type(value).__name__}")
+    return value
+
+
+def wait_until_interrupted(airflow: AirflowStack) -> None:
+    """``--keep-running``: leave everything up for the UI until Ctrl-C (or SIGTERM)."""
+    say(f"everything keeps running for you to explore: {airflow.api_url} ; press Ctrl-C to stop it all")
+    try:
+        while True:
+            airflow.check_alive()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        say("stopping on request")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dag", default="sequential",
                         help="DAG id, or a pattern tag of the examples: sequential (default), parallel, conditional")
     parser.add_argument("--bundle", action="append", default=[], help="extra DAG folder(s) besides dags/")
-    parser.add_argument("--conf", default="{}", help="JSON conf merged over what the quickstart fills in")
+    parser.add_argument("--conf", default={}, type=parse_conf, help="JSON object merged over what the quickstart fills in")
     parser.add_argument("--home", default=None, help="AIRFLOW_HOME to use (default: a new temporary folder)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for the run")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="after the run, keep Airflow and the stand-ins up (UI to explore) until Ctrl-C")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
 
@@ -174,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             git_env, git_params = local_git_settings(git_url, token, repository)
             env.update(git_env)
             overrides.update(git_params)
-        overrides.update(json.loads(args.conf))
+        overrides.update(args.conf)
 
         bundles = {"dags-folder": REPO_ROOT / "dags"}
         bundles.update({f"extra-{i}": Path(p).resolve() for i, p in enumerate(args.bundle)})
@@ -212,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                     for line in rest.errors(result, task_id):
                         say(f"    {line}")
             say(f"the run FAILED after {time.monotonic() - started:.0f} s")
+            if args.keep_running:
+                wait_until_interrupted(airflow)
             return 1
         say(f"the run succeeded in {time.monotonic() - started:.0f} s")
         for key, value in found.items():
@@ -220,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             copy = home / "pushed-repository"
             subprocess.run(["git", "clone", "-q", str(git.root / f"{repository}.git"), str(copy)], check=True)
             say(f"pushed repository: {git.repo_url(repository)} at commit {git.head(repository)} "
-                f"(the server stops now; a clone is kept at {copy})")
+                f"({'it keeps running' if args.keep_running else 'the server stops now'}; a clone is kept at {copy})")
+        if args.keep_running:
+            wait_until_interrupted(airflow)
         say("stopping everything the quickstart started ...")
     say("done")
     return 0

@@ -13,6 +13,19 @@ VENV=${HISHAM_VENV:-$ROOT/.venv}
 
 log() { printf '[quickstart] %s\n' "$*" >&2; }
 
+# A malformed --conf is reported in one line before anything is installed or started.
+prev=""
+for arg in "$@"; do
+  conf=""
+  case "$arg" in --conf=*) conf=${arg#--conf=} ;; esac
+  [ "$prev" = "--conf" ] && conf=$arg
+  if [ -n "$conf" ] && ! "$PY" -c 'import json,sys; v=json.loads(sys.argv[1]); sys.exit(0 if isinstance(v, dict) else 1)' "$conf" 2>/dev/null; then
+    log "--conf must be a JSON object, e.g. --conf '{\"hishamos_project\": \"<uuid>\"}'; got: $conf"
+    exit 2
+  fi
+  prev=$arg
+done
+
 # The local git server (nginx + fcgiwrap + git-http-backend); skipped when a real GitHub or
 # GitLab connection is given.
 if [ -z "${AIRFLOW_CONN_GITHUB_DEFAULT:-}${AIRFLOW_CONN_GITLAB_DEFAULT:-}" ]; then
@@ -39,9 +52,9 @@ fi
 # Same stamp as scripts/test.sh: the test extra holds the local stand-ins' dependencies.
 stamp="$VENV/.hisham-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  log "installing airflow-provider-hisham[test] into $VENV (about a minute)"
+  log "installing airflow-provider-hisham[test] into $VENV (about a minute; pip shows its progress)"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e ".[test]"
+  "$VENV/bin/pip" install -e ".[test]" | { grep --line-buffered -E '^(Collecting|Installing collected|Successfully)' || true; }
   touch "$stamp"
 fi
 

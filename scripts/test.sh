@@ -45,7 +45,8 @@ stamp="$VENV/.hisham-installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing airflow-provider-hisham[test]"
   "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e ".[test]"
+  # one line per package fetched, so a first install (about a minute) is not silent
+  "$VENV/bin/pip" install -e ".[test]" | { grep --line-buffered -E '^(Collecting|Installing collected|Successfully)' || true; }
   touch "$stamp"
 fi
 

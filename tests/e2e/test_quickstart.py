@@ -7,8 +7,12 @@ import re
 import shutil
 import socket
 import subprocess
+import signal
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 from tests.conftest import REPO_ROOT
 
@@ -51,15 +55,54 @@ def test_quickstart_core_runs_a_dag_through_the_rest_api_and_stops_everything(tm
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
-def test_quickstart_core_reports_a_failed_run_and_still_stops_everything(tmp_path):
+def test_quickstart_core_reports_a_failed_run_keeps_running_on_request_then_stops_everything(tmp_path):
+    """``--keep-running`` leaves the UI up after the run (here a failed one) until SIGTERM/Ctrl-C."""
     tmp_path = tmp_path / "hisham-quickstart-test"
-    proc, output = run_quickstart(tmp_path, "--dag", "hisham_e2e_checks", "--bundle", "tests/dags",
-                                  "--conf", '{"fail": true}')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--home", str(tmp_path / "home"), "--dag", "hisham_e2e_checks",
+         "--bundle", "tests/dags", "--conf", '{"fail": true}', "--keep-running"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "keeps running for you to explore" in line:
+                break
+        output = "".join(lines)
+        ui = re.search(r"explore: (http://127\.0\.0\.1:\d+)", output)
+        assert ui, output[-4000:]
+        assert "task maybe_fail failed" in output and "step maybe_fail failed on purpose" in output
+        assert requests.get(f"{ui.group(1)}/api/v2/monitor/health", timeout=10).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output += rest
     assert proc.returncode == 1, output[-4000:]
-    assert "task maybe_fail failed" in output
-    assert "step maybe_fail failed on purpose" in output
+    assert "stopping on request" in output and output.rstrip().endswith("[quickstart] done")
     assert_all_stopped(output)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_quickstart_refuses_a_malformed_conf_in_one_line_before_starting_anything(tmp_path):
+    for conf in ("{not json", "[1, 2]"):
+        for cmd in (["bash", "scripts/quickstart.sh", "--conf", conf],
+                    [sys.executable, str(SCRIPT), "--home", str(tmp_path / "never"), "--conf", conf]):
+            started = time.monotonic()
+            proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+                                  env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+            assert proc.returncode == 2, (cmd, proc.stdout, proc.stderr)
+            message = [line for line in (proc.stdout + proc.stderr).splitlines() if "--conf" in line]
+            assert message and ("JSON object" in message[-1] or "JSON" in message[-1]), proc.stderr
+            assert time.monotonic() - started < 30 and not (tmp_path / "never").exists()
 
 
 def test_quickstart_runs_the_sequential_example(tmp_path):
