@@ -8,6 +8,7 @@ the agents' points are with the agent routes.
 
 from __future__ import annotations
 
+import jwt
 import pytest
 import requests
 
@@ -222,12 +223,29 @@ def test_bulk_update_status_reports_failures_as_strings_with_200(hishamos, api):
 
 
 # -- refresh tokens -----------------------------------------------------------------------------
+def test_login_is_by_email(hishamos, api):
+    st = hishamos.state
+    assert set(api.tokens) == {"access", "refresh", "user"} and api.tokens["user"]["email"] == st.user.email
+    by_username = requests.post(hishamos.url + "/api/v1/auth/login/",
+                                json={"username": st.user.username, "password": st.user.password})
+    assert by_username.status_code == 400 and by_username.json()["details"] == {"email": ["This field is required."]}
+
+
 def test_refresh_is_rotated_but_not_blacklisted(hishamos, api):
+    claims = jwt.decode(api.tokens["refresh"], hishamos.state.jwt_secret, algorithms=["HS256"])
+    assert claims["token_type"] == "refresh" and claims["exp"] - claims["iat"] == 30 * 24 * 3600
     url = hishamos.url + "/api/v1/auth/token/refresh/"
     first = requests.post(url, json={"refresh": api.tokens["refresh"]})
     assert first.status_code == 200 and first.json()["refresh"] != api.tokens["refresh"]
     again = requests.post(url, json={"refresh": api.tokens["refresh"]})
     assert again.status_code == 200 and set(again.json()) == {"access", "refresh"}
+    assert requests.get(hishamos.url + ME, headers={"Authorization": f"Bearer {again.json()['access']}"}).ok
+
+
+def test_project_writes_need_an_organization(hishamos):
+    resp = requests.post(hishamos.url + "/api/v1/projects/", headers=_headers_of(hishamos, "nobody"),
+                         json={"name": "Orphan", "organization": None})
+    assert resp.status_code == 400 and set(resp.json()["details"]) == {"organization"}
 
 
 # -- rate limits --------------------------------------------------------------------------------

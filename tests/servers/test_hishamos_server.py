@@ -72,7 +72,7 @@ def test_tokens_are_hs256_with_the_documented_claims_and_30_minute_access(hisham
     assert len(claims["jti"]) == 32 and claims["exp"] - claims["iat"] == 30 * 60
 
 
-@pytest.mark.parametrize("case", ["forged", "expired", "no_jti", "no_token_type", "refresh_as_access"])
+@pytest.mark.parametrize("case", ["forged", "expired", "no_jti", "no_token_type", "no_exp", "refresh_as_access"])
 def test_forged_and_expired_tokens_get_401(hishamos, case):
     st = hishamos.state
     token = {
@@ -80,6 +80,7 @@ def test_forged_and_expired_tokens_get_401(hishamos, case):
         "expired": lambda: st.mint(st.user.id, lifetime=-5),
         "no_jti": lambda: st.mint(st.user.id, jti=None),
         "no_token_type": lambda: st.mint(st.user.id, token_type=None),
+        "no_exp": lambda: st.mint(st.user.id, exp=None),
         "refresh_as_access": lambda: st.mint(st.user.id, "refresh"),
     }[case]()
     resp = requests.get(hishamos.url + "/api/v1/auth/me/", headers={"Authorization": f"Bearer {token}"})
