@@ -1308,6 +1308,7 @@ def main(argv: list[str] | None = None) -> None:
     info = {
         "url": server.url, "email": st.user.email, "password": st.user.password, "user_id": st.user.id,
         "jwt_secret": st.jwt_secret, "api_key": st.api_key, "demo_project_id": st.demo_project_id,
+        "tier": st.default_tier, "rate_limits": st.default_rate_limits,
         "AIRFLOW_CONN_HISHAMOS_DEFAULT": server.connection_json("password"),
     }
     print(json.dumps(info, indent=2), flush=True)

@@ -76,8 +76,9 @@ def test_professional_has_projects_exports_and_api_access(hishamos, api):
 
 
 @both_tiers
-def test_tier_fixture_sets_the_organizations_tier(hishamos, hishamos_tier):
-    assert hishamos.state.tier_of(hishamos.state.user) == hishamos_tier
+def test_tier_parametrization_reaches_tests_that_only_use_a_connection(hishamos_conn, hishamos_server, hishamos_tier):
+    hishamos_conn("password")
+    assert hishamos_server.state.tier_of(hishamos_server.state.user) == hishamos_tier
 
 
 def test_agent_executions_count_against_the_tier_limit(hishamos_trial):

@@ -260,13 +260,15 @@ def test_faults_status_delay_reset_and_drop_after_commit(hishamos, api):
 
 
 def test_standalone_command_prints_credentials_that_work(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.hishamos", "--port", "0", "--lifetime", "60"],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.hishamos", "--port", "0", "--lifetime", "60",
+                             "--tier", "trial", "--no-rate-limits"],
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
     try:
         lines = []
         while not lines or lines[-1] != "}\n":
             lines.append(proc.stdout.readline())
         info = json.loads("".join(lines))
+        assert (info["tier"], info["rate_limits"]) == ("trial", False)
         login = requests.post(info["url"] + "/api/v1/auth/login/",
                               json={"email": info["email"], "password": info["password"]})
         assert login.status_code == 200
