@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator
+from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator, shipped_templates_dir
 from airflow_provider_hisham.generation.atomic import write_file_atomic
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - Airflow < 3.2
 
 SECTION = "hisham"
 REGISTRATION_SUFFIX = ".hishamos.json"
-PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "include" / "templates"
+PACKAGE_TEMPLATES = Path(shipped_templates_dir())
 
 
 def _conf_get(key: str, fallback: str = "") -> str:
@@ -64,8 +64,8 @@ def templates_dirs_from_config(extra: str | None = None) -> list[str]:
     """Where template names are looked up, first match wins.
 
     The operator's ``templates_dir``, ``[hisham] templates_dir`` (``AIRFLOW__HISHAM__TEMPLATES_DIR``,
-    ``os.pathsep``-separated), ``$AIRFLOW_HOME/include/templates``, then the templates shipped next
-    to this package (a source checkout's ``include/templates``).
+    ``os.pathsep``-separated), ``$AIRFLOW_HOME/include/templates``, then the templates shipped as
+    this package's data (``airflow_provider_hisham/templates``).
     """
     from airflow.configuration import AIRFLOW_HOME
 
