@@ -1,1 +1,1 @@
-"""{{ service_name }}."""
+{{ (service_name ~ ".") | pyrepr }}
