@@ -132,11 +132,14 @@ class AtomicProjectDir:
             if os.path.lexists(pending):
                 os.unlink(pending)
             raise
-        old = self._swap_in()
+        swapped = False
         try:
+            old = self._swap_in()
+            swapped = True
             os.replace(pending, self.manifest_path)
         except BaseException:
-            self._swap_back(old)
+            if swapped:
+                self._swap_back(old)
             if os.path.lexists(pending):
                 os.unlink(pending)
             raise
@@ -156,7 +159,11 @@ class AtomicProjectDir:
         old = tempfile.mkdtemp(prefix="old-", dir=self.state)
         os.rmdir(old)
         os.rename(self.target, old)
-        os.rename(self.tmp, self.target)
+        try:
+            os.rename(self.tmp, self.target)
+        except BaseException:
+            os.rename(old, self.target)
+            raise
         return old
 
     def _swap_back(self, old: str | None) -> None:
