@@ -323,12 +323,19 @@ def _slice(env: BoundedEnvironment, values: list, kwargs: dict, what: str) -> No
         raise BudgetExceeded("max_range", n, MAX_RANGE, what)
 
 
+def _format(env: BoundedEnvironment, values: list, kwargs: dict, what: str) -> None:
+    """``fmt|format(*args)`` is ``fmt % args``."""
+    if values and isinstance(values[0], str):
+        env._check_printf(values[0], tuple(values[1:]) or tuple(kwargs.values()), what)
+
+
 _FILTER_CHECKS: dict[str, Callable] = {
     "join": _join,
+    "format": _format,
     "replace": _replace,
     "indent": _indent,
     "slice": _slice,
-    **{name: _generic for name in ("center", "format", "wordwrap", "tojson", "pprint", "string", "list", "xmlattr",
+    **{name: _generic for name in ("center", "wordwrap", "tojson", "pprint", "string", "list", "xmlattr",
                                    "urlize", "truncate", "jsonify", "batch", "filesizeformat")},
 }
 
