@@ -16,7 +16,7 @@ class Limits:
     max_path_bytes: int = 4096
     max_depth: int = 64
     # the work of rendering: a time budget for the whole generation, and what is compiled at all
-    max_render_seconds: float = 60.0
+    max_render_seconds: float = 120.0
     max_template_bytes: int = 1024 * 1024
     max_template_tags: int = 10_000
 

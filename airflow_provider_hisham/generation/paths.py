@@ -40,7 +40,7 @@ def check_segment(segment: str, path: str, limits: Limits) -> None:
     if _CONTROL.search(segment):
         bad = _CONTROL.search(segment).group()
         raise UnsafePathError(path, f"contains NUL or control characters (or a line separator, bidi or invalid character) (U+{ord(bad):04X})")
-    if is_git_name(segment):
+    if segment[0] in ".gG" and is_git_name(segment):
         raise UnsafePathError(path, f"{segment!r} is git's own folder name; a generated tree never contains one")
     if "\\" in segment:
         raise UnsafePathError(path, "contains a backslash")

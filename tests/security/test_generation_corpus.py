@@ -141,7 +141,7 @@ CASES: list[Case] = [
     _bomb("too-many-tags", "12,000 compact blocks", "{%if 1%}{%endif%}" * 6_000, "max_template_tags"),
     _bomb("200k-blocks", "200,000 blocks", "{% if true %}{% endif %}" * 200_000, "max_template_bytes"),
     _bomb("oversize-template", "2 MB of text around one tag", "{{ 1 }}" + "x" * 2_000_000, "max_template_bytes"),
-    _bomb("nested-ifs", "5,000 nested tags", "{% if 1 %}" * 4000 + "{% endif %}" * 4000, "cannot compile", exc=RenderError),
+    _bomb("nested-ifs", "5,000 nested tags", "{% if 1 %}" * 5000 + "{% endif %}" * 5000, "cannot compile", exc=RenderError),
     _bomb("nested-fors", "30 nested loops (Python's block limit)", "{% for a in [1] %}" * 30 + "{% endfor %}" * 30, "cannot compile",
           exc=RenderError),
     _bomb("deep-parens", "10,000 nested parentheses", "{{ " + "(" * 10_000 + "1" + ")" * 10_000 + " }}", "cannot compile",
@@ -207,6 +207,8 @@ CASES: list[Case] = [
             ("bidi-override", "invoice\u202etxt.exe", "U\\+202E"), ("bidi-isolate", "a\u2066b", "U\\+2066"),
             ("zero-width", "a\u200bb", "U\\+200B"), ("lone-surrogate", "a\udc80b", "U\\+DC80")]
     ],
+    _template_case("name-invalid-utf8", "a template file name with bytes that are not UTF-8", {"template.yaml": "name: t\n"},
+                   UnsafePathError, "U\\+DCFF", post=lambda base, tpl: Path(os.fsdecode(os.fsencode(tpl) + b"/bad\xff.txt")).write_text("x")),
     _template_case("name-rendered-traversal", "a file name rendering to ../x",
                    {"template.yaml": "variables:\n  n: {default: ../../escaped}\n", "{{ n }}.txt": "x"}, UnsafePathError, r"\.\."),
     _template_case("name-rendered-absolute", "a file name rendering to /tmp/x",
