@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from airflow_provider_hisham.generation.errors import GenerationError, TemplateSpecError
+from airflow_provider_hisham.generation.errors import GenerationError, LimitExceededError, TemplateSpecError
 
 MAX_YAML_NODES = 10_000  # nodes of a template.yaml once its aliases are expanded
 MAX_NESTING = 100  # levels of nested lists/mappings in a manifest or a JSON structure
@@ -29,22 +29,24 @@ def read_bytes_bounded(path: str, max_bytes: int, what: str = "file") -> bytes:
     except OSError as err:
         raise TemplateSpecError(f"{path}: cannot read {what}: {err.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise TemplateSpecError(f"{path}: {what} is not a regular file")
-        chunks, size = [], 0
-        while size <= max_bytes:
-            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        # one read for the usual case: a short read of a regular file is its end
+        first = os.read(fd, min(st.st_size, max_bytes) + 1)
+        chunks, size = [first], len(first)
+        if size > st.st_size:  # it grew since fstat: read on, up to the limit
+            while size <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     finally:
         os.close(fd)
     if size > max_bytes:
-        from airflow_provider_hisham.generation.errors import LimitExceededError
-
         raise LimitExceededError("max_file_bytes", size, max_bytes, path, f"{what} is larger than allowed (or grew while read)")
-    return b"".join(chunks)
+    return first if len(chunks) == 1 else b"".join(chunks)
 
 
 def decode_utf8(data: bytes, source: str) -> str:
