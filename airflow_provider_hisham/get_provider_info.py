@@ -55,7 +55,7 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "templates_dir": {
                         "description": "Folders (os.pathsep-separated) searched for file_generation template "
-                        "names before $AIRFLOW_HOME/include/templates and the provider's own include/templates.",
+                        "names before $AIRFLOW_HOME/include/templates and the provider's own airflow_provider_hisham/templates.",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "/opt/airflow/include/templates",

@@ -17,6 +17,7 @@ from airflow_provider_hisham.generation.generator import (
     available_templates,
     find_template,
     generate_project,
+    shipped_templates_dir,
 )
 from airflow_provider_hisham.generation.limits import Limits
 
@@ -36,4 +37,5 @@ __all__ = [
     "available_templates",
     "find_template",
     "generate_project",
+    "shipped_templates_dir",
 ]

@@ -1,8 +1,15 @@
-"""Atomic replacement of a generated project folder.
+"""Atomic replacement of a generated project folder together with its manifest.
 
-The tree is built in a temporary folder beside the target (same file system), then swapped in
-with one ``renameat2(RENAME_EXCHANGE)`` (or two renames where that is missing). A lock file
-serialises generations of one project; leftovers of killed runs are removed under that lock.
+The tree is built in a temporary folder on the same file system, then swapped in with one
+``renameat2(RENAME_EXCHANGE)`` (or two renames where that is missing). Everything that is not
+the tree itself (lock, temporary trees, manifest) lives in ``{root}/.hisham/{project_id}/``: a
+project id never starts with ``.``, so no project's name can reach another project's state, and
+leftovers are found inside one project's own state folder, never by a name prefix.
+
+Tree and manifest change together: the new manifest is written in full (``manifest.<inode>.next``,
+naming the new tree's inode) before the swap, and renamed over ``manifest.json`` right after it;
+if that rename fails the swap is undone. A crash between the two renames is repaired under the
+lock by the next generation: the pending manifest is kept only if its inode is the live tree's.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import tempfile
 from airflow_provider_hisham.generation.errors import GenerationError
 from airflow_provider_hisham.generation.paths import check_not_symlink
 
+STATE_DIR = ".hisham"
+MANIFEST_NAME = "manifest.json"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 _libc = None
@@ -40,67 +49,132 @@ def _exchange(a: str, b: str) -> bool:
     raise OSError(err, os.strerror(err), b)
 
 
+def state_dir(root: str, project_id: str) -> str:
+    """``{root}/.hisham/{project_id}``: the lock, temporary trees and manifest of one project."""
+    return os.path.join(root, STATE_DIR, project_id)
+
+
+def _remove(path: str) -> None:
+    if os.path.islink(path) or not os.path.isdir(path):
+        os.unlink(path)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class AtomicProjectDir:
-    """``with AtomicProjectDir(root, project_id) as tmp: ...build in tmp...; commit()``."""
+    """``with AtomicProjectDir(root, project_id) as tmp: ...build in tmp...; commit(manifest_bytes)``."""
 
     def __init__(self, root: str, project_id: str) -> None:
         self.root = root
         self.project_id = project_id
         self.target = os.path.join(root, project_id)
+        self.state = state_dir(root, project_id)
+        self.manifest_path = os.path.join(self.state, MANIFEST_NAME)
         self.tmp: str | None = None
         self._lock_fd: int | None = None
         self.committed = False
 
-    @property
-    def _prefixes(self) -> tuple[str, str]:
-        return f".{self.project_id}.tmp-", f".{self.project_id}.old-"
-
     def __enter__(self) -> str:
         os.makedirs(self.root, mode=0o750, exist_ok=True)
-        lock_path = os.path.join(self.root, f".{self.project_id}.lock")
+        for folder in (os.path.join(self.root, STATE_DIR), self.state):
+            check_not_symlink(folder)
+            try:
+                os.mkdir(folder, 0o750)
+            except FileExistsError:
+                check_not_symlink(folder)
+                if not os.path.isdir(folder):
+                    raise GenerationError(f"{folder} exists and is not a folder") from None
+        lock_path = os.path.join(self.state, "lock")
         check_not_symlink(lock_path)
         self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             self.recover()
             check_not_symlink(self.target)
+            check_not_symlink(self.manifest_path)
             if os.path.exists(self.target) and not os.path.isdir(self.target):
                 raise GenerationError(f"{self.target} exists and is not a folder")
-            self.tmp = tempfile.mkdtemp(prefix=self._prefixes[0], dir=self.root)
+            self.tmp = tempfile.mkdtemp(prefix="tmp-", dir=self.state)
         except BaseException:
             self._unlock()
             raise
         return self.tmp
 
     def recover(self) -> None:
-        """Remove leftovers of killed runs; put back a previous tree a crash left aside."""
-        tmp_prefix, old_prefix = self._prefixes
-        leftovers = sorted(n for n in os.listdir(self.root) if n.startswith((tmp_prefix, old_prefix)))
-        for name in leftovers:
-            path = os.path.join(self.root, name)
-            if name.startswith(old_prefix) and not os.path.lexists(self.target):
-                os.rename(path, self.target)  # a crash between the two fallback renames
-                continue
-            if os.path.islink(path) or not os.path.isdir(path):
-                os.unlink(path)
-            else:
-                shutil.rmtree(path, ignore_errors=True)
+        """Repair what a killed run left: put back a tree left aside, finish or drop a manifest."""
+        names = sorted(os.listdir(self.state))
+        for name in names:
+            if name.startswith("old-"):
+                path = os.path.join(self.state, name)
+                if not os.path.lexists(self.target):
+                    os.rename(path, self.target)  # a crash between the two fallback renames
+                else:
+                    _remove(path)
+        live = os.lstat(self.target).st_ino if os.path.isdir(self.target) else None
+        for name in names:
+            path = os.path.join(self.state, name)
+            if name.startswith(("tmp-", ".manifest.")):  # a tree or a manifest write cut short
+                _remove(path)
+            elif name.startswith("manifest.") and name.endswith(".next"):
+                if live is not None and name == f"manifest.{live}.next":
+                    os.replace(path, self.manifest_path)  # the swap happened: finish it
+                else:
+                    _remove(path)
 
-    def commit(self) -> None:
+    def commit(self, manifest: bytes) -> None:
+        """Swap the new tree in and its manifest over the old one; on failure neither changes."""
         assert self.tmp is not None
         os.chmod(self.tmp, 0o750)
-        if not os.path.lexists(self.target):
-            os.rename(self.tmp, self.target)
-        elif _exchange(self.tmp, self.target):
-            shutil.rmtree(self.tmp, ignore_errors=True)  # now holds the previous generation
-        else:
-            old = tempfile.mkdtemp(prefix=self._prefixes[1], dir=self.root)
-            os.rmdir(old)
-            os.rename(self.target, old)
-            os.rename(self.tmp, self.target)
+        pending = os.path.join(self.state, f"manifest.{os.lstat(self.tmp).st_ino}.next")
+        try:
+            write_file_atomic(pending, manifest)
+        except BaseException:
+            if os.path.lexists(pending):
+                os.unlink(pending)
+            raise
+        swapped = False
+        try:
+            old = self._swap_in()
+            swapped = True
+            os.replace(pending, self.manifest_path)
+        except BaseException:
+            if swapped:
+                self._swap_back(old)
+            if os.path.lexists(pending):
+                os.unlink(pending)
+            raise
+        if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         self.tmp = None
         self.committed = True
+
+    def _swap_in(self) -> str | None:
+        """Put ``tmp`` at the target; return where the previous tree now is (None if there was none)."""
+        assert self.tmp is not None
+        if not os.path.lexists(self.target):
+            os.rename(self.tmp, self.target)
+            return None
+        if _exchange(self.tmp, self.target):
+            return self.tmp  # now holds the previous generation
+        old = tempfile.mkdtemp(prefix="old-", dir=self.state)
+        os.rmdir(old)
+        os.rename(self.target, old)
+        try:
+            os.rename(self.tmp, self.target)
+        except BaseException:
+            os.rename(old, self.target)
+            raise
+        return old
+
+    def _swap_back(self, old: str | None) -> None:
+        assert self.tmp is not None
+        if old is None:
+            os.rename(self.target, self.tmp)
+        elif old == self.tmp and _exchange(self.tmp, self.target):
+            pass
+        else:
+            os.rename(self.target, self.tmp)
+            os.rename(old, self.target)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

@@ -37,10 +37,11 @@ class PathCollisionError(UnsafePathError):
 class LimitExceededError(GenerationError):
     """A configured limit (file size, file count, project size) was exceeded."""
 
-    def __init__(self, limit: str, value: int, maximum: int, path: str | None = None) -> None:
+    def __init__(self, limit: str, value: float, maximum: float, path: str | None = None, detail: str = "") -> None:
         self.limit, self.value, self.maximum, self.path = limit, value, maximum, path
         where = f" at {path!r}" if path else ""
-        super().__init__(f"{limit} exceeded{where}: {value} > {maximum}")
+        why = f" ({detail})" if detail else ""
+        super().__init__(f"{limit} exceeded{where}: {value:.0f} > {maximum:.0f}{why}")
 
 
 class TemplateNotFoundError(GenerationError):

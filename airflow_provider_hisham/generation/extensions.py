@@ -79,6 +79,52 @@ class NowExtension(Extension):
         return nodes.Output([call], lineno=lineno)
 
 
+_LITERAL_DEPTH = 32
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _check_literal(value: Any, depth: int = 0) -> None:
+    if depth > _LITERAL_DEPTH:
+        raise ValueError(f"value nested deeper than {_LITERAL_DEPTH} levels")
+    if isinstance(value, (str, bool, int, float, type(None))):
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_literal(item, depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_literal(k, depth + 1)
+            _check_literal(v, depth + 1)
+        return
+    raise ValueError(f"{type(value).__name__} has no Python literal form")
+
+
+def pyrepr(value: Any) -> str:
+    """A Python literal of ``value`` (str, number, bool, None, lists/dicts of them): safe in ``.py`` files."""
+    _check_literal(value)
+    return repr(value)
+
+
+def toml_string(value: Any) -> str:
+    """A TOML basic string (quotes included) holding ``str(value)``: safe in ``.toml`` files."""
+    out = []
+    for ch in str(value):
+        if ch in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[ch])
+        elif ch < " " or ch == "\x7f" or "\ud800" <= ch <= "\udfff":
+            out.append(f"\\u{ord(ch):04X}" if not "\ud800" <= ch <= "\udfff" else "\\uFFFD")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def install_escaping_filters(environment: Any) -> None:
+    """Filters that quote a value for the language of the file it is written into."""
+    environment.filters["pyrepr"] = pyrepr
+    environment.filters["toml"] = toml_string
+
+
 def install_cookiecutter_helpers(environment: Any) -> None:
     environment.filters["jsonify"] = jsonify
     environment.filters["slugify"] = slugify

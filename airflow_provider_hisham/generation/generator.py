@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_hisham.generation.atomic import AtomicProjectDir, write_file_atomic
+from airflow_provider_hisham.generation.atomic import AtomicProjectDir
 from airflow_provider_hisham.generation.errors import GenerationError, TemplateNotFoundError
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.paths import check_project_id, check_segment
@@ -20,9 +21,6 @@ from airflow_provider_hisham.generation.structure import plan_structure
 from airflow_provider_hisham.generation.template_source import is_cookiecutter, plan_cookiecutter, plan_native
 from airflow_provider_hisham.generation.writer import make_dirs, write_plan
 
-MANIFEST_SUFFIX = ".manifest.json"
-
-
 @dataclass
 class GenerationResult:
     output_dir: str
@@ -31,6 +29,13 @@ class GenerationResult:
     summary: dict[str, Any]
     duration: float
     warnings: list[str] = field(default_factory=list)
+
+
+def shipped_templates_dir() -> str:
+    """The templates shipped inside this package (package data, so also in an installed wheel)."""
+    from importlib.resources import files
+
+    return str(files("airflow_provider_hisham") / "templates")
 
 
 def find_template(template: str, templates_dirs: Sequence[str]) -> str:
@@ -75,11 +80,11 @@ class ProjectGenerator:
         if (template is None) == (structure is None):
             raise GenerationError("give exactly one of 'template' or 'structure'")
         if structure is not None:
-            renderer = Renderer()
+            renderer = Renderer(limits=self.limits)
             return plan_structure(structure, self.limits, render=render_structure, context=dict(context or {})), renderer
         path = find_template(str(template), self.templates_dirs)
         planner = plan_cookiecutter if is_cookiecutter(path) else plan_native
-        return planner(path, dict(context or {}), self.limits, Renderer)
+        return planner(path, dict(context or {}), self.limits, functools.partial(Renderer, limits=self.limits))
 
     def generate(
         self,
@@ -98,14 +103,13 @@ class ProjectGenerator:
         total = len(plan.files)
         report = (lambda done: progress(done, total)) if progress else None
         target = AtomicProjectDir(self.output_root, project_id)
-        manifest_path = os.path.join(self.output_root, project_id + MANIFEST_SUFFIX)
         with target as tmp:
             dirs = make_dirs(tmp, plan)
             records = write_plan(tmp, plan, renderer, self.limits, workers=self.workers, progress=report)
             manifest = build_manifest(project_id, plan.template, records, dirs)
             encoded = encode_manifest(manifest)
-            target.commit()
-            write_file_atomic(manifest_path, encoded)
+            target.commit(encoded)
+        manifest_path = target.manifest_path
         digest = hashlib.sha256(encoded).hexdigest()
         info = summary(manifest, output_dir=target.target, manifest_path=manifest_path, manifest_sha256=digest)
         if plan.warnings:

@@ -10,10 +10,25 @@ from collections.abc import Iterable
 from airflow_provider_hisham.generation.errors import PathCollisionError, UnsafePathError
 from airflow_provider_hisham.generation.limits import Limits
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0/C1 controls, Unicode line and paragraph separators, bidi and zero-width format characters
+# (the code points git ignores when it compares a name with ".git" on HFS+), and lone surrogates
+# (a name that is not valid UTF-8).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+# A name git treats as its own repository folder: ".git" in any case, with the trailing dots and
+# spaces Windows drops, or its NTFS 8.3 short form ("GIT~1"). ".gitignore", ".gitattributes" and
+# ".gitmodules" stay allowed: they are ordinary project files (the export runs git with its own
+# configuration, so none of them can make git run anything).
+_GIT_NAME = re.compile(r"(?:\.git[. ]*(?::.*)?|git~\d+)", re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _RESERVED = {".", ".."}
 PROJECT_ID_RESERVE = 32
+
+
+def is_git_name(segment: str) -> bool:
+    """True for a name git would take for its own ``.git`` (in any case, or an NTFS alias of it)."""
+    return _GIT_NAME.fullmatch(segment) is not None
 
 
 def check_segment(segment: str, path: str, limits: Limits) -> None:
@@ -23,7 +38,10 @@ def check_segment(segment: str, path: str, limits: Limits) -> None:
     if not segment:
         raise UnsafePathError(path, "contains an empty segment")
     if _CONTROL.search(segment):
-        raise UnsafePathError(path, "contains NUL or control characters")
+        bad = _CONTROL.search(segment).group()
+        raise UnsafePathError(path, f"contains NUL or control characters (or a line separator, bidi or invalid character) (U+{ord(bad):04X})")
+    if segment[0] in ".gG" and is_git_name(segment):
+        raise UnsafePathError(path, f"{segment!r} is git's own folder name; a generated tree never contains one")
     if "\\" in segment:
         raise UnsafePathError(path, "contains a backslash")
     if ":" in segment and _DRIVE.match(segment):
@@ -86,14 +104,15 @@ def check_not_symlink(path: str) -> None:
 
 def check_project_id(project_id: str, limits: Limits) -> str:
     """A project id becomes one folder name under the output root."""
-    project_id = str(project_id)
+    if not isinstance(project_id, str):
+        raise UnsafePathError(repr(project_id), f"project id must be a string, got {type(project_id).__name__}")
     if "/" in project_id:
         raise UnsafePathError(project_id, "project id must be a single folder name")
     check_segment(project_id, project_id, limits)
     if project_id.startswith("."):
         raise UnsafePathError(project_id, "project id must not start with '.'")
     if len(project_id.encode("utf-8", "surrogatepass")) > 255 - PROJECT_ID_RESERVE:
-        # room for the ".{id}.tmp-XXXXXXXX" / "{id}.manifest.json" names beside the project
+        # keeps the path of its state folder (STATE_DIR/{id}/...) portable
         raise UnsafePathError(project_id, f"project id is longer than {255 - PROJECT_ID_RESERVE} bytes")
     return project_id
 

@@ -16,9 +16,10 @@ from collections import OrderedDict
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
 
 from airflow_provider_hisham.generation.errors import LimitExceededError, RenderError
+from airflow_provider_hisham.generation.limits import Limits
+from airflow_provider_hisham.generation.sandbox import BoundedEnvironment, BudgetExceeded
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _SIMPLE_EXPR = re.compile(r"\{\{\s*(" + _IDENT + r"(?:\s*\.\s*" + _IDENT + r")*)\s*\}\}")
@@ -27,26 +28,50 @@ _MISSING = object()
 _TAGS = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
 _RAW = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}")
 DATA_NAME = "hisham_template_literal_text_"
+# what Python's compiler or Jinja's parser may raise on a hostile (huge, deeply nested) template
+_COMPILE_FAILURES = (RecursionError, MemoryError, SyntaxError, OverflowError, ValueError)
+# Jinja options a Cookiecutter template may set through _jinja2_env_vars (syntax only)
+ENV_OPTIONS = frozenset({
+    "block_start_string", "block_end_string", "variable_start_string", "variable_end_string",
+    "comment_start_string", "comment_end_string", "line_statement_prefix", "line_comment_prefix",
+    "trim_blocks", "lstrip_blocks", "newline_sequence", "keep_trailing_newline",
+})
 
 
 class Renderer:
-    """One sandboxed environment reused for every file and name of a generation."""
+    """One bounded sandbox reused for every file and name of a generation (its time budget too)."""
 
     def __init__(
         self,
         *,
+        limits: Limits | None = None,
         extensions: list[Any] | None = None,
         env_options: dict[str, Any] | None = None,
         cookiecutter_helpers: bool = False,
         cache_size: int = 256,
     ) -> None:
-        from airflow_provider_hisham.generation.extensions import NowExtension, install_cookiecutter_helpers
+        from airflow_provider_hisham.generation.extensions import (
+            NowExtension,
+            install_cookiecutter_helpers,
+            install_escaping_filters,
+        )
 
+        self.limits = limits or Limits()
         exts = list(extensions or [])
         if cookiecutter_helpers:
             exts.append(NowExtension)
+        unknown = set(env_options or {}) - ENV_OPTIONS
+        if unknown:
+            raise RenderError("_jinja2_env_vars", f"options {sorted(unknown)} are not allowed (only {sorted(ENV_OPTIONS)})")
         options = {"keep_trailing_newline": True, **(env_options or {})}
-        self.env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, extensions=exts, **options)
+        try:
+            self.env = BoundedEnvironment(
+                undefined=jinja2.StrictUndefined, extensions=exts,
+                max_bytes=self.limits.max_file_bytes, max_seconds=self.limits.max_render_seconds, **options,
+            )
+        except (TypeError, ValueError, AssertionError) as err:  # e.g. a start string equal to an end string
+            raise RenderError("_jinja2_env_vars", f"{type(err).__name__}: {err}") from None
+        install_escaping_filters(self.env)
         if cookiecutter_helpers:
             install_cookiecutter_helpers(self.env)
         e = self.env
@@ -57,7 +82,6 @@ class Renderer:
             and e.line_statement_prefix is None
             and e.line_comment_prefix is None
             and e.newline_sequence == "\n"
-            and not e.finalize
             and not e.autoescape
         )
         self._cache: OrderedDict[tuple, jinja2.Template] = OrderedDict()
@@ -87,27 +111,37 @@ class Renderer:
         template, literals = self._compile(text, path)
         if literals is not None:
             context = {**context, DATA_NAME: literals}
+        limit = self.limits.max_file_bytes if max_bytes is None else max_bytes
+        env = self.env
         try:
-            if max_bytes is None:
-                return template.render(context)
             chunks: list[str] = []
             size = 0
-            for chunk in template.generate(context):
+            for n, chunk in enumerate(template.generate(context)):
                 size += len(chunk)
-                if size > max_bytes:
-                    raise LimitExceededError("max_file_bytes", size, max_bytes, path)
+                if size > limit:
+                    raise LimitExceededError("max_file_bytes", size, limit, path)
+                if n % 64 == 63:
+                    env.check_time()
                 chunks.append(chunk)
             return "".join(chunks)
         except LimitExceededError:
             raise
+        except BudgetExceeded as err:
+            raise LimitExceededError(err.limit, err.value, err.maximum, path, err.what) from None
         except jinja2.TemplateError as err:
             raise RenderError(path, f"{type(err).__name__}: {err}") from None
-        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError) as err:
-            raise RenderError(path, f"{type(err).__name__}: {err}") from None
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError, RecursionError, MemoryError) as err:
+            raise RenderError(path, f"{type(err).__name__}: {str(err)[:500]}") from None
 
     def _compile(self, text: str, path: str) -> tuple[jinja2.Template, list[str] | None]:
         """Compiled template for ``text`` and its literal text (None when compiled whole)."""
         env = self.env
+        limits = self.limits
+        if len(text) > limits.max_template_bytes:
+            raise LimitExceededError("max_template_bytes", len(text), limits.max_template_bytes, path, "template text to compile")
+        tags = text.count(self.markers[0]) + text.count(self.markers[1]) + text.count(self.markers[2])
+        if tags > limits.max_template_tags:
+            raise LimitExceededError("max_template_tags", tags, limits.max_template_tags, path, "template tags to compile")
         try:
             if not self._shapes:
                 return self._cached((text,), lambda: env.from_string(text)), None
@@ -132,6 +166,10 @@ class Renderer:
             raise RenderError(path, f"syntax error on line {err.lineno}: {err.message}") from None
         except jinja2.TemplateError as err:
             raise RenderError(path, f"{type(err).__name__}: {err}") from None
+        except BudgetExceeded as err:  # a constant expression folded at compile time
+            raise LimitExceededError(err.limit, err.value, err.maximum, path, err.what) from None
+        except _COMPILE_FAILURES as err:
+            raise RenderError(path, f"cannot compile (too large or too deeply nested): {type(err).__name__}: {str(err)[:200]}") from None
 
     @staticmethod
     def _scan_shape(text: str) -> tuple[tuple, list[str]] | None:
@@ -188,8 +226,7 @@ class Renderer:
         env = self.env
         parser = Parser(env, "", None, None)
         parser.stream = TokenStream(iter(rewritten), None, None)
-        source = env._generate(parser.parse(), None, None)
-        code = env._compile(source, "<template>")
+        code = env.compile(parser.parse(), "<template>")
         return env.template_class.from_code(env, code, env.make_globals(None), None)
 
     @staticmethod

@@ -34,12 +34,17 @@ def plan_structure(structure: Mapping[str, Any], limits: Limits, *, render: bool
             check_relative_path(path, limits)
             if isinstance(value, Mapping):
                 plan.dirs.append(path)
+                if len(plan.dirs) > limits.max_files:
+                    raise LimitExceededError("max_files", len(plan.dirs), limits.max_files, path, "folders")
                 visit(value, path + "/")
             elif key.endswith("/"):
                 raise StructureError(path, "a key ending in '/' must map to a mapping (use {} for an empty folder)")
             elif isinstance(value, (str, bytes, bytearray)):
                 data = bytes(value) if isinstance(value, bytearray) else value
-                size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+                try:
+                    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+                except UnicodeEncodeError as err:
+                    raise StructureError(path, f"text is not valid Unicode (lone surrogate at {err.start}); give bytes for binary content") from None
                 if size > limits.max_file_bytes:
                     raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, path)
                 total += size

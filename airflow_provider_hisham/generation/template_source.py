@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import stat
 from collections import OrderedDict
 from typing import Any
+
+from jinja2 import BaseLoader, TemplateNotFound
+from jinja2.loaders import split_template_path
 
 from airflow_provider_hisham.generation.errors import (
     LimitExceededError,
@@ -18,30 +20,43 @@ from airflow_provider_hisham.generation.errors import (
 )
 from airflow_provider_hisham.generation.extensions import resolve_extensions
 from airflow_provider_hisham.generation.limits import Limits
-from airflow_provider_hisham.generation.paths import check_relative_path, check_tree
+from airflow_provider_hisham.generation.paths import check_relative_path, check_tree, is_git_name
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import Renderer
+from airflow_provider_hisham.generation.safe_load import decode_utf8, load_json, read_bytes_bounded
 from airflow_provider_hisham.generation.variables import MANIFEST_NAMES, load_spec, resolve_variables
+
+
+SKIPPED_NAMES = frozenset({"__pycache__"})  # bytecode pip writes into an installed template
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root + os.sep)
 
 
 def _walk(root: str, limits: Limits):
     """Yield (relative path, absolute path, is_dir, executable, size) in sorted order.
 
     Symbolic links are followed only when they stay inside ``root``; folder links are guarded
-    against cycles. Anything that is not a regular file or folder is refused.
+    against cycles. Anything that is not a regular file or folder is refused. A ``.git`` at the
+    top (a template that is a git clone) and ``__pycache__`` folders are not part of the template.
     """
     real_root = os.path.realpath(root)
 
     def visit(abs_dir: str, rel_dir: str, ancestors: frozenset[str]):
+        if rel_dir.count("/") >= limits.max_depth:
+            raise UnsafePathError(rel_dir, f"template folders are nested deeper than {limits.max_depth}")
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
         except OSError as err:
             raise TemplateSpecError(f"cannot read template folder {abs_dir}: {err}") from None
         for entry in entries:
+            if entry.name in SKIPPED_NAMES or (not rel_dir and is_git_name(entry.name)):
+                continue
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             if entry.is_symlink():
                 target = os.path.realpath(entry.path)
-                if not (target == real_root or target.startswith(real_root + os.sep)):
+                if not _inside(target, real_root):
                     raise UnsafePathError(rel, f"template symbolic link leads outside the template ({os.readlink(entry.path)!r})")
             try:
                 st = os.stat(entry.path)
@@ -59,6 +74,32 @@ def _walk(root: str, limits: Limits):
                 raise UnsafePathError(rel, "template entry is not a regular file or folder")
 
     yield from visit(root, "", frozenset({real_root}))
+
+
+class ConfinedLoader(BaseLoader):
+    """``{% include %}`` / ``{% import %}`` from folders, confined like the template walk.
+
+    Jinja's FileSystemLoader follows symbolic links anywhere and would block on a FIFO; this one
+    loads only regular files whose real path stays inside their search folder, at most
+    ``max_bytes`` each, as UTF-8.
+    """
+
+    def __init__(self, searchpath: list[str], max_bytes: int) -> None:
+        self.searchpath = [os.path.realpath(p) for p in searchpath]
+        self.max_bytes = max_bytes
+
+    def get_source(self, environment: Any, template: str):
+        pieces = split_template_path(template)  # refuses ".." segments
+        for base in self.searchpath:
+            path = os.path.join(base, *pieces)
+            if not os.path.lexists(path):
+                continue
+            if not _inside(os.path.realpath(path), base):
+                raise TemplateSpecError(f"included template {template!r} is a symbolic link leading outside {base}")
+            source = decode_utf8(read_bytes_bounded(path, self.max_bytes, "included template"), path)
+            mtime = os.path.getmtime(path)
+            return source, path, lambda: os.path.getmtime(path) == mtime
+        raise TemplateNotFound(template)
 
 
 def _matches(path: str, patterns: list[str]) -> bool:
@@ -135,6 +176,8 @@ def _build(
                 continue
         if is_dir:
             plan.dirs.append(out)
+            if len(plan.dirs) > limits.max_files:
+                raise LimitExceededError("max_files", len(plan.dirs), limits.max_files, out, "folders")
             if parent is None and _matches(rel, copy_only):
                 copy_dirs[rel] = out
             continue
@@ -153,11 +196,9 @@ def _build(
 
 def plan_native(template_dir: str, given: dict[str, Any] | None, limits: Limits, renderer_factory) -> tuple[Plan, Renderer]:
     """Plan a native template: ``template.yaml`` + files with Jinja in contents and names."""
-    spec = load_spec(template_dir)
-    from jinja2 import FileSystemLoader
-
+    spec = load_spec(template_dir, limits.max_template_bytes)
     renderer: Renderer = renderer_factory(extensions=resolve_extensions(spec.extensions, template_dir))
-    renderer.env.loader = FileSystemLoader(template_dir)
+    renderer.env.loader = ConfinedLoader([template_dir], limits.max_file_bytes)
     context = resolve_variables(spec, given, renderer)
     skip = list(MANIFEST_NAMES) + spec.exclude
     plan = _build(template_dir, renderer, context, limits, skip=skip, copy_only=spec.copy_without_render, conditions=spec.conditions)
@@ -257,14 +298,8 @@ def plan_cookiecutter(template_dir: str, given: dict[str, Any] | None, limits: L
 
     Hooks (``hooks/``) are not run: they are arbitrary code. Their presence is reported as a warning.
     """
-    from jinja2 import FileSystemLoader
-
     path = os.path.join(template_dir, "cookiecutter.json")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh, object_pairs_hook=OrderedDict)
-    except (OSError, ValueError) as err:
-        raise TemplateSpecError(f"{path}: cannot read: {err}") from None
+    obj = load_json(read_bytes_bounded(path, limits.max_template_bytes, "cookiecutter.json"), path)
     if not isinstance(obj, dict):
         raise TemplateSpecError(f"{path}: must be a JSON object")
     if {"template", "templates"} & set(obj):
@@ -285,7 +320,7 @@ def plan_cookiecutter(template_dir: str, given: dict[str, Any] | None, limits: L
     context = {"cookiecutter": values, "_cookiecutter": original}
     project_dir_name = find_cookiecutter_dir(template_dir)
     project_root = os.path.join(template_dir, project_dir_name)
-    renderer.env.loader = FileSystemLoader([project_root, os.path.join(template_dir, "templates")])
+    renderer.env.loader = ConfinedLoader([project_root, os.path.join(template_dir, "templates")], limits.max_file_bytes)
     new_lines = values.get("_new_lines") or None
     copy_only = [str(p) for p in values.get("_copy_without_render") or []]
     plan = _build(project_root, renderer, context, limits, skip=[], copy_only=copy_only, conditions={})

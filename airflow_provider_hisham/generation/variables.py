@@ -8,11 +8,115 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_hisham.generation.errors import TemplateSpecError, VariableError
+from airflow_provider_hisham.generation.safe_load import load_yaml, read_bytes_bounded
 
 MANIFEST_NAMES = ("template.yaml", "template.yml")
 _TYPES = {"str", "int", "float", "bool", "choice", "list", "dict"}
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"0", "false", "no", "n", "off", ""}
+# Python's re backtracks: a pattern is accepted only when its worst case on a value of at most
+# MAX_PATTERN_VALUE characters stays small (no repetition inside repetition, no alternation under
+# repetition, no back-references, at most MAX_PATTERN_REPEATS repeated items).
+MAX_PATTERN_VALUE = 256
+MAX_PATTERN_LENGTH = 1000
+MAX_PATTERN_REPEATS = 3
+
+
+def pattern_risk(pattern: str) -> str | None:
+    """Why ``pattern`` could backtrack for a long time, or None when its cost is bounded."""
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        return f"longer than {MAX_PATTERN_LENGTH} characters"
+    # one frame per open group: [has repetition (or an optional item) inside, has alternation inside]
+    stack: list[list[bool]] = [[False, False]]
+    repeats = 0
+    last_group: list[bool] | None = None  # the group just closed (what a quantifier would apply to)
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1:i + 2]
+            if nxt.isdigit() and nxt != "0" or nxt == "g":
+                return "back-references are not allowed"
+            i += 2
+            last_group = None
+            continue
+        if ch == "[":
+            j = i + 1
+            if pattern[j:j + 1] == "^":
+                j += 1
+            if pattern[j:j + 1] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            last_group = None
+            continue
+        if ch == "(":
+            if pattern.startswith("(?P=", i):
+                return "back-references are not allowed"
+            if pattern.startswith("(?(", i):
+                return "conditional groups are not allowed"
+            stack.append([False, False])
+            i += 1
+            if pattern[i:i + 1] == "?":  # (?:  (?=  (?!  (?<=  (?<!  (?P<name>  (?>  (?i)  (?i:
+                i += 1
+                if pattern.startswith("P<", i):
+                    i = pattern.find(">", i) + 1 or n
+                elif pattern.startswith(("<=", "<!"), i):
+                    i += 2
+                else:
+                    while i < n and (pattern[i].isalpha() or pattern[i] == "-"):
+                        i += 1
+                    if pattern[i:i + 1] in (":", "=", "!", ">"):
+                        i += 1
+            last_group = None
+            continue
+        if ch == ")":
+            if len(stack) > 1:
+                last_group = stack.pop()
+                stack[-1][0] |= last_group[0]
+                stack[-1][1] |= last_group[1]
+            i += 1
+            continue
+        if ch == "|":
+            stack[-1][1] = True
+            i += 1
+            last_group = None
+            continue
+        if ch == "?":  # optional: no repeat of its own, but a repeated group around it may backtrack
+            stack[-1][0] = True
+            i += 2 if pattern[i + 1:i + 2] in ("?", "+") else 1
+            last_group = None
+            continue
+        if ch in "*+{":
+            many = True
+            if ch == "{":
+                close = pattern.find("}", i)
+                body = pattern[i + 1:close] if close > 0 else ""
+                parts = body.split(",")
+                if close < 0 or not all(p.strip().isdigit() or p.strip() == "" for p in parts) or len(parts) > 2:
+                    i += 1  # a literal "{"
+                    last_group = None
+                    continue
+                top = parts[-1].strip()
+                many = top == "" or int(top) > 1
+                i = close + 1
+            else:
+                i += 1
+            if pattern[i:i + 1] in ("?", "+"):
+                i += 1
+            if many:
+                repeats += 1
+                if last_group is not None and (last_group[0] or last_group[1]):
+                    return "a repeated group contains a repetition or an alternation (exponential backtracking)"
+                stack[-1][0] = True
+                if repeats > MAX_PATTERN_REPEATS:
+                    return f"more than {MAX_PATTERN_REPEATS} repeated items (polynomial backtracking)"
+            last_group = None
+            continue
+        i += 1
+        last_group = None
+    return None
 
 
 @dataclass
@@ -54,21 +158,15 @@ def _infer_type(vdef: dict[str, Any]) -> str:
     return "str"
 
 
-def load_spec(template_dir: str) -> TemplateSpec:
+def load_spec(template_dir: str, max_bytes: int = 1024 * 1024) -> TemplateSpec:
     """Read and check the manifest; a template without one has no declared variables."""
-    import yaml
-
     for name in MANIFEST_NAMES:
         path = os.path.join(template_dir, name)
-        if os.path.isfile(path):
+        if os.path.lexists(path):
             break
     else:
         return TemplateSpec(name=os.path.basename(os.path.normpath(template_dir)))
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise TemplateSpecError(f"{path}: cannot read manifest: {err}") from None
+    raw = load_yaml(read_bytes_bounded(path, max_bytes, "template manifest"), path) or {}
     if not isinstance(raw, dict):
         raise TemplateSpecError(f"{path}: manifest must be a mapping")
     unknown = set(raw) - {"name", "description", "variables", "conditions", "copy_without_render", "exclude", "extensions"}
@@ -93,6 +191,9 @@ def load_spec(template_dir: str) -> TemplateSpec:
         if var.type == "choice" and not var.choices:
             raise TemplateSpecError(f"{path}: variables.{vname}: type choice needs 'choices'")
         if var.pattern is not None:
+            reason = pattern_risk(str(var.pattern))
+            if reason:
+                raise TemplateSpecError(f"{path}: variables.{vname}.pattern {var.pattern!r} refused: {reason}")
             try:
                 re.compile(var.pattern)
             except re.error as err:
@@ -149,8 +250,11 @@ def _coerce(var: Variable, value: Any) -> Any:
 def _validate(var: Variable, value: Any) -> None:
     if var.choices is not None and value not in var.choices:
         raise VariableError(var.name, f"{value!r} is not one of {var.choices!r}")
-    if var.pattern is not None and isinstance(value, str) and not re.fullmatch(var.pattern, value):
-        raise VariableError(var.name, f"{value!r} does not match pattern {var.pattern!r}")
+    if var.pattern is not None and isinstance(value, str):
+        if len(value) > MAX_PATTERN_VALUE:
+            raise VariableError(var.name, f"is {len(value)} characters long; at most {MAX_PATTERN_VALUE} are checked against a pattern")
+        if not re.fullmatch(var.pattern, value):
+            raise VariableError(var.name, f"{value[:200]!r} does not match pattern {var.pattern!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if var.min is not None and value < var.min:
             raise VariableError(var.name, f"{value!r} is below the minimum {var.min!r}")

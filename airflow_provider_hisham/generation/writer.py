@@ -19,6 +19,7 @@ from airflow_provider_hisham.generation.errors import GenerationError, LimitExce
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
+from airflow_provider_hisham.generation.safe_load import read_bytes_bounded
 
 PARALLEL_MIN_FILES = 400
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -44,20 +45,6 @@ def _detect_newline(raw: bytes) -> str | None:
     return seen[0] if isinstance(seen, tuple) else seen
 
 
-def _read(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 class _Producer:
     def __init__(self, plan: Plan, renderer: Renderer, limits: Limits) -> None:
         self.plan, self.renderer, self.limits = plan, renderer, limits
@@ -67,7 +54,7 @@ class _Producer:
     def content(self, f: PlannedFile) -> tuple[bytes, str]:
         data = f.data
         if data is None:
-            raw = _read(f.source)
+            raw = read_bytes_bounded(f.source, self.limits.max_file_bytes, "template file (read at most its limit, it may grow)")
         elif isinstance(data, str):
             raw = data.encode("utf-8", "surrogatepass")
         else:

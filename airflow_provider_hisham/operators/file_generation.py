@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator
+from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator, shipped_templates_dir
 from airflow_provider_hisham.generation.atomic import write_file_atomic
+from airflow_provider_hisham.generation.safe_load import load_json
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,7 +30,7 @@ except ImportError:  # pragma: no cover - Airflow < 3.2
 
 SECTION = "hisham"
 REGISTRATION_SUFFIX = ".hishamos.json"
-PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "include" / "templates"
+PACKAGE_TEMPLATES = Path(shipped_templates_dir())
 
 
 def _conf_get(key: str, fallback: str = "") -> str:
@@ -64,8 +65,8 @@ def templates_dirs_from_config(extra: str | None = None) -> list[str]:
     """Where template names are looked up, first match wins.
 
     The operator's ``templates_dir``, ``[hisham] templates_dir`` (``AIRFLOW__HISHAM__TEMPLATES_DIR``,
-    ``os.pathsep``-separated), ``$AIRFLOW_HOME/include/templates``, then the templates shipped next
-    to this package (a source checkout's ``include/templates``).
+    ``os.pathsep``-separated), ``$AIRFLOW_HOME/include/templates``, then the templates shipped as
+    this package's data (``airflow_provider_hisham/templates``).
     """
     from airflow.configuration import AIRFLOW_HOME
 
@@ -151,12 +152,14 @@ class FileGenerationOperator(BaseOperator):
             raise GenerationError("FileGenerationOperator needs exactly one of 'template' or 'structure'")
         if self.hishamos_conn_id and not self.hishamos_project_id:
             raise GenerationError("hishamos_project_id is required when hishamos_conn_id is set")
+        if not isinstance(self.project_id, str) or self.project_id.strip() in ("", "None"):
+            raise GenerationError(f"project_id must be a folder name, got {self.project_id!r} (an unset value?)")
         structure = self.structure
         if isinstance(structure, str):  # a templated JSON string, e.g. from XCom
-            structure = json.loads(structure)
+            structure = load_json(structure, "structure", GenerationError)
         variables = self.context
         if isinstance(variables, str):
-            variables = json.loads(variables) if variables.strip() else None
+            variables = load_json(variables, "context", GenerationError) if variables.strip() else None
         root = self.output_root or output_root_from_config()
         generator = ProjectGenerator(root, limits=self._limits(), templates_dirs=templates_dirs_from_config(self.templates_dir), workers=self.workers)
         tags = {"template": str(self.template or "structure")}
@@ -171,7 +174,7 @@ class FileGenerationOperator(BaseOperator):
         self.log.info("Generating project %r from %s into %s", self.project_id, self.template or "an inline structure", root)
         try:
             result = generator.generate(
-                str(self.project_id),
+                self.project_id,
                 template=self.template,
                 structure=structure,
                 context=variables,

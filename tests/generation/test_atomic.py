@@ -19,6 +19,7 @@ from airflow_provider_hisham.generation import (
     ProjectGenerator,
     RenderError,
     VariableError,
+    shipped_templates_dir,
 )
 from airflow_provider_hisham.generation import writer
 from tests.conftest import REPO_ROOT
@@ -38,8 +39,9 @@ def previous(tmp_path):
 
 def _assert_intact(root: Path, tree: dict, manifest: bytes) -> None:
     assert snapshot(root / "p") == tree
-    assert (root / "p.manifest.json").read_bytes() == manifest
-    assert _root_listing(root) == [".p.lock", "p", "p.manifest.json"]
+    assert (root / ".hisham" / "p" / "manifest.json").read_bytes() == manifest
+    assert _root_listing(root) == [".hisham", "p"]
+    assert _root_listing(root / ".hisham" / "p") == ["lock", "manifest.json"]
 
 
 def test_render_error_mid_tree_keeps_previous_generation(previous, tmp_path):
@@ -188,19 +190,20 @@ def test_sigkill_mid_generation_leaves_previous_and_next_run_cleans_up(previous,
     time.sleep(0.2)  # the forked worker dies with its parent (PR_SET_PDEATHSIG)
     # The previous generation is untouched; only a hidden temp folder is left behind.
     assert snapshot(root / "p") == tree
-    assert (root / "p.manifest.json").read_bytes() == manifest
-    leftovers = [n for n in _root_listing(root) if n.startswith(".p.tmp-")]
-    assert leftovers == [tmp_dir.name]
+    assert (root / ".hisham" / "p" / "manifest.json").read_bytes() == manifest
+    leftovers = [n for n in _root_listing(root / ".hisham" / "p") if n.startswith("tmp-")]
+    assert leftovers == [tmp_dir.name] and tmp_dir.parent == root / ".hisham" / "p"
     written = len(list(tmp_dir.rglob("*.txt")))
     assert 0 < written < 3000
     # The next generation removes the leftover and succeeds.
     result = ProjectGenerator(str(root)).generate("p", structure={"keep.txt": "generation 2"})
-    assert _root_listing(root) == [".p.lock", "p", "p.manifest.json"]
+    assert _root_listing(root) == [".hisham", "p"]
+    assert _root_listing(root / ".hisham" / "p") == ["lock", "manifest.json"]
     assert snapshot(Path(result.output_dir)) == {"keep.txt": b"generation 2"}
 
 
 def test_regenerating_gives_the_same_bytes_and_manifest(tmp_path):
-    gen = ProjectGenerator(str(tmp_path / "root"), templates_dirs=[str(REPO_ROOT / "include" / "templates")])
+    gen = ProjectGenerator(str(tmp_path / "root"), templates_dirs=[shipped_templates_dir()])
     first = gen.generate("p", template="python-package", context={"project_name": "Same Bytes"})
     tree1 = snapshot(Path(first.output_dir))
     manifest1 = Path(first.manifest_path).read_bytes()
@@ -230,7 +233,8 @@ def test_manifest_and_compact_summary(tmp_path):
     assert manifest["files"][0] == {"path": "a.txt", "size": 6, "sha256": hashlib.sha256(b"hello\n").hexdigest(), "type": "text", "executable": False}
     assert manifest["files"][1]["type"] == "binary"
     assert result.summary["sha256"] == hashlib.sha256(Path(result.manifest_path).read_bytes()).hexdigest()
-    assert Path(result.manifest_path).parent == Path(result.output_dir).parent
+    # kept in the root's state folder, outside the tree (an export never sees it)
+    assert Path(result.manifest_path) == Path(result.output_dir).parent / ".hisham" / "p" / "manifest.json"
 
 
 def test_summary_stays_small_for_ten_thousand_files(tmp_path):

@@ -103,7 +103,7 @@ def test_template_lookup_by_name_and_errors(tmp_path, template):
         ("variables:\n  x: {default: 1, colour: red}", "unknown keys"),
         ("extensions: [os.system]", "not allowed"),
         ("conditions:\n  a.txt: 'x ==='", "cannot compile"),
-        (": : :", "cannot read manifest"),
+        (": : :", "invalid YAML"),
     ],
 )
 def test_bad_manifest_is_refused_with_its_path(tmp_path, manifest, message):

@@ -54,7 +54,8 @@ def test_unsafe_structure_paths_are_refused(sandbox, case):
     assert reason in str(info.value)
     assert outside_state(tmp, root) == before
     assert (root / "p" / "old.txt").read_text() == "previous"
-    assert sorted(os.listdir(root)) == [".p.lock", "p", "p.manifest.json"]
+    assert sorted(os.listdir(root)) == [".hisham", "p"]
+    assert sorted(os.listdir(root / ".hisham" / "p")) == ["lock", "manifest.json"]
 
 
 def test_long_path_is_refused(sandbox):
@@ -149,10 +150,12 @@ def test_symlink_already_in_target_is_refused(sandbox):
 
 def test_symlinked_manifest_is_refused(sandbox):
     tmp, root = sandbox
-    os.symlink(tmp / "outside" / "victim.txt", root / "r.manifest.json")
-    with pytest.raises(UnsafePathError):
+    (root / ".hisham" / "r").mkdir(parents=True)
+    os.symlink(tmp / "outside" / "victim.txt", root / ".hisham" / "r" / "manifest.json")
+    with pytest.raises(UnsafePathError, match="manifest.json"):
         ProjectGenerator(str(root)).generate("r", structure={"a.txt": "x"})
     assert (tmp / "outside" / "victim.txt").read_text() == "keep me"
+    assert not (root / "r").exists()  # refused before the tree was swapped in
 
 
 @pytest.mark.parametrize("structure", [{"a.txt": 3}, {"a.txt": None}, {"dir/": "text"}, {5: "x"}])

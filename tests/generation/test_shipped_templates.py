@@ -1,4 +1,4 @@
-"""The templates in include/templates generate projects whose own test suites pass."""
+"""The templates shipped in airflow_provider_hisham/templates generate projects whose own test suites pass."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_hisham.generation import ProjectGenerator, VariableError, available_templates
-from tests.conftest import REPO_ROOT
+from airflow_provider_hisham.generation import ProjectGenerator, VariableError, available_templates, shipped_templates_dir
 
-TEMPLATES = REPO_ROOT / "include" / "templates"
+TEMPLATES = Path(shipped_templates_dir())
 
 VARIANTS = {
     "python-package": [{}, {"project_name": "Text Tools", "use_cli": "false", "license": "Proprietary"}],

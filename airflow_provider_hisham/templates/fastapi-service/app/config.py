@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Settings:
-    service_name: str = "{{ service_name }}"
-    api_prefix: str = "{{ api_prefix }}"
+    service_name: str = {{ service_name | pyrepr }}
+    api_prefix: str = {{ api_prefix | pyrepr }}
     max_{{ resource }}s: int = 1000
 
     @classmethod

@@ -1,4 +1,4 @@
-"""{{ service_name }}: HTTP routes."""
+{{ (service_name ~ ": HTTP routes.") | pyrepr }}
 
 from __future__ import annotations
 

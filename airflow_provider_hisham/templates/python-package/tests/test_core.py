@@ -3,7 +3,7 @@ from {{ package_name }} import slugify, word_count
 
 
 def test_version():
-    assert {{ package_name }}.__version__ == "{{ version }}"
+    assert {{ package_name }}.__version__ == {{ version | pyrepr }}
 
 
 def test_slugify():

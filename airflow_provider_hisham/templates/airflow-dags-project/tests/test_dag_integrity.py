@@ -17,8 +17,8 @@ def test_no_import_errors(dag_bag):
 
 
 def test_dag_shape(dag_bag):
-    dag = dag_bag.dags["{{ dag_id }}"]
+    dag = dag_bag.dags[{{ dag_id | pyrepr }}]
     assert {t.task_id for t in dag.tasks} == {"extract", "transform", "load"}
     assert dag.get_task("transform").upstream_task_ids == {"extract"}
     assert dag.default_args["retries"] == {{ retries }}
-    assert sorted(dag.tags) == sorted({{ tags | tojson }})
+    assert sorted(dag.tags) == sorted({{ tags | pyrepr }})

@@ -1,4 +1,4 @@
-"""Core text helpers of {{ project_name }}."""
+{{ ("Core text helpers of " ~ project_name ~ ".") | pyrepr }}
 
 from __future__ import annotations
 

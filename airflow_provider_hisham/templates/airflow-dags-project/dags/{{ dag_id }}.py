@@ -1,4 +1,4 @@
-"""{{ project_name }}: extract -> transform -> load, one run a {{ schedule | replace('@', '') }}."""
+{{ (project_name ~ ": extract -> transform -> load, one run a " ~ schedule | replace("@", "") ~ ".") | pyrepr }}
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from {{ package_name }}.transform import clean, parse_rows, totals_by_region
 DATA_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "include", "{{ package_name }}", "sample.csv")
 
 with DAG(
-    dag_id="{{ dag_id }}",
-    schedule="{{ schedule }}",
+    dag_id={{ dag_id | pyrepr }},
+    schedule={{ schedule | pyrepr }},
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
-    default_args={"owner": "{{ owner }}", "retries": {{ retries }}, "retry_delay": timedelta(minutes=5)},
-    tags={{ tags | tojson }},
+    default_args={"owner": {{ owner | pyrepr }}, "retries": {{ retries }}, "retry_delay": timedelta(minutes=5)},
+    tags={{ tags | pyrepr }},
 ) as dag:
 
     @task

@@ -4,7 +4,7 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.main import create_app
 
-BASE = "{{ api_prefix }}/{{ resource }}s"
+BASE = {{ (api_prefix ~ "/" ~ resource ~ "s") | pyrepr }}
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def client():
 
 
 def test_health(client):
-    assert client.get("/health").json() == {"status": "ok", "service": "{{ service_name }}"}
+    assert client.get("/health").json() == {"status": "ok", "service": {{ service_name | pyrepr }}}
 
 
 def test_crud_round_trip(client):

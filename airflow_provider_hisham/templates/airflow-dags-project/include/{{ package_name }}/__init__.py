@@ -1,0 +1,1 @@
+{{ ("Code shared by the DAGs of " ~ project_name ~ ".") | pyrepr }}
