@@ -87,6 +87,11 @@ def _connection_mapping(hook: HishamOSHook) -> dict[str, str]:
     return raw
 
 
+def clear_agent_cache() -> None:
+    """Forget the cached agent lists (e.g. after agents were added to the backend)."""
+    _agent_cache.clear()
+
+
 def agent_directory(hook: HishamOSHook, mapping: Mapping[str, str] | None = None) -> AgentDirectory:
     """The backend's agents (cached per process and connection) with the connection's and ``mapping``'s references."""
     hook.get_conn()

@@ -9,8 +9,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_hisham.agents import AgentNotFoundError
 from airflow_provider_hisham.api.idempotency import MARKER_FIELD
-from airflow_provider_hisham.operators import agent as agent_module
-from airflow_provider_hisham.operators.agent import resolve_agents
+from airflow_provider_hisham.operators.agent import clear_agent_cache, resolve_agents
 from tests.conftest import run_dag, xcom
 from tests.operators.test_api_call import _dag, _ti
 from tests.servers.hishamos_agents import EXECUTE_PATH, usage
@@ -28,9 +27,9 @@ NO_RETRY_DELAY = "retry_delay=pendulum.duration(seconds=0)"
 
 @pytest.fixture(autouse=True)
 def fresh_agent_cache():
-    agent_module._agent_cache.clear()
+    clear_agent_cache()
     yield
-    agent_module._agent_cache.clear()
+    clear_agent_cache()
 
 
 def _output(capfd) -> str:
@@ -178,3 +177,24 @@ FileGenerationOperator(task_id="files", project_id="evil", structure_from={bad},
     assert dr.state == DagRunState.FAILED
     assert "output of step 'coder': block at line 4: unsafe path '../../escape.py'" in _output(capfd)
     assert not (out / "evil").exists() and not (tmp_path / "escape.py").exists()
+
+
+def test_agent_steps_in_a_workflow_config(hishamos, hishamos_conn, tmp_path):
+    from tests.workflow.test_patterns import run_config
+
+    hishamos_conn("password")
+    out = tmp_path / "out"
+    dr = run_config({"dag_id": "wf_agents", "steps": [
+        {"id": "triage", "type": "agent", "config": {"agent": "Bug Triage Agent",
+                                                     "inputs": {"bug": "Login page crashes"}}},
+        {"id": "plan", "type": "agent", "config": {"agent": "QA Agent", "agents": {"QA Agent": "qa-testing-agent"},
+                                                   "prompt": "severity {{ steps.triage.output.severity }}",
+                                                   "max_tokens": 10000}},
+        {"id": "code", "type": "agent", "config": {"agent": "coding-agent", "prompt": "login form"}},
+        {"id": "files", "type": "file_generation", "config": {"project_id": "login", "output_root": str(out),
+                                                              "structure_from": "{{ steps.code.output }}",
+                                                              "source_step": "code"}},
+    ]})
+    assert dr.state == DagRunState.SUCCESS
+    assert hishamos.state.executions_of("qa-testing-agent")[0]["input_data"]["prompt"] == "severity 4"
+    assert (out / "login" / "src" / "login_form.py").is_file() and xcom(dr, "files")["total_files"] == 3
