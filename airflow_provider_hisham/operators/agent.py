@@ -194,7 +194,8 @@ class HishamOSAgentOperator(BaseOperator):
         answer, reused = self._earlier_answer(hook, agent, key, context), True
         if answer is None:
             prompt = build_prompt(str(self.agent), self.prompt, inputs)
-            answer, reused = self._execute(hook, agent, prompt, build_context(inputs, self._dict("context"), key)), False
+            run_context = build_context(inputs, self._dict("context"), key)
+            answer, reused = self._execute(hook, agent, prompt, run_context), False
         result = step_result(answer, slug)
 
         cost, tokens = result["cost"], result["tokens_used"]

@@ -198,3 +198,18 @@ def test_agent_steps_in_a_workflow_config(hishamos, hishamos_conn, tmp_path):
     assert dr.state == DagRunState.SUCCESS
     assert hishamos.state.executions_of("qa-testing-agent")[0]["input_data"]["prompt"] == "severity 4"
     assert (out / "login" / "src" / "login_form.py").is_file() and xcom(dr, "files")["total_files"] == 3
+
+
+def test_mapped_agent_steps_each_have_their_marker_and_count_in_the_budget(hishamos, hishamos_conn, capfd):
+    hishamos_conn("password")
+    tokens, cost, _ = usage("a", "[Legal Counsel] a")
+    dr = _run("agent_mapped", """
+req = HishamOSAgentOperator.partial(task_id="req", agent="legal-agent").expand(prompt=["a", "b", "c"])
+last = HishamOSAgentOperator(task_id="last", agent="legal-agent", prompt="d", max_tokens=6)
+req >> last
+""")
+    runs = hishamos.state.executions_of("legal-agent")
+    assert sorted(r["input_data"]["prompt"] for r in runs) == ["a", "b", "c"]
+    assert len({r["context"][MARKER_FIELD] for r in runs}) == 3
+    assert _ti(dr, "last").state == TaskInstanceState.FAILED
+    assert f"already spent cost {3 * cost:.6f} and {3 * tokens} tokens over 3 agent step(s)" in _output(capfd)
