@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "HishamOS",
                 "python-modules": [
+                    "airflow_provider_hisham.operators.agent",
                     "airflow_provider_hisham.operators.api_call",
                     "airflow_provider_hisham.operators.file_generation",
                     "airflow_provider_hisham.operators.repo_creation",

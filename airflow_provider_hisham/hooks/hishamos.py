@@ -443,3 +443,18 @@ class HishamOSHook(HttpHook):
 
     def has_endpoint(self, method: str, path: str) -> bool:
         return method.upper() in self.discover_endpoints().get(path, [])
+
+    # -- agent executions (for agent steps) -----------------------------------------------------
+    def iter_agent_executions(self, agent_id: str, **filters: Any) -> Any:
+        """AgentExecutions of one agent (UUID), newest first, fetched a page at a time as consumed
+        (a caller that stops early reads no further pages). HishamOS shows users their own only."""
+        params = {"agent": agent_id, "ordering": "-created_at", **{k: v for k, v in filters.items() if v is not None}}
+        path = f"{AGENTS}executions/"
+        page = 1
+        for _ in range(MAX_PAGES):
+            data = self._call("GET", path, params={**params, "page": page} if page > 1 else params)
+            yield from data.get("results", [])
+            if not data.get("next"):
+                return
+            page += 1
+        raise HishamOSAPIError(None, f"more than {MAX_PAGES} pages", method="GET", path=path)

@@ -89,6 +89,10 @@ class FileGenerationOperator(BaseOperator):
     :param template: a template name (looked up in the templates folders) or a folder path
         (native ``template.yaml`` template or a Cookiecutter template).
     :param structure: inline mapping ``{"src/main.py": "...", "tests/": {}}``; exclusive with template.
+    :param structure_from: an agent step's output (its result dict, e.g. ``agent_task.output``, or its
+        text) holding a JSON object ``{path: content}`` or fenced blocks naming paths
+        (```` ```python src/app.py ````); untrusted, never rendered (see ``agents.files``).
+    :param source_step: the step that produced ``structure_from``, named in refusals.
     :param context: template variables (templated; strings like ``"true"`` are coerced by type).
     :param output_root: defaults to ``[hisham] generated_projects_root``.
     :param hishamos_conn_id: when set, register a GeneratedProject record in HishamOS.
@@ -99,7 +103,7 @@ class FileGenerationOperator(BaseOperator):
     :param max_file_bytes, max_files, max_project_bytes: override the ``[hisham]`` limits.
     """
 
-    template_fields: Sequence[str] = ("project_id", "template", "context", "structure", "output_root", "hishamos_project_id")
+    template_fields: Sequence[str] = ("project_id", "template", "context", "structure", "structure_from", "output_root", "hishamos_project_id")
     template_fields_renderers = {"context": "json", "structure": "json"}
     ui_color = "#d9f2e6"
 
@@ -109,6 +113,8 @@ class FileGenerationOperator(BaseOperator):
         project_id: str,
         template: str | None = None,
         structure: Mapping[str, Any] | None = None,
+        structure_from: Any = None,
+        source_step: str | None = None,
         context: Mapping[str, Any] | None = None,
         output_root: str | None = None,
         hishamos_conn_id: str | None = None,
@@ -127,6 +133,8 @@ class FileGenerationOperator(BaseOperator):
         self.project_id = project_id
         self.template = template
         self.structure = structure
+        self.structure_from = structure_from
+        self.source_step = source_step
         self.context = context
         self.output_root = output_root
         self.hishamos_conn_id = hishamos_conn_id
@@ -146,14 +154,23 @@ class FileGenerationOperator(BaseOperator):
             return base
         return Limits(**{**base.__dict__, **self.limit_overrides})
 
+    def _structure_from_agent(self) -> dict[str, Any]:
+        from airflow_provider_hisham.agents.files import structure_from_output
+
+        if self.render_structure:
+            raise GenerationError("render_structure cannot be used with structure_from: agent output is never rendered")
+        return structure_from_output(self.structure_from, source=str(self.source_step or "structure_from"), limits=self._limits())
+
     def execute(self, context: Context) -> dict[str, Any]:
-        if (self.template is None) == (self.structure is None):
-            raise GenerationError("FileGenerationOperator needs exactly one of 'template' or 'structure'")
+        if [self.template, self.structure, self.structure_from].count(None) != 2:
+            raise GenerationError("FileGenerationOperator needs exactly one of 'template', 'structure' or 'structure_from'")
         if self.hishamos_conn_id and not self.hishamos_project_id:
             raise GenerationError("hishamos_project_id is required when hishamos_conn_id is set")
         structure = self.structure
         if isinstance(structure, str):  # a templated JSON string, e.g. from XCom
             structure = json.loads(structure)
+        if self.structure_from is not None:
+            structure = self._structure_from_agent()
         variables = self.context
         if isinstance(variables, str):
             variables = json.loads(variables) if variables.strip() else None

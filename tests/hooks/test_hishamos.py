@@ -310,12 +310,13 @@ def test_project_and_sprint_methods(hishamos, hook_for, project):
 
 def test_agents_by_name_and_id(hishamos, hook_for):
     hook = hook_for()
-    qa = hook.get_agent("QA Agent")
-    assert hook.get_agent(qa["id"])["name"] == "QA Agent" and hook.get_agent("qa")["id"] == qa["id"]
+    qa = hook.get_agent("QA Engineer")
+    assert hook.get_agent(qa["id"])["name"] == "QA Engineer" and hook.get_agent("qa-testing-agent")["id"] == qa["id"]
     assert len(hook.list_agents()) == len(hishamos.state.agents)
-    run = hook.execute_agent("Coding Agent", "write tests", {"repo": "x"})
-    assert run["output"] == "[Coding Agent] write tests" and run["user_id"] == hishamos.state.user.id
-    with pytest.raises(HishamOSNotFound, match="no agent named 'Chef Agent'; available: Architect Agent"):
+    run = hook.execute_agent("Legal Counsel", "review terms", {"repo": "x"})
+    assert run["output"] == "[Legal Counsel] review terms"
+    assert hishamos.state.executions_of("legal-agent")[0]["user"] == hishamos.state.user.id
+    with pytest.raises(HishamOSNotFound, match="no agent named 'Chef Agent'; available: Agile Project Manager"):
         hook.get_agent("Chef Agent")
 
 
@@ -339,7 +340,7 @@ def test_endpoint_forms_and_full_urls_must_be_on_the_connection_host(hook_for, h
     hook = hook_for()
     assert hook.call("GET", hishamos.url + ME)["id"]
     assert hook.call("get", "api/v1/auth/me")["id"]  # slashes added: Django would redirect
-    assert hook.call("GET", "/api/v1/agents?search=QA")["results"][0]["name"] == "QA Agent"
+    assert hook.call("GET", "/api/v1/agents?search=QA")["results"][0]["name"] == "QA Engineer"
     with pytest.raises(HishamOSConfigError, match="not on this connection's host"):
         hook.call("GET", "http://example.com" + ME)
 

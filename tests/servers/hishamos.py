@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlencode
 import jwt
 import yaml
 
+from tests.servers import hishamos_agents
 from tests.servers.base import JsonHandler, LocalServer
 from tests.servers.hishamos_spec import vendored_spec
 
@@ -58,11 +59,7 @@ _PROXY_PAGES = {
     504: "Gateway Time-out",
 }
 
-AGENT_NAMES = (
-    "Architect Agent", "Bug Triage Agent", "Business Analyst Agent", "Code Review Agent",
-    "Coding Agent", "DevOps Agent", "Documentation Agent", "Project Manager Agent", "QA Agent",
-    "Release Manager Agent", "Scrum Master Agent",
-)
+AGENT_NAMES = tuple(name for name, _ in hishamos_agents.AGENTS)  # the real backend's 16
 
 
 def _sid(name: str) -> str:
@@ -203,28 +200,55 @@ class HishamOSState:
             self.faults: list[Fault] = []
             self.requests: list[RecordedRequest] = []
             self.response_errors: list[str] = []
-            self.agents: dict[str, dict[str, Any]] = {}
-            for name in AGENT_NAMES:
-                self._seed_agent(name)
+            self._seed_agents()
             self.demo_project_id = _sid("project:demo")
             self.projects[self.demo_project_id] = self._project_record(
                 self.demo_project_id, self.user,
                 {"name": "Demo Project", "description": "Seeded by the local HishamOS stand-in.",
                  "start_date": "2026-01-01", "end_date": "2026-12-31", "organization": None})
 
-    def _seed_agent(self, name: str) -> None:
-        agent_id = name.lower().removesuffix(" agent").replace(" ", "-")
+    def _seed_agents(self) -> None:
+        """The 16 agents, their executions (``executions``), and the agent fault switches."""
+        self.agents: dict[str, dict[str, Any]] = {}
+        self.agent_faults: list[Fault] = []
+        #: Agent executions allowed for the tier (None: no limit); past it, 403 like the real backend.
+        self.agent_execution_limit: int | None = None
         now = _iso(time.time())
-        rec = {
-            "id": _sid(f"agent:{name}"), "agent_id": agent_id, "name": name,
-            "description": f"HishamOS {name}.", "capabilities": [agent_id], "system_prompt": f"You are the {name}.",
-            "preferred_platform": "openai", "fallback_platforms": [], "model_name": "gpt-4o",
-            "temperature": 0.7, "max_tokens": 4000, "status": "active", "version": "1.0.0",
-            "total_invocations": 0, "total_tokens_used": 0, "total_cost": "0.0000",
-            "average_response_time": 0.0, "success_rate": 100.0, "created_at": now, "updated_at": now,
-            "last_invoked_at": None, "created_by": None, "updated_by": None,
-        }
-        self.agents[rec["id"]] = rec
+        for name, slug in hishamos_agents.AGENTS:
+            rec = {
+                "id": _sid(f"agent:{name}"), "agent_id": slug, "name": name,
+                "description": f"HishamOS {name}.", "capabilities": [slug], "system_prompt": f"You are the {name}.",
+                "preferred_platform": "openai", "fallback_platforms": [], "model_name": "gpt-4o",
+                "temperature": 0.7, "max_tokens": 4000, "status": "active", "version": "1.0.0",
+                "total_invocations": 0, "total_tokens_used": 0, "total_cost": "0.0000",
+                "average_response_time": 0.0, "success_rate": 100.0, "created_at": now, "updated_at": now,
+                "last_invoked_at": None, "created_by": None, "updated_by": None,
+            }
+            self.agents[rec["id"]] = rec
+
+    def agent_by_slug(self, slug: str) -> dict[str, Any]:
+        return next(a for a in self.agents.values() if a["agent_id"] == slug)
+
+    def inject_agent_fault(self, kind: str = "async_context", *, agent: str | None = None, times: int = 1) -> Fault:
+        """Make the next ``times`` execute calls (of the agent with slug ``agent``, or any) fail.
+
+        ``async_context``: 500 ``{"error": "You cannot call this from an async context..."}``, nothing
+        recorded (the real backend's bug). For "recorded, then the connection drops" use
+        ``HishamOSServer.inject("drop_after_commit", method="POST", path=hishamos_agents.EXECUTE_PATH)``.
+        """
+        if kind != "async_context":
+            raise ValueError(f"unknown agent fault {kind!r}")
+        path = f"/api/v1/agents/{self.agent_by_slug(agent)['id']}/execute/" if agent else None
+        fault = Fault(kind, "POST", path, times, 500)
+        with self.lock:
+            self.agent_faults.append(fault)
+        return fault
+
+    def executions_of(self, slug: str) -> list[dict[str, Any]]:
+        """Recorded executions of one agent (oldest first)."""
+        agent_id = self.agent_by_slug(slug)["id"]
+        with self.lock:
+            return [e for e in self.executions if e["agent"] == agent_id]
 
     @property
     def user(self) -> User:
@@ -879,26 +903,50 @@ class HishamOSHandler(JsonHandler):
             raise ApiError(404, "No Agent matches the given query.")
         return 200, self.st.agents[id]
 
+    @_route("GET", r"/api/v1/agents/executions/")
+    def _api_agent_executions(self, user: User, data: Any) -> tuple[int, Any]:
+        """Newest first; users see their own executions, superusers all."""
+        items = [e for e in reversed(self.st.executions) if user.is_superuser or e["user"] == user.id]
+        return self._page(self._filtered(items, "agent", "status", "user"))
+
     @_route("POST", r"/api/v1/agents/{id}/execute/", validate_body=False, validate_response=False)
     def _api_execute(self, user: User, data: Any, id: str) -> tuple[int, Any]:
-        # The schema declares AgentRequest as this body; the real endpoint takes {"prompt", "context"}.
-        agent = self.st.agents.get(id)
+        # The schema declares AgentRequest as this body and Agent as the answer; the real endpoint
+        # takes {"prompt", "context"} and answers the run's result (README).
+        st = self.st
+        agent = st.agents.get(id)
         if agent is None:
             raise ApiError(404, "No Agent matches the given query.")
-        if not isinstance(data.get("prompt"), str) or not data["prompt"].strip():
-            raise ApiError.validation({"prompt": ["This field is required."]})
-        if agent["status"] != "active":
-            raise ApiError(400, f"Agent {agent['name']} is not active.")
-        execution = {
-            "success": True, "execution_id": str(uuid.uuid4()), "agent_id": agent["agent_id"], "agent": agent["id"],
-            "output": f"[{agent['name']}] {data['prompt']}", "context": data.get("context") or {},
-            "user_id": user.id, "tokens_used": len(data["prompt"].split()), "cost": "0.000000",
-            "execution_time": 0.01,
-        }
+        prompt = data.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            return 400, {"error": "Prompt is required"}
+        fault = next((f for f in st.agent_faults if f.matches("POST", self.path_only)), None)
+        if fault is not None:
+            fault.times -= 1
+            fault.hits += 1
+            return 500, {"error": hishamos_agents.ASYNC_CONTEXT_ERROR}
+        mine = sum(1 for e in st.executions if e["user"] == user.id)
+        if st.agent_execution_limit is not None and mine >= st.agent_execution_limit:
+            return 403, {"error": "Agent execution limit reached for your subscription tier. "
+                                  "Please upgrade your subscription."}
+        context = data.get("context") or {}
+        output = hishamos_agents.answer(agent["agent_id"], agent["name"], prompt, context)
+        tokens, cost, elapsed_ms = hishamos_agents.usage(prompt, output)
+        now = _iso(st.now())
+        st.executions.append({
+            "id": str(uuid.uuid4()), "agent_name": agent["name"], "user_email": user.email,
+            "input_data": {"prompt": prompt}, "context": context, "output_data": {"output": output},
+            "error_message": "", "status": "completed", "platform_used": agent["preferred_platform"],
+            "model_used": agent["model_name"], "tokens_used": tokens, "cost": f"{cost:.6f}",
+            "execution_time": elapsed_ms / 1000, "created_at": now, "updated_at": now, "started_at": now,
+            "completed_at": now, "agent": agent["id"], "user": user.id, "created_by": user.id, "updated_by": user.id,
+        })
         agent["total_invocations"] += 1
-        agent["last_invoked_at"] = _iso(self.st.now())
-        self.st.executions.append(execution)
-        return 200, execution
+        agent["total_tokens_used"] += tokens
+        agent["total_cost"] = f"{float(agent['total_cost']) + cost:.4f}"
+        agent["last_invoked_at"] = now
+        return 200, {"success": True, "output": output, "response": output, "execution_time": elapsed_ms,
+                     "cost": cost, "token_usage": {"tokens_used": tokens}, "agent_used": agent["agent_id"]}
 
     # -- generated projects, files, exports ----------------------------------------------
     _GP_FIELDS = ("output_directory", "status", "error_message", "workflow_execution", "total_files", "total_size",

@@ -32,6 +32,7 @@ USED_PATHS = (
     "/api/v1/agents/",
     "/api/v1/agents/{id}/",
     "/api/v1/agents/{id}/execute/",
+    "/api/v1/agents/executions/",
     "/api/v1/projects/generated-projects/",
     "/api/v1/projects/generated-projects/{id}/",
     "/api/v1/projects/project-files/",

@@ -205,10 +205,10 @@ def test_sprint_date_rules(api):
 
 def test_agents_list_and_execute(hishamos, api):
     agents = api.call("GET", "/api/v1/agents/").json()
-    qa = next(a for a in agents["results"] if a["name"] == "QA Agent")
-    run = api.call("POST", f"/api/v1/agents/{qa['id']}/execute/", json={"prompt": "test it", "context": {"k": 1}})
-    assert run.status_code == 200 and run.json()["output"] == "[QA Agent] test it"
-    assert api.call("POST", f"/api/v1/agents/{qa['id']}/execute/", json={}).status_code == 400
+    legal = next(a for a in agents["results"] if a["name"] == "Legal Counsel")
+    run = api.call("POST", f"/api/v1/agents/{legal['id']}/execute/", json={"prompt": "check it", "context": {"k": 1}})
+    assert run.status_code == 200 and run.json()["output"] == "[Legal Counsel] check it"
+    assert api.call("POST", f"/api/v1/agents/{legal['id']}/execute/", json={}).status_code == 400
 
 
 def test_generated_projects_files_and_exports(hishamos, api):
