@@ -555,18 +555,19 @@ class _Translator:
             self.issue(step.path + ("agent",), str(exc), step.id)
             return None, {}
         self.field_base[task_id] = {"inputs": path}
+        # the agent as the first task resolved it: a task whose resolver failed fails rendering,
+        # so no agent runs (handlers and rework heads would otherwise run on upstream_failed)
+        agent_ref = "{{ steps.%s.output[%s].name }}" % (RESOLVE_TASK, _literal(step.data["agent"]))
         config = {
-            "agent": step.data["agent"],
+            "agent": agent_ref,
             "inputs": self.refs(inputs, path, task_id, extra),
-            "agents": "{{ steps.%s.output.agents }}" % RESOLVE_TASK,
             "hishamos_conn_id": self.conn_id(),
         }
+        if self.agent_mapping():
+            config["agents"] = self.agent_mapping()
         for key in ("max_cost", "max_tokens"):
             if key in self.metadata:
                 config[key] = self.metadata[key]
-        known = set(step_type.config_schema.get("properties", {})) if isinstance(step_type.config_schema, dict) else set()
-        if known and "agents" not in known:
-            config["agents"] = self.agent_mapping()
         return AGENT_STEP_TYPE, config
 
     def gate(self, step: _Step, attempt: int, task_id: str, upstream: list[str], rule: str | None) -> str | None:
@@ -956,29 +957,11 @@ def fail_run() -> None:
 
 
 def resolve_agents(agents: list[str], mapping: dict, hishamos_conn_id: str = "hishamos_default") -> dict:
-    """First task of a definition: every agent it names, resolved before any agent runs."""
-    try:  # the agents package's resolver (explicit mapping, id, name, slug...)
-        from airflow_provider_hisham.agents import resolve_agent_names  # type: ignore[import-not-found]
-    except ImportError:
-        resolve_agent_names = None
-    from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+    """First task of a definition: every agent it names resolved (``{reference: {"id", "name",
+    "agent_id"}}``) before any agent runs, or one error naming each unresolved one."""
+    from airflow_provider_hisham.operators.agent import resolve_agents as resolve
 
-    hook = HishamOSHook(hishamos_conn_id)
-    if resolve_agent_names is not None:
-        return {"agents": resolve_agent_names(hook, agents, mapping)}
-    known = hook.list_agents()
-    resolved, missing = {}, []
-    for name in agents:
-        wanted = mapping.get(name, name)
-        found = next((a for a in known if wanted in (a.get("id"), a.get("name"), a.get("slug"))), None)
-        if found is None:
-            missing.append(name if wanted == name else f"{name} (mapped to {wanted})")
-        else:
-            resolved[name] = found["id"]
-    if missing:
-        names = ", ".join(sorted(f"{a.get('name')} ({a.get('slug')})" for a in known))
-        raise LookupError(f"agents not found in HishamOS: {', '.join(missing)}; map them with agents: {{name: slug}}; HishamOS has: {names}")
-    return {"agents": resolved}
+    return resolve(agents, agents=mapping, hishamos_conn_id=hishamos_conn_id)
 
 
 def _internal(name: str, description: str, callable_: Any) -> StepType:

@@ -27,7 +27,7 @@ AGENT = StepType(
 
 
 class StubAgentOperator(BaseOperator):
-    template_fields = ("inputs", "agents")
+    template_fields = ("agent", "inputs")
 
     def __init__(self, *, agent, inputs=None, agents=None, hishamos_conn_id="hishamos_default", max_cost=None, max_tokens=None, **kwargs):
         super().__init__(**kwargs)
@@ -38,12 +38,12 @@ class StubAgentOperator(BaseOperator):
         if self.task_id in (self.inputs.get("fail_tasks") or []):
             raise RuntimeError(f"stub agent {self.agent!r} asked to fail in {self.task_id}")
         answer = self.inputs.get("answer") or {}
-        return {"text": f"{self.agent} done", "agent": self.agents.get(self.agent) if isinstance(self.agents, dict) else None,
+        return {"text": f"{self.agent} done", "agent": self.agent,
                 "inputs": self.inputs, "at": started, **(answer if isinstance(answer, dict) else {})}
 
 
 def resolve(agents, mapping, hishamos_conn_id="hishamos_default"):
-    return {"agents": {name: mapping.get(name, name.lower().replace(" ", "-")) for name in agents}}
+    return {name: {"id": name, "name": mapping.get(name, name), "agent_id": name} for name in agents}
 
 
 RESOLVER = StepType(
@@ -56,6 +56,6 @@ def stub_registry() -> StepTypeRegistry:
     registry = StepTypeRegistry()
     for step_type in INTERNAL_STEP_TYPES:
         registry.register(step_type)
-    registry.register(AGENT)
+    registry.register(AGENT, replace=True)
     registry.register(RESOLVER, replace=True)
     return registry
