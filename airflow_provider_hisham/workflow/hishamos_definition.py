@@ -327,10 +327,11 @@ class _Translator:
                 step.merge = True
         for _, target, _ in success_edges:
             incoming[target] += 1
-        for _, target in failure_edges:
-            incoming[target] += 1
         # list order decides the direction: an on_failure to a step listed earlier loops back
         order = {s.id: i for i, s in enumerate(steps)}
+        for source, target in failure_edges:
+            if order[target] > order[source]:
+                incoming[target] += 1
         handlers = {target for source, target in failure_edges if order[target] > order[source]}
         # implicit order: an unlinked step follows the previous one (groups run side by side)
         previous: list[str] = []
@@ -346,7 +347,7 @@ class _Translator:
                     success_edges.append((up, step.id, step.path))
                 if key and key.startswith("b:") and key == last_group:
                     pass
-            if step.id in handlers and incoming[step.id] == sum(1 for _, t in failure_edges if t == step.id):
+            if step.id in handlers and incoming[step.id] == sum(1 for f, t in failure_edges if t == step.id and order[t] > order[f]):
                 continue  # a pure failure handler is off the main line
             if key:
                 group_members.setdefault(key, []).append(step.id)

@@ -113,3 +113,30 @@ def test_a_mapping_in_the_definition_is_used(hishamos, hishamos_conn):
     dr = bag.dags["user_story_generation"].test(run_conf={"feature": "login", "vision": "simple"})
     assert dr.state == DagRunState.SUCCESS, states(dr)
     assert xcom(dr, "add_acceptance_criteria")["agent"] == "qa-testing-agent"
+
+
+def test_the_example_definition_runs_agents_files_the_story_generates_and_archives(hishamos, hishamos_conn, airflow_home):
+    """dags/workflows/hishamos_feature_to_archive.yaml through the shipped loader."""
+    import zipfile
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO_ROOT
+
+    hishamos_conn("password")
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"), bundle_path=REPO_ROOT / "dags", bundle_name="dags-folder")
+    assert bag.import_errors == {}, bag.import_errors
+    dag = bag.dags["hishamos_feature_to_archive"]
+    assert {"implement__rework_1", "review__rework_1", "review__reworked", "generate__condition"} <= set(dag.task_ids)
+    dr = dag.test(run_conf={"hishamos_project": hishamos.state.demo_project_id, "project_slug": "csv-export"})
+    got = states(dr)
+    assert dr.state == DagRunState.SUCCESS, got
+    story = xcom(dr, "create_story")
+    assert hishamos.state.stories[story["id"]]["title"] == "Customers can export their order history as CSV"
+    assert got["implement__rework_1"] == TaskInstanceState.SKIPPED  # the review passed
+    generated = Path(xcom(dr, "generate")["output_dir"])
+    assert generated == airflow_home / "generated-projects" / "csv-export"
+    files = sorted(str(p.relative_to(generated)) for p in generated.rglob("*") if p.is_file())
+    assert "README.md" in files and any(f.startswith("src/") for f in files)
+    with zipfile.ZipFile(xcom(dr, "archive")["archive_path"]) as archive:
+        assert sorted(n for n in archive.namelist() if not n.endswith("/")) == files
