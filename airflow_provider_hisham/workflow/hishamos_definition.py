@@ -49,6 +49,8 @@ from airflow_provider_hisham.workflow.plan import (
     WorkflowPlan,
     _config_validator,
     _Compiler,
+    _fast_valid,
+    _rust_check,
     _schema_message,
     task_ancestors,
 )
@@ -86,6 +88,13 @@ def is_hishamos_definition(data: Any) -> bool:
 def hishamos_schema() -> dict:
     """HishamOS's workflow JSON Schema (draft-07), as vendored from ``../shared``."""
     return json.loads(resources.files(__package__).joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _fast_hishamos_check():
+    """HishamOS's schema compiled by jsonschema-rs: the yes/no the provider's own format gets
+    (draft-07 and 2020-12 read this schema alike: ``definitions`` refs, object ``items``)."""
+    return _rust_check(hishamos_schema())
 
 
 @lru_cache(maxsize=1)
@@ -244,7 +253,11 @@ class _Translator:
         steps = data.get("steps")
         provider = {i for i, s in enumerate(steps) if isinstance(s, dict) and "type" in s} if isinstance(steps, list) else set()
         hishamos_view = {k: v for k, v in data.items() if k != "agents"}  # top-level agents: ours
-        for error in sorted(_hishamos_validator().iter_errors(hishamos_view), key=lambda e: list(map(str, e.absolute_path))):
+        if provider:  # judged by the provider's step-type schema below
+            hishamos_view["steps"] = [{"id": "x", "agent": "x"} if i in provider else s for i, s in enumerate(steps)]
+        if _fast_valid(_fast_hishamos_check(), hishamos_view):
+            hishamos_view = None  # jsonschema-rs found nothing: no need for the messages
+        for error in [] if hishamos_view is None else sorted(_hishamos_validator().iter_errors(hishamos_view), key=lambda e: list(map(str, e.absolute_path))):
             where = tuple(error.absolute_path)
             if len(where) >= 2 and where[0] == "steps" and where[1] in provider:
                 continue  # judged by the provider's step-type schema below
@@ -857,18 +870,36 @@ def _check_params(source: ConfigSource, params: dict) -> None:
 
 
 def _check_templates(source: ConfigSource, plan: WorkflowPlan) -> None:
-    """Every generated template parses and names only params and steps (a bug guard, and what
-    keeps definition text away from anything else)."""
+    """Every generated template parses and names only params and steps (a guard on this module's
+    output, which is also what keeps definition text away from anything else)."""
     issues = []
     for task in plan.tasks.values():
         for value in _strings(task.config):
             if "{{" in value and "ti.xcom_pull" not in value:
-                try:
-                    template_references(value)
-                except ExpressionError as exc:
-                    issues.append(ConfigIssue(source.name, str(exc), dotted(task.path), task.task_id, source.line_of(task.path)))
+                error = _template_error(_shape(value))
+                if error:
+                    issues.append(ConfigIssue(source.name, error, dotted(task.path), task.task_id, source.line_of(task.path)))
     if issues:
         raise HishamOSDefinitionError(issues)
+
+
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
+_NAMES = re.compile(r"\b(steps|params)\.[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _shape(template: str) -> str:
+    """``template`` with its string constants emptied and its step/param names made one: the
+    same parse and the same verdict, so the check runs once per shape, not once per string."""
+    return _NAMES.sub(r"\1.x", _LITERAL.sub("''", template))
+
+
+@lru_cache(maxsize=1024)
+def _template_error(shape: str) -> str | None:
+    try:
+        template_references(shape)
+    except ExpressionError as exc:
+        return str(exc)
+    return None
 
 
 def _strings(value: Any):
