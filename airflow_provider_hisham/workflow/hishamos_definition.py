@@ -65,6 +65,7 @@ RESOLVE_TASK = "resolve_agents"
 FAIL_TASK = "workflow_failed"
 DEFAULT_MAX_REWORK = 2
 MAX_REWORK_LIMIT = 5
+MAX_STEPS = 500  # with at most 5 reworks a definition stays a few thousand tasks
 DEFAULT_RETRIES = 3  # HishamOS's schema defaults
 DEFAULT_TIMEOUT = 300
 DEFAULT_RETRY_DELAY = 30
@@ -290,6 +291,9 @@ class _Translator:
 
     # --- the step graph ---
     def collect(self) -> None:
+        if len(self.source.data["steps"]) > MAX_STEPS:
+            self.issue(("steps",), f"{len(self.source.data['steps'])} steps; a definition may have at most {MAX_STEPS}")
+            self.fail()
         for index, data in enumerate(self.source.data["steps"]):
             kind = "provider" if "type" in data else data.get("step_type", "agent")
             if kind == "merge":
@@ -407,6 +411,31 @@ class _Translator:
     def success_reaches(self, start: str, goal: str) -> bool:
         return self.reaches(start, goal, failures=False)
 
+    def ancestors_of(self, step: str) -> set[str]:
+        """Steps that run before ``step`` through success edges."""
+        seen, todo = set(), list(self.steps[step].success)
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(self.steps[node].success)
+        return seen
+
+    def descendants(self, step: str) -> set[str]:
+        """Steps that run after ``step`` through success edges."""
+        if not hasattr(self, "_downstream"):
+            self._downstream: dict[str, list[str]] = {s: [] for s in self.steps}
+            for node in self.steps.values():
+                for up in node.success:
+                    self._downstream[up].append(node.id)
+        seen, todo = set(), list(self._downstream[step])
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(self._downstream[node])
+        return seen
+
     def segments(self) -> list[tuple[list[str], set[str]]]:
         """Rework segments (steps in definition order, the steps whose failure restarts them)."""
         found: list[tuple[set[str], set[str]]] = []
@@ -421,7 +450,7 @@ class _Translator:
                 if end != target and not self.success_reaches(target, end):
                     self.issue(self.steps[end].path + ("on_failure",), f"on_failure '{target}' points back through a failure handler; a rework must follow success edges", end)
                     continue
-                nodes = {n for n in self.steps if n in (target, end) or (self.success_reaches(target, n) and self.success_reaches(n, end))}
+                nodes = {target, end} | (self.descendants(target) & self.ancestors_of(end))
                 found.append((nodes, {end}))
         merged: list[tuple[set[str], set[str]]] = []
         for nodes, sources in found:
@@ -885,12 +914,15 @@ def _check_templates(source: ConfigSource, plan: WorkflowPlan) -> None:
 
 _LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'")
 _NAMES = re.compile(r"\b(steps|params)\.[A-Za-z_][A-Za-z0-9_]*")
+_ENTRY = r"'': \{'': steps\.x\.output(?:\.[A-Za-z0-9_]+)?\}"
+_ALL_STEPS = re.compile(r"\{" + _ENTRY + r"(?:, " + _ENTRY + r")*\}")
 
 
 def _shape(template: str) -> str:
     """``template`` with its string constants emptied and its step/param names made one: the
     same parse and the same verdict, so the check runs once per shape, not once per string."""
-    return _NAMES.sub(r"\1.x", _LITERAL.sub("''", template))
+    shape = _NAMES.sub(r"\1.x", _LITERAL.sub("''", template))
+    return _ALL_STEPS.sub("{'': {'': steps.x.output}}", shape)  # {{steps}}: one entry a step
 
 
 @lru_cache(maxsize=1024)
@@ -938,9 +970,25 @@ def evaluate(expression: str, values: dict) -> tuple[bool | None, str]:
         condition_references(expression)  # the names it may use, again: the plan is data too
         _plain_condition(expression)
         compiled = _env().compile_expression(expression, undefined_to_none=True)
+        values = _as_substituted(values)
         return bool(compiled(params=values.get("params") or {}, steps=values.get("steps") or {})), ""
     except Exception as exc:  # a missing key, a type mismatch, a sandbox refusal: not true
         return None, f"{type(exc).__name__}: {exc}"
+
+
+_SCALAR_TEXT = re.compile(r"-?\d{1,18}(\.\d{1,18})?|true|false|null")
+
+
+def _as_substituted(value: Any) -> Any:
+    """Strings that read as numbers, booleans or null become those values: HishamOS substitutes a
+    reference's text into the condition before evaluating it, so "3" > 2 holds there too."""
+    if isinstance(value, str):
+        return json.loads(value) if _SCALAR_TEXT.fullmatch(value) else value
+    if isinstance(value, dict):
+        return {k: _as_substituted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_substituted(v) for v in value]
+    return value
 
 
 def check_conditions(step: str, checks: list[dict]) -> dict:

@@ -205,6 +205,8 @@ def test_gate_skips_with_the_reason():
         check_conditions("x", [check])
     check["expression"]["values"]["steps"]["t"]["output"] = {"severity": 3}
     assert check_conditions("x", [check]) == {"step": "x", "run": True}
+    check["expression"]["values"]["steps"]["t"]["output"] = {"severity": "3"}  # text, as HishamOS substitutes it
+    assert check_conditions("x", [check]) == {"step": "x", "run": True}
     check["expression"]["expression"] = "steps.t.__class__"
     with pytest.raises(AirflowSkipException, match="could not be evaluated"):
         check_conditions("x", [check])
