@@ -125,8 +125,6 @@ def structure_from_output(output: Any, *, source: str, limits: Limits | None = N
     files = [p for p, v in structure.items() if isinstance(v, str)]
     if len(files) > limits.max_files:
         raise AgentOutputError(source, f"{len(files)} files, more than max_files {limits.max_files}")
-    if sum(_size(structure[p]) for p in files) > limits.max_project_bytes:
-        raise AgentOutputError(source, f"files larger in all than max_project_bytes {limits.max_project_bytes}")
     try:
         check_tree(files, [p.rstrip("/") for p, v in structure.items() if not isinstance(v, str)])
     except GenerationError as exc:

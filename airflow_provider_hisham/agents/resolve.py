@@ -27,8 +27,9 @@ def slug_candidates(reference: str) -> list[str]:
     slug = slugify(reference)
     if not slug:
         return []
-    other = slug[: -len("-agent")] if slug.endswith("-agent") else f"{slug}-agent"
-    return [slug] + ([other] if other and other != "agent" else [])
+    if slug == "agent":
+        return [slug]
+    return [slug, slug[: -len("-agent")] if slug.endswith("-agent") else f"{slug}-agent"]
 
 
 class AgentDirectory:

@@ -87,6 +87,11 @@ def _connection_mapping(hook: HishamOSHook) -> dict[str, str]:
     return raw
 
 
+def clear_agent_cache() -> None:
+    """Forget the cached agent lists (e.g. after agents were added to the backend)."""
+    _agent_cache.clear()
+
+
 def agent_directory(hook: HishamOSHook, mapping: Mapping[str, str] | None = None) -> AgentDirectory:
     """The backend's agents (cached per process and connection) with the connection's and ``mapping``'s references."""
     hook.get_conn()
@@ -189,7 +194,8 @@ class HishamOSAgentOperator(BaseOperator):
         answer, reused = self._earlier_answer(hook, agent, key, context), True
         if answer is None:
             prompt = build_prompt(str(self.agent), self.prompt, inputs)
-            answer, reused = self._execute(hook, agent, prompt, build_context(inputs, self._dict("context"), key)), False
+            run_context = build_context(inputs, self._dict("context"), key)
+            answer, reused = self._execute(hook, agent, prompt, run_context), False
         result = step_result(answer, slug)
 
         cost, tokens = result["cost"], result["tokens_used"]

@@ -9,8 +9,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_hisham.agents import AgentNotFoundError
 from airflow_provider_hisham.api.idempotency import MARKER_FIELD
-from airflow_provider_hisham.operators import agent as agent_module
-from airflow_provider_hisham.operators.agent import resolve_agents
+from airflow_provider_hisham.operators.agent import clear_agent_cache, resolve_agents
 from tests.conftest import run_dag, xcom
 from tests.operators.test_api_call import _dag, _ti
 from tests.servers.hishamos_agents import EXECUTE_PATH, usage
@@ -28,9 +27,9 @@ NO_RETRY_DELAY = "retry_delay=pendulum.duration(seconds=0)"
 
 @pytest.fixture(autouse=True)
 def fresh_agent_cache():
-    agent_module._agent_cache.clear()
+    clear_agent_cache()
     yield
-    agent_module._agent_cache.clear()
+    clear_agent_cache()
 
 
 def _output(capfd) -> str:
@@ -178,3 +177,39 @@ FileGenerationOperator(task_id="files", project_id="evil", structure_from={bad},
     assert dr.state == DagRunState.FAILED
     assert "output of step 'coder': block at line 4: unsafe path '../../escape.py'" in _output(capfd)
     assert not (out / "evil").exists() and not (tmp_path / "escape.py").exists()
+
+
+def test_agent_steps_in_a_workflow_config(hishamos, hishamos_conn, tmp_path):
+    from tests.workflow.test_patterns import run_config
+
+    hishamos_conn("password")
+    out = tmp_path / "out"
+    dr = run_config({"dag_id": "wf_agents", "steps": [
+        {"id": "triage", "type": "agent", "config": {"agent": "Bug Triage Agent",
+                                                     "inputs": {"bug": "Login page crashes"}}},
+        {"id": "plan", "type": "agent", "config": {"agent": "QA Agent", "agents": {"QA Agent": "qa-testing-agent"},
+                                                   "prompt": "severity {{ steps.triage.output.severity }}",
+                                                   "max_tokens": 10000}},
+        {"id": "code", "type": "agent", "config": {"agent": "coding-agent", "prompt": "login form"}},
+        {"id": "files", "type": "file_generation", "config": {"project_id": "login", "output_root": str(out),
+                                                              "structure_from": "{{ steps.code.output }}",
+                                                              "source_step": "code"}},
+    ]})
+    assert dr.state == DagRunState.SUCCESS
+    assert hishamos.state.executions_of("qa-testing-agent")[0]["input_data"]["prompt"] == "severity 4"
+    assert (out / "login" / "src" / "login_form.py").is_file() and xcom(dr, "files")["total_files"] == 3
+
+
+def test_mapped_agent_steps_each_have_their_marker_and_count_in_the_budget(hishamos, hishamos_conn, capfd):
+    hishamos_conn("password")
+    tokens, cost, _ = usage("a", "[Legal Counsel] a")
+    dr = _run("agent_mapped", """
+req = HishamOSAgentOperator.partial(task_id="req", agent="legal-agent").expand(prompt=["a", "b", "c"])
+last = HishamOSAgentOperator(task_id="last", agent="legal-agent", prompt="d", max_tokens=6)
+req >> last
+""")
+    runs = hishamos.state.executions_of("legal-agent")
+    assert sorted(r["input_data"]["prompt"] for r in runs) == ["a", "b", "c"]
+    assert len({r["context"][MARKER_FIELD] for r in runs}) == 3
+    assert _ti(dr, "last").state == TaskInstanceState.FAILED
+    assert f"already spent cost {3 * cost:.6f} and {3 * tokens} tokens over 3 agent step(s)" in _output(capfd)
