@@ -356,3 +356,20 @@ def test_a_broken_definition_is_its_own_import_error_and_the_others_load():
     assert set(errors) == {"bad_yaml.yaml", "bad_schema.yaml"}
     assert "invalid YAML" in errors["bad_yaml.yaml"]
     assert "bad_schema.yaml:6: step 'a': field 'steps[0].timeout_seconds': 0 is less than the minimum of 1" in errors["bad_schema.yaml"]
+
+
+def test_a_cached_plan_builds_the_same_dag(tmp_path):
+    from airflow_provider_hisham.workflow import load_dags
+
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    shutil.copy(DEFINITIONS / "bug_lifecycle.yaml", folder)
+    cache = tmp_path / "cache"
+    first = load_dags(folder, registry=stub_registry(), cache_dir=cache, report_errors=False)
+    assert len(list(cache.glob("*.json"))) == 1
+    again = load_dags(folder, registry=stub_registry(), cache_dir=cache, report_errors=False)
+    dag, cached = first.dags["bug_lifecycle"], again.dags["bug_lifecycle"]
+    assert sorted(dag.task_ids) == sorted(cached.task_ids) and "qa_test__rework_2" in cached.task_ids
+    assert {t: sorted(dag.get_task(t).upstream_task_ids) for t in dag.task_ids} == {
+        t: sorted(cached.get_task(t).upstream_task_ids) for t in cached.task_ids}
+    assert cached.get_task("notify_team").trigger_rule == "one_failed"
