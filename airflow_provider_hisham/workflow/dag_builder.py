@@ -18,7 +18,8 @@ from typing import Any
 
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
-from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
+from airflow_provider_hisham.workflow.hishamos_definition import compile_source, register_internal_step_types
+from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.plan_cache import PlanCache
 from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, parse_text
@@ -224,7 +225,11 @@ class _Builder:
             k: _translate_all(v, lanes) if step_type.templated_as.get(k, k) in templated else v for k, v in kwargs.items()
         }
         try:
-            operator(task_id=task.task_id, dag=dag, **options, **kwargs)
+            if "expand_over" in options:  # a HishamOS loop body: one mapped instance per list item
+                over = dag.get_task(options.pop("expand_over")).output
+                operator.partial(task_id=task.task_id, dag=dag, **options, **kwargs).expand(doc_md=over)
+            else:
+                operator(task_id=task.task_id, dag=dag, **options, **kwargs)
         except Exception as exc:
             self.issue(task, task.path + ("config",), f"{operator.__name__} rejected the config: {type(exc).__name__}: {exc}")
 
@@ -232,7 +237,7 @@ class _Builder:
 def build_dag_from_source(source: ConfigSource, registry: StepTypeRegistry | None = None):
     """Validate ``source`` and build its DAG (raises WorkflowConfigError naming file/step/field/line)."""
     registry = registry or default_registry
-    return build_dag_from_plan(compile_workflow(source, registry), registry)
+    return build_dag_from_plan(compile_source(source, registry), registry)
 
 
 def build_dag_from_plan(plan: WorkflowPlan, registry: StepTypeRegistry | None = None):
@@ -263,6 +268,7 @@ def load_plans(
     One stage at a time over all the files (read and look up the cache, parse, validate, store)
     rather than file by file, so each stage's code stays warm in the CPU's caches.
     """
+    register_internal_step_types(registry)  # before the cache: cached HishamOS plans name them
     done: dict[str, WorkflowPlan | Exception] = {}
     todo: dict[str, tuple[Path, bytes, str]] = {}
     for name, path in files.items():
@@ -285,7 +291,7 @@ def load_plans(
     plans: dict[str, WorkflowPlan] = {}
     for name, source in sources.items():
         try:
-            plans[name] = compile_workflow(source, registry)
+            plans[name] = compile_source(source, registry)  # either format (HishamOS's or ours)
         except Exception as exc:
             done[name] = exc
     for name, plan in plans.items():

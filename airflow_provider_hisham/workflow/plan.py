@@ -267,7 +267,7 @@ class _Compiler:
         )
         self.tasks.setdefault(step["id"], task)
         try:
-            step_type = self.registry.get(step["type"])
+            step_type = self.registry.get_public(step["type"])
         except UnknownStepTypeError as exc:
             self.issue(path + ("type",), str(exc), step["id"])
         else:
@@ -346,19 +346,7 @@ class _Compiler:
         return None
 
     def ancestors(self) -> dict[str, set[str]]:
-        memo: dict[str, set[str]] = {}
-
-        def of(node: str) -> set[str]:
-            if node not in memo:
-                result: set[str] = set()
-                for up in self.tasks[node].upstream:
-                    result |= {up} | of(up)
-                memo[node] = result
-            return memo[node]
-
-        for node in self.tasks:
-            of(node)
-        return memo
+        return task_ancestors(self.tasks)
 
     def check_references(self, params: dict, ancestors: dict[str, set[str]]) -> None:
         for task in self.tasks.values():
@@ -454,6 +442,23 @@ class _Compiler:
             raise WorkflowConfigError(self.issues)
         dag = {k: v for k, v in data.items() if k not in ("steps", "params", "$schema")}
         return WorkflowPlan(self.source, dag, params, self.tasks, self.lanes)
+
+
+def task_ancestors(tasks: dict[str, TaskPlan]) -> dict[str, set[str]]:
+    """Every task id -> the ids of all tasks that run before it (the plan has no cycle)."""
+    memo: dict[str, set[str]] = {}
+
+    def of(node: str) -> set[str]:
+        if node not in memo:
+            result: set[str] = set()
+            for up in tasks[node].upstream:
+                result |= {up} | of(up)
+            memo[node] = result
+        return memo[node]
+
+    for node in tasks:
+        of(node)
+    return memo
 
 
 def _strings(value: Any, path: tuple):

@@ -41,6 +41,8 @@ class StepType:
     to_kwargs: Callable[[dict], dict] | None = None
     #: operator keyword -> the template field it is stored in, when the names differ
     templated_as: Mapping[str, str] = field(default_factory=dict)
+    #: a task kind a compiler adds (HishamOS gates, joins...): never named by a config, not listed
+    internal: bool = False
 
     def operator_kwargs(self, config: dict) -> dict:
         return dict(self.to_kwargs(config) if self.to_kwargs else config)
@@ -192,7 +194,14 @@ class StepTypeRegistry:
 
     def names(self) -> list[str]:
         self.load_entry_points()
-        return sorted(self._types)
+        return sorted(name for name, step_type in self._types.items() if not step_type.internal)
+
+    def get_public(self, name: str) -> StepType:
+        """:meth:`get` for a name written in a config: internal kinds are unknown there."""
+        step_type = self.get(name)
+        if step_type.internal:
+            raise UnknownStepTypeError(f"unknown step type '{name}'; known step types: {', '.join(self.names())}")
+        return step_type
 
     def load_entry_points(self) -> None:
         """Register the types other packages publish (once; a broken plugin names itself)."""
