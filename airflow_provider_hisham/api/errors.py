@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from airflow_provider_hisham.secrets import SecretScrubber
+
+_NO_SECRETS = SecretScrubber()
+
 
 class HishamOSError(Exception):
     """Base class of this provider's HishamOS errors."""
@@ -14,18 +18,25 @@ class HishamOSConfigError(HishamOSError, ValueError):
     """The connection or the task arguments cannot work (names the field at fault)."""
 
 
+class HishamOSForeignHostError(HishamOSConfigError):
+    """A URL names another host than the connection's: nothing is sent there (credentials stay home)."""
+
+
 class HishamOSAPIError(HishamOSError):
     """HishamOS answered with an error, or could not be reached.
 
     ``status`` is the HTTP status (None when no response arrived); ``message`` and ``details``
     come from HishamOS's error body ``{"error": true, "message", "details", "status_code"}``.
+    An error body may echo the request (a password, a key, a token): with ``scrubber`` every form
+    of the known secrets is replaced in ``message`` and ``details`` before anything is formatted.
     """
 
     def __init__(self, status: int | None, message: str, details: Any = None, *, method: str = "",
-                 path: str = "") -> None:
+                 path: str = "", scrubber: SecretScrubber | None = None) -> None:
+        scrubber = scrubber or _NO_SECRETS
         self.status = status
-        self.message = message
-        self.details = details if details is not None else {}
+        self.message = scrubber.scrub(message)
+        self.details = scrubber.scrub_value(details) if details is not None else {}
         self.method = method
         self.path = path
         super().__init__(self._text())
@@ -60,9 +71,15 @@ class HishamOSNotFound(HishamOSAPIError):
     """A named object (agent, story...) looked up by the client does not exist."""
 
 
+def body_excerpt(body: bytes, scrubber: SecretScrubber | None = None, limit: int = 300) -> str:
+    """The start of a non-JSON body for an error message, secrets scrubbed before the cut."""
+    return (scrubber or _NO_SECRETS).truncate(body[: limit * 8].decode("utf-8", "replace"), limit)
+
+
 def error_from_response(status: int, content_type: str, body: bytes, method: str, path: str,
-                        reason: str = "") -> HishamOSAPIError:
-    """Turn an error response into the matching exception."""
+                        reason: str = "", scrubber: SecretScrubber | None = None) -> HishamOSAPIError:
+    """Turn an error response into the matching exception (secrets in the body scrubbed)."""
+    where = {"method": method, "path": path, "scrubber": scrubber}
     if "json" in content_type:
         try:
             data = json.loads(body)
@@ -70,15 +87,14 @@ def error_from_response(status: int, content_type: str, body: bytes, method: str
             data = None
         if isinstance(data, dict):
             if "message" in data:
-                return HishamOSAPIError(status, str(data["message"]), data.get("details"), method=method, path=path)
+                return HishamOSAPIError(status, str(data["message"]), data.get("details"), **where)
             if "error" in data:  # workflow execution errors: {"success": false, "error", "message", ...}
-                return HishamOSAPIError(status, str(data["error"]), data, method=method, path=path)
+                return HishamOSAPIError(status, str(data["error"]), data, **where)
             if "detail" in data:
-                return HishamOSAPIError(status, str(data["detail"]), data, method=method, path=path)
-            return HishamOSAPIError(status, reason or "error", data, method=method, path=path)
+                return HishamOSAPIError(status, str(data["detail"]), data, **where)
+            return HishamOSAPIError(status, reason or "error", data, **where)
     if status == 404 and "html" in content_type:
         return HishamOSEndpointNotFound(
             404, f"no such endpoint {path} (HishamOS answered its HTML 404 page: the path does not exist "
-            "or an id in it is not a UUID)", method=method, path=path)
-    return HishamOSAPIError(status, reason or f"HTTP {status}", {"body": body[:300].decode("utf-8", "replace")},
-                            method=method, path=path)
+            "or an id in it is not a UUID)", **where)
+    return HishamOSAPIError(status, reason or f"HTTP {status}", {"body": body_excerpt(body, scrubber)}, **where)

@@ -15,7 +15,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.api.errors import HishamOSConfigError, HishamOSError
 from airflow_provider_hisham.api.idempotency import marker
-from airflow_provider_hisham.api.results import redact_credentials, select
+from airflow_provider_hisham.api.results import shape_result
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -121,6 +121,9 @@ class HishamOSApiCallOperator(BaseOperator):
         DAG's params, so the query is taken from the task-level ones only and kept in ``query_params``.
     :param response_check: ``fn(result) -> bool``; False fails the task.
     :param result_path: dotted path into the result for XCom (``"id"``, ``"results.0.number"``).
+        Credentials never reach XCom: values under credential-named keys (``access``,
+        ``accessToken``, ``api_key``, ``secret``...), JWTs and the connection's own secrets are
+        replaced by ``***``, also when ``result_path`` selects one directly.
     :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
     """
 
@@ -175,4 +178,5 @@ class HishamOSApiCallOperator(BaseOperator):
         if self.response_check is not None and not self.response_check(result):
             raise HishamOSResponseCheckError(f"task {self.task_id}: response_check rejected the result of "
                                              f"{self.action or f'{self.method} {self.endpoint}'}")
-        return redact_credentials(select(result, self.result_path) if self.result_path else result)
+        # credential keys and JWTs by name and shape, then every form of the connection's own secrets
+        return hook.redact(shape_result(result, self.result_path))

@@ -41,3 +41,41 @@ def test_select_and_redact():
     assert redact_credentials({"access": "t", "refresh": "r", "user": {"email": "e", "password": "p"},
                                "items": [{"token": "x"}]}) == {
         "access": "***", "refresh": "***", "user": {"email": "e", "password": "***"}, "items": [{"token": "***"}]}
+
+
+def test_credential_keys_are_recognised_in_every_case_style():
+    from airflow_provider_hisham.api.results import is_credential_key, shape_result
+
+    for key in ("key", "accessToken", "access_token", "api-key", "apiKey", "X-API-Key", "refresh_token", "Secret",
+                "Authorization", "token", "password", "jwt", "jwt_secret", "clientSecret"):
+        assert is_credential_key(key), key
+    for key in ("id", "number", "max_tokens", "tokens_used", "token_usage", "airflow_idempotency_key", "keys"):
+        assert not is_credential_key(key), key
+    login = {"access": "a" * 20, "refresh": "r" * 20, "user": {"email": "e", "apiKey": "k" * 20, "has_api_key": True}}
+    assert shape_result(login, "access") == "***" and shape_result(login, "user.apiKey") == "***"
+    assert shape_result(login, "user") == {"email": "e", "apiKey": "***", "has_api_key": True}
+    assert shape_result(login, "user.email") == "e"
+
+
+def test_scrubber_hides_every_form_and_cuts_cleanly():
+    import base64
+    from urllib.parse import quote
+
+    from airflow_provider_hisham.secrets import SecretScrubber, clean_credential, CredentialFormatError
+
+    scrubber = SecretScrubber()
+    secret = 'pa ss&"<w>\n'
+    assert scrubber.add(secret, users=("alice@x",))
+    forms = [secret, secret.strip(), quote(secret.strip(), safe=""), json.dumps(secret.strip())[1:-1],
+             base64.b64encode(secret.strip().encode()).decode(),
+             base64.b64encode(b"alice@x:" + secret.strip().encode()).decode(), "pa ss&amp;&quot;&lt;w&gt;"]
+    text = " | ".join(forms)
+    assert scrubber.scrub(text) == " | ".join(["***"] * len(forms))
+    assert scrubber.scrub_value({secret.strip(): [secret]}) == {"***": ["***"]}
+    assert scrubber.truncate("x" * 10 + secret.strip() + "y" * 90, 20) == "x" * 10 + "***" + "y" * 7
+    assert scrubber.truncate("x" * 10 + secret.strip()[:6] + "y", 16) == "x" * 10  # no half secret at the cut
+    assert not SecretScrubber() and SecretScrubber().scrub("abc") == "abc"
+    assert clean_credential(" tok\r\n", "api_key") == ("tok", True)
+    with pytest.raises(CredentialFormatError, match="field 'api_key' contains a control character") as err:
+        clean_credential("tok\nX-Evil: 1", "api_key", "connection 'c'")
+    assert "X-Evil" not in str(err.value)
