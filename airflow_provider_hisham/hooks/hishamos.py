@@ -14,6 +14,7 @@ send, and scrubbed from error messages and ``test_connection()`` output.
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -63,6 +64,7 @@ MAX_PAGES = 10_000
 
 _schema_cache: dict[str, dict[str, list[str]]] = {}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _origin(parts: Any) -> tuple[str, str, int | None]:
@@ -173,7 +175,7 @@ class HishamOSHook(HttpHook):
             raise HishamOSConfigError(f"{where}: field 'srv_lookup' is not supported: credentials are sent only to "
                                       "the host named in the connection")
         host = conn.host or ""
-        if any(ord(c) < 32 or ord(c) == 127 for c in host):
+        if _CONTROL.search(host):
             raise HishamOSConfigError(f"{where}: field 'host' contains a control character")
         split = urlsplit(host if "://" in host else f"{conn.schema or 'http'}://{host}")
         if "@" in split.netloc:
@@ -283,7 +285,7 @@ class HishamOSHook(HttpHook):
         """A path on this connection's host. An absolute (or scheme-relative ``//host``) URL is
         accepted only for this host; another host is refused before anything is sent."""
         endpoint = str(endpoint)
-        if any(ord(c) < 32 or ord(c) == 127 for c in endpoint):
+        if _CONTROL.search(endpoint):
             raise HishamOSConfigError("endpoint contains a control character (line break...): refused")
         stripped = endpoint.strip()
         parts = urlsplit(stripped)
