@@ -27,7 +27,8 @@ STORIES = "/api/v1/projects/stories/"
 def start_server() -> tuple[subprocess.Popen, dict]:
     """The stand-in in its own process; returns it and the credentials it prints."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.hishamos", "--port", "0", "--lifetime", "1800"],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.servers.hishamos", "--port", "0", "--lifetime", "1800",
+                             "--no-rate-limits"],  # 1,000 calls a side: the real backend would throttle them
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     while not lines or lines[-1] != "}\n":

@@ -1,4 +1,14 @@
-"""Pytest fixtures for the local API stand-ins (registered in tests/conftest.py)."""
+"""Pytest fixtures for the local API stand-ins (registered in tests/conftest.py).
+
+HishamOS subscription tier: ``hishamos`` puts alice's organization on ``hishamos_tier``, which is
+``"professional"`` unless a test parametrizes it. Run a test on both tiers with ``@both_tiers``
+(``pytest.mark.parametrize("hishamos_tier", TIERS)``), or on trial only with ``hishamos_trial``.
+
+Rate limits follow the real backend (the middleware's 100 requests a minute from one address,
+DRF's anon 100/h and user 1000/h). A test that makes many calls says so: ``hishamos_unthrottled``,
+or ``hishamos.state.rate_limits = False``, or moves the server's clock on with
+``hishamos.state.advance_clock(61)``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers.hishamos import HishamOSServer
+from tests.servers.hishamos import TIERS, HishamOSServer
+
+both_tiers = pytest.mark.parametrize("hishamos_tier", TIERS)
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +30,35 @@ def hishamos_server() -> Iterator[HishamOSServer]:
 
 
 @pytest.fixture
-def hishamos(hishamos_server: HishamOSServer) -> HishamOSServer:
+def hishamos_tier() -> str:
+    """The tier of alice's organization in ``hishamos``; parametrize it (``@both_tiers``) to change it."""
+    return "professional"
+
+
+@pytest.fixture
+def hishamos(hishamos_server: HishamOSServer, hishamos_tier: str) -> HishamOSServer:
     """The HishamOS stand-in, back in its seeded state, checking its responses against the schema."""
     hishamos_server.reset()
+    hishamos_server.state.set_tier(hishamos_tier)
     hishamos_server.state.validate_responses = True
     yield hishamos_server
     errors = list(hishamos_server.state.response_errors)
     hishamos_server.state.validate_responses = False
     assert not errors, f"the stand-in answered outside the schema: {errors}"
+
+
+@pytest.fixture
+def hishamos_trial(hishamos: HishamOSServer) -> HishamOSServer:
+    """``hishamos`` with alice's organization on the trial tier (what a new HishamOS signup gets)."""
+    hishamos.state.set_tier("trial")
+    return hishamos
+
+
+@pytest.fixture
+def hishamos_unthrottled(hishamos: HishamOSServer) -> HishamOSServer:
+    """``hishamos`` without its rate limits, for tests that make many calls on purpose."""
+    hishamos.state.rate_limits = False
+    return hishamos
 
 
 @pytest.fixture

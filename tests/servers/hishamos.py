@@ -2,15 +2,41 @@
 
 Requests are checked with openapi-core against ``hishamos_openapi.yaml`` (the shared
 ``openapi.yaml`` trimmed to the paths used, see ``hishamos_spec.py``); where HishamOS's observed
-behaviour differs from its schema (``../shared/hishamos/README.md``) the observed behaviour wins:
+behaviour differs from its schema (``../shared/hishamos/README.md``) the observed behaviour wins
+(``test_hishamos_contract.py`` holds one test per README point):
 
 * errors use HishamOS's body ``{"error": true, "message", "details", "status_code"}``;
   unknown paths and non-UUID ids get Django's HTML 404 page;
-* stories need ``description`` and ``acceptance_criteria``; ``?project=`` filters stories;
-  ``PATCH /stories/{id}/`` answers the known 500; ``bulk-update-status`` works;
+* stories need ``description`` and ``acceptance_criteria`` ("Description is required.");
+  ``?project=`` filters stories; ``PATCH /stories/{id}/`` answers the known 500;
+  ``bulk-update-status`` checks the status against the project's workflow (``project_states``,
+  else ``DEFAULT_STORY_STATES``) and reports failures as strings in ``errors`` with HTTP 200;
 * 25 items a page, ``page_size`` ignored, a page past the end is 404 ``Invalid page.``;
-* HS256 JWTs (30 min access, 30 day rotating refresh with blacklist), ``X-API-Key``;
-* retrieving a repository export by id answers 403 to non-superusers.
+* HS256 JWTs (30 min access, 30 day refresh, rotated but not blacklisted);
+* subscription tiers per organization: ``state.set_tier("trial" | "professional", org=None)``
+  (seeded organizations start on ``HishamOSServer(tier=...)``, default "professional"; a real
+  signup is "trial"). Trial: one project per organization (the seeded demo project is it), no
+  ``projects.import_export`` (RepositoryExport create -> 400 "Validation error"), no
+  ``ai.api_access`` (any working ``X-API-Key`` -> 401). ``state.count_agent_execution(user)``
+  charges an agent run against ``state.execution_limits`` (403 ``{"error": ...}`` past it);
+* API keys: ``POST /api/v1/auth/api-keys/`` answers ``"key": ""``; working keys exist only where
+  ``state.provision_api_key(user)`` made one (``state.api_key`` is alice's); bad key -> 401;
+* GeneratedProject ``total_files``/``total_size``/``completed_at`` are read-only; a status PATCH
+  follows ``GP_TRANSITIONS`` (else 400 ``Invalid transition from X to Y``);
+* RepositoryExport keeps only ``generated_project``, ``export_type``, ``repository_name``,
+  ``config``: it stays ``pending`` with empty url/path; by id it answers 403 to non-superusers;
+  project files are read-only (405);
+* rate limits as on the real backend: the middleware's HTML 429 (``Retry-After: 60``) after 100
+  requests a minute from one address (X-Forwarded-For or the peer), DRF's JSON 429 past anon
+  100/h or user 1000/h. Switch them off with ``state.rate_limits = False`` (or
+  ``HishamOSServer(rate_limits=False)``, ``--no-rate-limits``), or move the clock on with
+  ``state.advance_clock(61)``. ``reset()`` puts the server's defaults back.
+
+Message texts the README does not record (the trial project limit, the usage limit, the
+bulk-update reasons after "Failed to update story <id>: ", the 429 page) are the stand-in's.
+The pytest fixtures (``fixtures.py``) choose the tier: ``hishamos`` (``hishamos_tier``,
+professional unless parametrized, e.g. with ``@both_tiers``), ``hishamos_trial``, and
+``hishamos_unthrottled``.
 
 Faults are injected with ``HishamOSServer.inject``: a status (429 with ``Retry-After``, 5xx), a
 delay, a connection reset before processing, or a reset *after* the request was processed and
@@ -25,6 +51,7 @@ import argparse
 import datetime as dt
 import functools
 import json
+import math
 import re
 import secrets
 import socket
@@ -46,6 +73,27 @@ PAGE_SIZE = 25
 ACCESS_LIFETIME = 30 * 60
 REFRESH_LIFETIME = 30 * 24 * 3600
 _NS = uuid.UUID("6f1c1f5e-8d7a-4c55-9a43-5b0e8f1d2c00")
+
+# Subscription tiers (README "More behaviour of the real backend"). A new signup is on "trial".
+TIERS = ("trial", "professional")
+IMPORT_EXPORT, API_ACCESS = "projects.import_export", "ai.api_access"
+TIER_FEATURES = {"trial": frozenset(), "professional": frozenset({IMPORT_EXPORT, API_ACCESS})}
+TIER_PROJECT_LIMITS: dict[str, int | None] = {"trial": 1, "professional": None}
+# The real limits are not recorded; these are the stand-in's (tests set ``state.execution_limits``).
+TIER_EXECUTION_LIMITS: dict[str, int | None] = {"trial": 100, "professional": 10_000}
+API_ACCESS_DENIED = ("API access is not available for your subscription tier. "
+                     "Please upgrade your subscription to use API keys.")
+# Rate limits: the middleware's per-address window and DRF's throttles (requests, seconds).
+MIDDLEWARE_LIMIT = (100, 60)
+ANON_THROTTLE, USER_THROTTLE = (100, 3600), (1000, 3600)
+TOO_MANY_REQUESTS_PAGE = (
+    "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Too Many Requests</title>\n</head>\n<body>\n"
+    "  <h1>Too Many Requests</h1><p>Rate limit exceeded. Try again in 60 seconds.</p>\n</body>\n</html>\n"
+)
+# Story workflow states of a project with the default configuration (the stand-in's assumption).
+DEFAULT_STORY_STATES = ("backlog", "todo", "in_progress", "review", "done")
+# GeneratedProject status transitions a PATCH/PUT may make.
+GP_TRANSITIONS = {"pending": {"generating"}, "generating": {"completed", "failed"}, "completed": {"archived"}}
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 DJANGO_404 = (
@@ -77,25 +125,39 @@ def _iso(ts: float) -> str:
 class ApiError(Exception):
     """An error answered with HishamOS's JSON error body."""
 
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, details: dict[str, Any] | list[str] | None = None,
+                 headers: dict[str, str] | None = None, *, body: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details if details is not None else {"detail": message}
         self.headers = headers or {}
+        self.body = body  # a body outside the DRF envelope (views that answer ``{"error": ...}``)
 
     @classmethod
     def validation(cls, errors: dict[str, list[str]]) -> "ApiError":
         first = next(iter(errors.values()))[0]
         return cls(400, first, errors)
 
+    @classmethod
+    def validation_list(cls, *messages: str) -> "ApiError":
+        """A ``ValidationError`` raised with a list (not per field): HishamOS says "Validation error"."""
+        return cls(400, "Validation error", list(messages))
+
+    @classmethod
+    def plain(cls, status: int, error: str) -> "ApiError":
+        """A view's own ``{"error": ...}`` answer."""
+        return cls(status, error, body={"error": error})
+
+    def response_body(self) -> dict[str, Any]:
+        return self.body if self.body is not None else error_body(self.status, self.message, self.details)
+
 
 class HtmlNotFound(Exception):
     """Django's own 404 page (URL did not resolve)."""
 
 
-def error_body(status: int, message: str, details: dict[str, Any]) -> dict[str, Any]:
+def error_body(status: int, message: str, details: dict[str, Any] | list[str]) -> dict[str, Any]:
     return {"error": True, "message": message, "details": details, "status_code": status}
 
 
@@ -164,8 +226,12 @@ class HishamOSState:
     """Everything the stand-in knows; tests read and tweak it directly (hold ``lock`` to mutate)."""
 
     def __init__(self, jwt_secret: str | None = None, *, password: str | None = None,
-                 api_key: str | None = None, validate: bool = True) -> None:
+                 api_key: str | None = None, validate: bool = True, tier: str = "professional",
+                 rate_limits: bool = True) -> None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; one of {TIERS}")
         self.lock = threading.RLock()
+        self.default_tier, self.default_rate_limits = tier, rate_limits
         self.jwt_secret = jwt_secret or secrets.token_urlsafe(48)
         self.password = password or "alice-" + secrets.token_urlsafe(12)
         self.api_key = api_key or "hsk_" + secrets.token_urlsafe(32)
@@ -188,7 +254,18 @@ class HishamOSState:
                             self.password if name == "alice" else f"{name}-{self.password}",
                             name, org, is_superuser=su, role="admin" if su else "developer")
                 self.users[user.id] = user
-            self.api_keys: dict[str, str] = {self.api_key: self.user.id}
+            # Seeded organizations are on ``default_tier`` ("professional", what most tests need);
+            # ``set_tier`` puts one on "trial", what a new HishamOS signup gets.
+            self.org_tiers: dict[str, str] = {self.org_id: self.default_tier, self.other_org_id: self.default_tier}
+            self.execution_limits: dict[str, int | None] = dict(TIER_EXECUTION_LIMITS)
+            self.executions_used: dict[str | None, int] = {}
+            self.api_keys: dict[str, str] = {}  # working key -> user id (provisioned by an administrator)
+            self.api_key_records: dict[str, dict[str, Any]] = {}
+            self.provision_api_key("alice", key=self.api_key)
+            # Rate limits follow the real backend; ``rate_limits = False`` switches both off.
+            self.rate_limits = self.default_rate_limits
+            self.middleware_hits: dict[str, list[float]] = {}
+            self.throttle_hits: dict[str, list[float]] = {}
             self.refresh_issued: set[str] = set()
             self.issued_tokens: list[str] = []
             self.refresh_blacklist: set[str] = set()
@@ -200,6 +277,7 @@ class HishamOSState:
             self.repository_exports: dict[str, dict[str, Any]] = {}
             self.executions: list[dict[str, Any]] = []
             self.story_numbers: dict[str, int] = {}
+            self.project_states: dict[str, tuple[str, ...]] = {}  # project id -> workflow states
             self.faults: list[Fault] = []
             self.requests: list[RecordedRequest] = []
             self.response_errors: list[str] = []
@@ -237,6 +315,89 @@ class HishamOSState:
     def now(self) -> float:
         return time.time() + self.clock_offset
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock on (tokens expire, rate-limit windows pass)."""
+        with self.lock:
+            self.clock_offset += seconds
+
+    # -- subscription tiers ----------------------------------------------------------------
+    def set_tier(self, tier: str, org: str | None = None) -> None:
+        """Put an organization (default: alice's) on ``trial`` or ``professional``."""
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; one of {TIERS}")
+        with self.lock:
+            self.org_tiers[org or self.org_id] = tier
+
+    def tier_of(self, user: User) -> str | None:
+        return self.org_tiers.get(user.organization) if user.organization else None
+
+    def has_feature(self, user: User, feature: str) -> bool:
+        """Whether the user's subscription includes ``feature`` (superusers bypass tiers)."""
+        tier = self.tier_of(user)
+        return user.is_superuser or tier is None or feature in TIER_FEATURES[tier]
+
+    def require_feature(self, user: User, feature: str) -> None:
+        if not self.has_feature(user, feature):
+            tier = str(self.tier_of(user)).title()
+            raise ApiError.validation_list(f"This feature ({feature}) is not available in the {tier} tier. "
+                                           "Please upgrade your subscription.")
+
+    def count_agent_execution(self, user: User) -> None:
+        """Charge one agent execution to the user's organization: 403 ``{"error": ...}`` past the
+        tier's limit (``execution_limits``). The agent routes call this before running an agent."""
+        with self.lock:
+            tier = self.tier_of(user)
+            limit = None if tier is None or user.is_superuser else self.execution_limits.get(tier)
+            used = self.executions_used.get(user.organization, 0)
+            if limit is not None and used >= limit:
+                raise ApiError.plain(403, f"Usage limit exceeded for agent executions: {used} of {limit} "
+                                          f"in the {tier.title()} tier. Please upgrade your subscription.")
+            self.executions_used[user.organization] = used + 1
+
+    # -- API keys --------------------------------------------------------------------------
+    def provision_api_key(self, user: str = "alice", *, key: str | None = None, name: str = "provisioned") -> str:
+        """A working API key for ``user``, as an administrator would provision it (keys created
+        through ``POST /api/v1/auth/api-keys/`` come back empty and never authenticate)."""
+        with self.lock:
+            key = key or "hsk_" + secrets.token_urlsafe(32)
+            owner = self.user_by_name(user)
+            self.api_keys[key] = owner.id
+            rec = self._api_key_record(owner, name)
+            self.api_key_records[rec["id"]] = rec
+            return key
+
+    def _api_key_record(self, user: User, name: str, **fields: Any) -> dict[str, Any]:
+        return {"id": str(uuid.uuid4()), "user": user.id, "name": name, "key": "", "is_active": True,
+                "created_at": _iso(self.now()), "expires_at": None, "last_used_at": None,
+                "rate_limit_per_minute": 60, **fields}
+
+    # -- rate limits -----------------------------------------------------------------------
+    def _hit(self, table: dict[str, list[float]], who: str, limit: tuple[int, int]) -> float | None:
+        """Record a request for ``who`` in a sliding window; the seconds to wait if over the limit."""
+        count, window = limit
+        now = self.now()
+        hits = [t for t in table.get(who, []) if t > now - window]
+        if len(hits) >= count:
+            table[who] = hits
+            return window - (now - hits[0])
+        hits.append(now)
+        table[who] = hits
+        return None
+
+    def middleware_wait(self, address: str) -> float | None:
+        """The rate-limit middleware: 100 requests a minute from one address."""
+        with self.lock:
+            return self._hit(self.middleware_hits, address, MIDDLEWARE_LIMIT) if self.rate_limits else None
+
+    def throttle_wait(self, user: User | None, address: str) -> float | None:
+        """DRF's throttles: anon 100/h by address, user 1000/h by user id."""
+        if not self.rate_limits:
+            return None
+        with self.lock:
+            if user is None:
+                return self._hit(self.throttle_hits, "anon:" + address, ANON_THROTTLE)
+            return self._hit(self.throttle_hits, "user:" + user.id, USER_THROTTLE)
+
     # -- tokens ---------------------------------------------------------------------------
     def mint(self, user_id: str, token_type: str = "access", lifetime: float | None = None,
              secret: str | None = None, **overrides: Any) -> str:
@@ -271,7 +432,7 @@ class HishamOSState:
         """Every credential of this server: password, JWT secret, API key, issued and presented tokens."""
         with self.lock:
             seen = {r.headers.get("Authorization", "").partition(" ")[2] for r in self.requests}
-            return {u.password for u in self.users.values()} | {self.jwt_secret, self.api_key} | \
+            return {u.password for u in self.users.values()} | {self.jwt_secret, self.api_key, *self.api_keys} | \
                 set(self.issued_tokens) | {t for t in seen if t}
 
     def revoke_refresh_tokens(self) -> None:
@@ -308,6 +469,10 @@ class HishamOSState:
             }
             self.project_files[rec["id"]] = rec
             return rec
+
+    def story_states(self, project_id: str) -> tuple[str, ...]:
+        """The workflow states a project's stories may take (``project_states`` overrides the default)."""
+        return self.project_states.get(project_id, DEFAULT_STORY_STATES)
 
     def stories_of(self, project_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -498,16 +663,20 @@ class HishamOSHandler(JsonHandler):
         self.send(status, payload, content_type=ctype, headers=headers)
 
     def _dispatch(self, body: bytes, rec: RecordedRequest) -> tuple[int, Any, str, dict[str, str]]:
+        if self.st.middleware_wait(self.client_ip) is not None:
+            return 429, TOO_MANY_REQUESTS_PAGE, "text/html; charset=utf-8", {"Retry-After": "60"}
         try:
             for methods, pattern, name, opts in _ROUTES:
                 match = pattern.fullmatch(self.path_only)
                 if not match:
                     continue
+                # DRF's order: authenticate, throttle, then find the method's handler.
+                user = None if opts.get("public") else self._authenticate()
+                rec.user_id = user.id if user else None
+                self._throttle(user)
                 if self.command not in methods:
                     msg = f'Method "{self.command}" not allowed.'
                     raise ApiError(405, msg)
-                user = None if opts.get("public") else self._authenticate()
-                rec.user_id = user.id if user else None
                 data = self._parse_and_validate(body, opts)
                 with self.st.lock:
                     status, payload = getattr(self, name)(user, data, **match.groupdict())
@@ -520,7 +689,7 @@ class HishamOSHandler(JsonHandler):
         except HtmlNotFound:
             return 404, DJANGO_404, "text/html; charset=utf-8", {}
         except ApiError as exc:
-            return exc.status, error_body(exc.status, exc.message, exc.details), "application/json", exc.headers
+            return exc.status, exc.response_body(), "application/json", exc.headers
 
     def _authenticate(self) -> User:
         st = self.st
@@ -540,9 +709,25 @@ class HishamOSHandler(JsonHandler):
             user_id = st.api_keys.get(key)
             if user_id is None:
                 raise ApiError(401, "Invalid API key.")
-            return st.users[user_id]
+            user = st.users[user_id]
+            if user.organization and not st.has_feature(user, API_ACCESS):
+                raise ApiError(401, API_ACCESS_DENIED)
+            return user
         raise ApiError(401, "Authentication credentials were not provided.", None,
                        {"WWW-Authenticate": 'Bearer realm="api"'})
+
+    @property
+    def client_ip(self) -> str:
+        """The address rate limits count by: the first X-Forwarded-For entry, else the peer."""
+        forwarded = (self.headers.get("X-Forwarded-For") or "").split(",")[0].strip()
+        return forwarded or self.client_address[0]
+
+    def _throttle(self, user: User | None) -> None:
+        wait = self.st.throttle_wait(user, self.client_ip)
+        if wait is not None:
+            seconds = math.ceil(wait)
+            msg = f"Request was throttled. Expected available in {seconds} second{'' if seconds == 1 else 's'}."
+            raise ApiError(429, msg, {"detail": msg}, {"Retry-After": str(int(wait))})
 
     def _parse_and_validate(self, body: bytes, opts: dict[str, Any]) -> Any:
         if self.command in ("GET", "HEAD", "DELETE"):
@@ -687,12 +872,28 @@ class HishamOSHandler(JsonHandler):
         user = st.users.get(str(claims.get("user_id")))
         if user is None:
             raise ApiError(401, "User not found", {"detail": "User not found", "code": "user_not_found"})
-        st.refresh_blacklist.add(claims["jti"])  # ROTATE_REFRESH_TOKENS + BLACKLIST_AFTER_ROTATION
+        # ROTATE_REFRESH_TOKENS without BLACKLIST_AFTER_ROTATION: the old refresh token keeps working.
         return 200, st.token_pair(user)
 
     @_route("GET PUT PATCH", r"/api/v1/auth/me/")
     def _api_me(self, user: User, data: Any) -> tuple[int, Any]:
         return 200, user.profile()
+
+    # Not in the vendored subset (``hishamos_spec.USED_PATHS``): checked by hand here.
+    @_route("GET POST", r"/api/v1/auth/api-keys/", in_schema=False, validate_response=False)
+    def _api_api_keys(self, user: User, data: Any) -> tuple[int, Any]:
+        st = self.st
+        if self.command == "GET":
+            mine = [k for k in st.api_key_records.values() if user.is_superuser or k["user"] == user.id]
+            return self._page(self._filtered(mine, "is_active"))
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ApiError.validation({"name": ["This field is required." if name is None
+                                                else "This field may not be blank."]})
+        fields = {k: data[k] for k in ("is_active", "expires_at", "rate_limit_per_minute") if k in data}
+        rec = st._api_key_record(user, name, **fields)  # "key" stays "": no working key is made
+        st.api_key_records[rec["id"]] = rec
+        return 201, rec
 
     @_route("GET", r"/api/schema/", public=True, in_schema=False, validate_response=False)
     def _api_schema(self, _user: None, data: Any) -> tuple[int, Any]:
@@ -716,6 +917,12 @@ class HishamOSHandler(JsonHandler):
             raise ApiError.validation(errors)
         if not user.organization and not data.get("organization"):
             raise ApiError.validation({"organization": ["You must belong to an organization to create projects."]})
+        org = data.get("organization") or user.organization
+        tier = st.org_tiers.get(org)
+        limit = TIER_PROJECT_LIMITS.get(tier) if tier and not user.is_superuser else None
+        if limit is not None and sum(p["organization"] == org for p in st.projects.values()) >= limit:
+            raise ApiError.validation_list(f"Project limit reached: the {tier.title()} tier allows {limit} "
+                                           f"project{'s' if limit != 1 else ''}. Please upgrade your subscription.")
         pid = str(uuid.uuid4())
         st.projects[pid] = st._project_record(pid, user, data)
         return 201, st.projects[pid]
@@ -758,7 +965,8 @@ class HishamOSHandler(JsonHandler):
             visible = self._visible(user, st.stories, lambda s: s["project"])
             return self._page(self._filtered(visible, "project", "status", "priority", "sprint", "story_type",
                                               "component"))
-        errors = {name: ["This field is required."] for name in ("description", "acceptance_criteria")
+        errors = {name: [msg] for name, msg in (("description", "Description is required."),
+                                                ("acceptance_criteria", "Acceptance criteria is required."))
                   if not str(data.get(name) or "").strip()}
         if errors:
             raise ApiError.validation(errors)
@@ -807,7 +1015,12 @@ class HishamOSHandler(JsonHandler):
             story = self.st.stories.get(str(item["id"]))
             project = self.st.projects.get(story["project"]) if story else None
             if story is None or project is None or not self.st.can_see_project(user, project):
-                failures.append({"id": str(item["id"]), "error": "Story not found"})
+                failures.append(f"Failed to update story {item['id']}: Story matching query does not exist.")
+                continue
+            states = self.st.story_states(project["id"])
+            if status not in states:  # checked against the project's workflow, per story
+                failures.append(f"Failed to update story {item['id']}: Invalid status '{status}' for this "
+                                f"project's workflow. Valid states: {', '.join(states)}")
                 continue
             story["status"], story["updated_at"], story["updated_by"] = status, _iso(self.st.now()), user.id
             updated += 1
@@ -901,8 +1114,8 @@ class HishamOSHandler(JsonHandler):
         return 200, execution
 
     # -- generated projects, files, exports ----------------------------------------------
-    _GP_FIELDS = ("output_directory", "status", "error_message", "workflow_execution", "total_files", "total_size",
-                  "completed_at")
+    # total_files, total_size, completed_at (and the counts) are read-only: sent values are dropped.
+    _GP_FIELDS = ("output_directory", "status", "error_message", "workflow_execution")
 
     @_route("GET POST", r"/api/v1/projects/generated-projects/")
     def _api_generated_projects(self, user: User, data: Any) -> tuple[int, Any]:
@@ -927,6 +1140,8 @@ class HishamOSHandler(JsonHandler):
         rec = self._object(self.st.generated_projects, id, "GeneratedProject", user, lambda g: g["project"])
         if self.command in ("GET", "DELETE"):
             return self._read_or_delete(self.st.generated_projects, rec)
+        if "status" in data and data["status"] not in GP_TRANSITIONS.get(rec["status"], ()):
+            raise ApiError.validation({"status": [f"Invalid transition from {rec['status']} to {data['status']}"]})
         rec.update({k: data[k] for k in self._GP_FIELDS if k in data}, updated_at=_iso(self.st.now()))
         return 200, rec
 
@@ -945,8 +1160,9 @@ class HishamOSHandler(JsonHandler):
         return 200, self._object(self.st.project_files, id, "ProjectFile", user,
                                  lambda f: self._gp_project(f["generated_project"]))
 
-    _EXPORT_FIELDS = ("export_type", "repository_name", "repository_url", "archive_path", "archive_size", "status",
-                      "config", "error_message")
+    # Writable fields; repository_url, archive_path, archive_size, status, error_message and
+    # completed_at are read-only: a created export stays pending with an empty url and path.
+    _EXPORT_FIELDS = ("export_type", "repository_name", "config")
     _EXPORT_TYPES = {"zip": "ZIP Archive", "tar": "TAR Archive", "tar.gz": "TAR.GZ Archive",
                      "github": "GitHub Repository", "gitlab": "GitLab Repository"}
 
@@ -963,6 +1179,7 @@ class HishamOSHandler(JsonHandler):
         self._related_project(user, gp["project"], "generated_project")
         if data["export_type"] not in self._EXPORT_TYPES:
             raise ApiError.validation({"export_type": [f'"{data["export_type"]}" is not a valid choice.']})
+        st.require_feature(user, IMPORT_EXPORT)
         now = _iso(st.now())
         rec = {
             "id": str(uuid.uuid4()), "generated_project": gp["id"], "export_type": data["export_type"],
@@ -971,24 +1188,32 @@ class HishamOSHandler(JsonHandler):
             "updated_at": now, "completed_at": None,
         }
         rec.update({k: data[k] for k in self._EXPORT_FIELDS if k in data})
-        size = rec["archive_size"]
-        rec.update(export_type_display=self._EXPORT_TYPES[rec["export_type"]],
-                   archive_size_display=f"{size} B" if size is not None else "",
-                   status_display=str(rec["status"]).title(),
-                   download_url=f"/api/v1/projects/repository-exports/{rec['id']}/download/" if rec["archive_path"] else "")
-        if rec["status"] == "completed":
-            rec["completed_at"] = now
+        self._export_display(rec)
         gp["exports_count"] = str(int(gp["exports_count"]) + 1)
         st.repository_exports[rec["id"]] = rec
         return 201, rec
 
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/repository-exports/{id}/")
+    def _export_display(self, rec: dict[str, Any]) -> None:
+        size = rec["archive_size"]
+        download = f"/api/v1/projects/repository-exports/{rec['id']}/download/" if rec["archive_path"] else ""
+        rec.update(export_type_display=self._EXPORT_TYPES[rec["export_type"]],
+                   archive_size_display=f"{size} B" if size is not None else "",
+                   status_display=str(rec["status"]).title(), download_url=download)
+
+    # validate_body=False: the object permission (403) is checked before the body, as in DRF.
+    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/repository-exports/{id}/", validate_body=False)
     def _api_export(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         rec = self.st.repository_exports.get(id)
         if rec is None:
             raise ApiError(404, "No RepositoryExport matches the given query.")
-        if not user.is_superuser:  # the real backend's object-permission bug
+        if not user.is_superuser:  # the real backend's object-permission bug: its creator too
             raise ApiError(403, "You do not have permission to perform this action.")
+        if self.command in ("GET", "DELETE"):
+            return self._read_or_delete(self.st.repository_exports, rec)
+        if "export_type" in data and data["export_type"] not in self._EXPORT_TYPES:
+            raise ApiError.validation({"export_type": [f'"{data["export_type"]}" is not a valid choice.']})
+        rec.update({k: data[k] for k in self._EXPORT_FIELDS if k in data}, updated_at=_iso(self.st.now()))
+        self._export_display(rec)
         return 200, rec
 
 
@@ -996,8 +1221,10 @@ class HishamOSServer:
     """The stand-in on 127.0.0.1; ``state`` holds users, projects, stories... and the faults."""
 
     def __init__(self, *, jwt_secret: str | None = None, password: str | None = None, api_key: str | None = None,
-                 validate: bool = True, port: int = 0, max_lifetime: float = 1800.0) -> None:
-        self.state = HishamOSState(jwt_secret, password=password, api_key=api_key, validate=validate)
+                 validate: bool = True, port: int = 0, max_lifetime: float = 1800.0, tier: str = "professional",
+                 rate_limits: bool = True) -> None:
+        self.state = HishamOSState(jwt_secret, password=password, api_key=api_key, validate=validate, tier=tier,
+                                   rate_limits=rate_limits)
         self._server = LocalServer(HishamOSHandler, self.state, port=port, max_lifetime=max_lifetime)
 
     @property
@@ -1070,13 +1297,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--password", default=None, help="password of alice@hishamos.test (random by default)")
     parser.add_argument("--api-key", default=None, help="alice's API key (random by default)")
     parser.add_argument("--lifetime", type=float, default=4 * 3600, help="stop after this many seconds")
+    parser.add_argument("--tier", choices=TIERS, default="professional", help="subscription tier of the organizations")
+    parser.add_argument("--no-rate-limits", action="store_true",
+                        help="switch off the real backend's rate limits (100 requests/min per address, DRF throttles)")
     args = parser.parse_args(argv)
     server = HishamOSServer(jwt_secret=args.jwt_secret, password=args.password, api_key=args.api_key,
-                            port=args.port, max_lifetime=args.lifetime).start()
+                            port=args.port, max_lifetime=args.lifetime, tier=args.tier,
+                            rate_limits=not args.no_rate_limits).start()
     st = server.state
     info = {
         "url": server.url, "email": st.user.email, "password": st.user.password, "user_id": st.user.id,
         "jwt_secret": st.jwt_secret, "api_key": st.api_key, "demo_project_id": st.demo_project_id,
+        "tier": st.default_tier, "rate_limits": st.default_rate_limits,
         "AIRFLOW_CONN_HISHAMOS_DEFAULT": server.connection_json("password"),
     }
     print(json.dumps(info, indent=2), flush=True)
