@@ -25,6 +25,7 @@ from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_hisham.api.auth import AUTH_MODES, ApiKeyAuth, Auth, JwtSecretAuth, PasswordAuth
 from airflow_provider_hisham.api.errors import (
+    HishamOSAgentError,
     HishamOSAPIError,
     HishamOSConfigError,
     HishamOSConnectionError,
@@ -32,14 +33,23 @@ from airflow_provider_hisham.api.errors import (
     HishamOSError,
     HishamOSForeignHostError,
     HishamOSNotFound,
+    HishamOSStoryStatusError,
+    HishamOSTierError,
     body_excerpt,
     error_from_response,
 )
-from airflow_provider_hisham.api.idempotency import find_marked, with_marker, with_marker_tag
+from airflow_provider_hisham.api.idempotency import (
+    find_marked,
+    marked_directory,
+    with_marker,
+    with_marker_config,
+    with_marker_tag,
+)
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
 from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
 
 __all__ = [
+    "HishamOSAgentError",
     "HishamOSAPIError",
     "HishamOSConfigError",
     "HishamOSConnectionError",
@@ -48,6 +58,8 @@ __all__ = [
     "HishamOSForeignHostError",
     "HishamOSHook",
     "HishamOSNotFound",
+    "HishamOSStoryStatusError",
+    "HishamOSTierError",
 ]
 
 LOGIN = "/api/v1/auth/login/"
@@ -61,6 +73,8 @@ GENERATED_PROJECTS = "/api/v1/projects/generated-projects/"
 REPOSITORY_EXPORTS = "/api/v1/projects/repository-exports/"
 SCHEMA = "/api/schema/"
 MAX_PAGES = 10_000
+#: ``bulk-update-status`` reports each story it left alone as ``"Failed to update story <id>: <reason>"``.
+_STORY_FAILURE = re.compile(r"Failed to update story (?P<id>[^:\s]+):\s*(?P<reason>.*)", re.DOTALL)
 
 _schema_cache: dict[str, dict[str, list[str]]] = {}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -490,14 +504,30 @@ class HishamOSHook(HttpHook):
 
     def update_story_status(self, story_ids: str | list[str], status: str) -> dict[str, Any]:
         """Set the status of stories via ``bulk-update-status`` (``PATCH /stories/{id}/`` answers 500
-        on current HishamOS). Setting a status is idempotent, so this is retried freely."""
+        on current HishamOS). Setting a status is idempotent, so this is retried freely.
+
+        HishamOS answers 200 even when it updated none: the stories it left alone come back in
+        ``errors`` as strings; they raise ``HishamOSStoryStatusError`` naming each story and reason.
+        """
         ids = [story_ids] if isinstance(story_ids, str) else list(story_ids)
-        result = self._call("POST", f"{STORIES}bulk-update-status/",
-                            {"items": [{"id": i} for i in ids], "status": status}, idempotent=True)
-        if result.get("errors"):
-            raise HishamOSAPIError(200, f"{len(result['errors'])} of {len(ids)} stories not updated to {status!r}",
-                                   {"errors": result["errors"], "updated_count": result.get("updated_count")},
-                                   method="POST", path=f"{STORIES}bulk-update-status/")
+        path = f"{STORIES}bulk-update-status/"
+        result = self._call("POST", path, {"items": [{"id": i} for i in ids], "status": status}, idempotent=True)
+        errors = result.get("errors") if isinstance(result, dict) else None
+        if errors:
+            failures: dict[str, str] = {}
+            for n, error in enumerate(errors if isinstance(errors, list) else [errors]):
+                found = _STORY_FAILURE.match(error) if isinstance(error, str) else None
+                if found:
+                    failures[found["id"]] = found["reason"].strip()
+                elif isinstance(error, dict) and error.get("id"):
+                    failures[str(error["id"])] = str(error.get("error") or error.get("message") or error)
+                else:
+                    failures[f"#{n + 1}"] = str(error)
+            named = "; ".join(f"story {sid}: {reason}" for sid, reason in failures.items())
+            raise HishamOSStoryStatusError(
+                200, f"{len(failures)} of {len(ids)} stories not updated to {status!r} ({named})",
+                {"errors": errors, "updated_count": result.get("updated_count")}, method="POST", path=path,
+                scrubber=self._scrubber, failures=failures)
         return result
 
     # -- sprints --------------------------------------------------------------------------------
@@ -528,7 +558,12 @@ class HishamOSHook(HttpHook):
         return self._all_pages(AGENTS, filters)
 
     def get_agent(self, agent: str) -> dict[str, Any]:
-        """An agent by id (UUID), name (``"QA Agent"``) or ``agent_id`` slug."""
+        """An agent by id (UUID), name (``"QA Engineer"``) or ``agent_id`` slug (``"qa-testing-agent"``).
+
+        HishamOS seeds 16 agents (Business Analyst Agent, Senior Software Engineer, Code Review
+        Expert, QA Engineer, DevOps Engineer, Technical Writer...); the names in HishamOS's own
+        shipped workflows ("QA Agent", "Coding Agent") are not among them.
+        """
         if _is_uuid(agent):
             return self._call("GET", f"{AGENTS}{agent}/")
         agents = self.list_agents()
@@ -540,27 +575,72 @@ class HishamOSHook(HttpHook):
         raise HishamOSNotFound(404, f"no agent named {agent!r}; available: {names}", method="GET", path=AGENTS)
 
     def execute_agent(self, agent: str, prompt: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run an agent (by id or name). Not retried after ambiguous failures: a run costs money."""
+        """Run an agent (by id or name). Not retried after ambiguous failures: a run costs money.
+
+        A 5xx from the execute call is HishamOS failing to run the agent (the current backend can
+        answer 500 "You cannot call this from an async context"): ``HishamOSAgentError`` with
+        HishamOS's message, never retried, by this hook or (through the operators) by Airflow.
+        """
         agent_id = agent if _is_uuid(agent) else self.get_agent(agent)["id"]
-        return self._call("POST", f"{AGENTS}{agent_id}/execute/", {"prompt": prompt, "context": context or {}})
+        path = f"{AGENTS}{agent_id}/execute/"
+        try:
+            return self._call("POST", path, {"prompt": prompt, "context": context or {}})
+        except HishamOSAPIError as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            raise HishamOSAgentError(exc.status, f"HishamOS failed to run agent {agent!r}: {exc.message} (a HishamOS "
+                                     "backend error; not retried: each run is charged and fails the same way)",
+                                     exc.details, method="POST", path=path, scrubber=self._scrubber) from None
 
     # -- generated projects and exports (records HishamOS keeps about our outputs) --------------
-    def create_generated_project(self, project_id: str, output_directory: str, status: str = "pending",
-                                 **fields: Any) -> dict[str, Any]:
-        return self._call("POST", GENERATED_PROJECTS,
-                          {"project": project_id, "output_directory": output_directory, "status": status, **fields})
+    # HishamOS keeps of a GeneratedProject only project, output_directory (as given), status and
+    # error_message (plus workflow_execution); of a RepositoryExport only generated_project,
+    # export_type, repository_name and config. Anything else sent is dropped.
+    def create_generated_project(self, project_id: str, output_directory: str, status: str = "pending", *,
+                                 idempotency_key: str | None = None, **fields: Any) -> dict[str, Any]:
+        """With ``idempotency_key`` the key is stored at the end of ``output_directory``
+        (``<path>#<key>``: a GeneratedProject has no free-form field) and an existing record
+        carrying it is returned instead of creating another."""
+        body = {"project": project_id, "output_directory": output_directory, "status": status, **fields}
+        if idempotency_key is None:
+            return self._call("POST", GENERATED_PROJECTS, body)
+        body["output_directory"] = marked_directory(output_directory, idempotency_key)
+        return self._create_once(GENERATED_PROJECTS, body,
+                                 lambda: self.find_generated_project(project_id, idempotency_key))
+
+    def list_generated_projects(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Every GeneratedProject the user sees, of ``project_id`` (also filtered here, whether or
+        not the server applies the filter)."""
+        records = self._all_pages(GENERATED_PROJECTS, {"project": project_id, **filters})
+        return [r for r in records if project_id is None or str(r.get("project")) == str(project_id)]
+
+    def find_generated_project(self, project_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        return find_marked(self.list_generated_projects(project_id), idempotency_key)
 
     def update_generated_project(self, generated_project_id: str, **fields: Any) -> dict[str, Any]:
+        """PATCH a GeneratedProject. A ``status`` must follow HishamOS's transitions
+        (``pending -> generating -> completed|failed``, ``completed -> archived``): see
+        ``airflow_provider_hisham.records``."""
         return self._call("PATCH", f"{GENERATED_PROJECTS}{generated_project_id}/", fields, idempotent=True)
 
-    def create_repository_export(self, generated_project_id: str, export_type: str, **fields: Any) -> dict[str, Any]:
-        """Send the final state (url, archive path/size, status) here: HishamOS answers 403 to
-        non-superusers retrieving an export by id."""
-        return self._call("POST", REPOSITORY_EXPORTS,
-                          {"generated_project": generated_project_id, "export_type": export_type, **fields})
+    def create_repository_export(self, generated_project_id: str, export_type: str, *, repository_name: str = "",
+                                 config: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                                 **fields: Any) -> dict[str, Any]:
+        """Create a RepositoryExport, complete at once: HishamOS answers 403 to its own creator for
+        GET/PATCH by id, and stores only ``repository_name`` and ``config`` (url, path, size, status
+        are read-only), so the facts go in ``config``. With ``idempotency_key`` (kept in ``config``)
+        an export of this generated project carrying it is returned instead of creating another."""
+        body = {"generated_project": generated_project_id, "export_type": export_type,
+                "repository_name": repository_name, "config": dict(config or {}), **fields}
+        if idempotency_key is None:
+            return self._call("POST", REPOSITORY_EXPORTS, body)
+        return self._create_once(REPOSITORY_EXPORTS, with_marker_config(body, idempotency_key),
+                                 lambda: find_marked(self.list_repository_exports(generated_project_id),
+                                                     idempotency_key))
 
     def list_repository_exports(self, generated_project_id: str) -> list[dict[str, Any]]:
-        return self._all_pages(REPOSITORY_EXPORTS, {"generated_project": generated_project_id})
+        records = self._all_pages(REPOSITORY_EXPORTS, {"generated_project": generated_project_id})
+        return [r for r in records if str(r.get("generated_project")) == str(generated_project_id)]
 
     # -- discovery ------------------------------------------------------------------------------
     def discover_endpoints(self, refresh: bool = False) -> dict[str, list[str]]:
