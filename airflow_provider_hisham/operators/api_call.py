@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.api.errors import HishamOSConfigError, HishamOSError
+from airflow_provider_hisham.api.errors import NOT_RETRYABLE, HishamOSConfigError, HishamOSError
 from airflow_provider_hisham.api.idempotency import marker
 from airflow_provider_hisham.api.results import shape_result
 
@@ -163,6 +163,14 @@ class HishamOSApiCallOperator(BaseOperator):
         return HishamOSHook(self.hishamos_conn_id, user_id=self._user())
 
     def execute(self, context: Context) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return self._execute(context)
+        except NOT_RETRYABLE as exc:  # a tier refusal, an agent run HishamOS failed: a retry cannot help
+            raise AirflowFailException(str(exc)) from None
+
+    def _execute(self, context: Context) -> Any:
         hook = self.get_hook()
         ti = context["ti"]
         key = marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), salt=self.action or "")
