@@ -171,10 +171,12 @@ def _error_from_response(status: int, content_type: str, body: bytes, method: st
         except ValueError:
             data = None
         if isinstance(data, dict):
+            if isinstance(data.get("error"), str):  # workflow/agent execution errors: {"success": false, "error", ...}
+                said = str(data.get("message") or "")
+                text = data["error"] if not said or said in data["error"] else f"{said}: {data['error']}"
+                return HishamOSAPIError(status, text, {k: v for k, v in data.items() if k != "traceback"}, **where)
             if "message" in data:
                 return HishamOSAPIError(status, str(data["message"]), data.get("details"), **where)
-            if "error" in data:  # workflow execution errors: {"success": false, "error", "message", ...}
-                return HishamOSAPIError(status, str(data["error"]), data, **where)
             if "detail" in data:
                 return HishamOSAPIError(status, str(data["detail"]), data, **where)
             return HishamOSAPIError(status, reason or "error", data, **where)

@@ -79,3 +79,28 @@ def test_scrubber_hides_every_form_and_cuts_cleanly():
     with pytest.raises(CredentialFormatError, match="field 'api_key' contains a control character") as err:
         clean_credential("tok\nX-Evil: 1", "api_key", "connection 'c'")
     assert "X-Evil" not in str(err.value)
+
+
+def test_tier_refusals_become_tier_errors_with_feature_tier_and_advice():
+    from airflow_provider_hisham.api.errors import HishamOSTierError
+
+    body = {"error": True, "message": "Validation error", "status_code": 400,
+            "details": ["This feature (projects.import_export) is not available in the Trial tier. "
+                        "Please upgrade your subscription."]}
+    err = error_from_response(400, "application/json", json.dumps(body).encode(), "POST", "/x/")
+    assert isinstance(err, HishamOSTierError) and (err.feature, err.tier) == ("projects.import_export", "trial")
+    assert "upgrade the organization's HishamOS subscription" in str(err) and "Trial tier" in str(err)
+    again = pickle.loads(pickle.dumps(err))
+    assert (again.feature, again.tier, str(again)) == (err.feature, err.tier, str(err))
+    key = {"error": True, "status_code": 401, "details": {"detail": "x"},
+           "message": "API access is not available for your subscription tier. Please upgrade."}
+    err = error_from_response(401, "application/json", json.dumps(key).encode(), "GET", "/me/")
+    assert isinstance(err, HishamOSTierError) and err.feature == "ai.api_access" and err.tier is None
+    plain = error_from_response(400, "application/json", b'{"message": "Name is too short.", "details": {}}', "POST", "/")
+    assert not isinstance(plain, HishamOSTierError)
+    agent = error_from_response(500, "application/json", json.dumps(
+        {"success": False, "error": "You cannot call this from an async context - use a thread or sync_to_async.",
+         "message": "Agent execution failed", "traceback": "...", "error_type": "SynchronousOnlyOperation"}).encode(),
+        "POST", "/api/v1/agents/a/execute/")
+    assert agent.message.startswith("Agent execution failed: You cannot call this from an async context")
+    assert "traceback" not in agent.details and agent.details["error_type"] == "SynchronousOnlyOperation"
