@@ -125,6 +125,10 @@ class HishamOSApiCallOperator(BaseOperator):
         ``accessToken``, ``api_key``, ``secret``...), JWTs and the connection's own secrets are
         replaced by ``***``, also when ``result_path`` selects one directly.
     :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
+
+    A tier refusal (``HishamOSTierError``: the organization's subscription lacks the feature) and
+    an agent run HishamOS failed (``HishamOSAgentError``: execute answered 5xx) fail the task at
+    once, whatever its ``retries``: a retry cannot fix them, and an agent run is charged.
     """
 
     template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
