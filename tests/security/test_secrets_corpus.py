@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import logging
 import os
-import io
+import re
 import secrets
 import sys
 import threading
@@ -32,7 +33,12 @@ from urllib.parse import quote
 import jwt
 import pytest
 
-from airflow_provider_hisham.api.errors import HishamOSAPIError, HishamOSConfigError, HishamOSForeignHostError
+from airflow_provider_hisham.api.errors import (
+    HishamOSAPIError,
+    HishamOSConfigError,
+    HishamOSForeignHostError,
+    HishamOSTierError,
+)
 from airflow_provider_hisham.api.retry import RetryPolicy
 from airflow_provider_hisham.secrets import REDACTED
 from tests.security.harness import Case, Outcome, assert_no_secret, assert_refused, run_confined
@@ -57,6 +63,7 @@ class EchoState:
     pad: int = 0  # characters put before the echo (to put a secret across a truncation)
     extra: list[str] = field(default_factory=list)  # more text to echo (e.g. a JWT secret the backend logs)
     token_suffix: str = ""  # appended to the access token it hands out (e.g. a line break)
+    prefix: str = "Request rejected: "  # the start of the JSON error message (e.g. a tier refusal)
     tokens: list[str] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -86,7 +93,7 @@ class EchoHandler(JsonHandler):
         forms = {"raw": echoed, "url": quote(echoed, safe=""), "b64": base64.b64encode(echoed.encode()).decode()}
         lead = "x" * st.pad
         if st.ctype == "json":
-            payload = {"error": True, "message": f"{lead}Request rejected: {echoed}",
+            payload = {"error": True, "message": f"{lead}{st.prefix}{echoed}",
                        "details": {"request": {"headers": headers, "body": text}, **forms}, "status_code": st.status}
             return self.send(st.status, payload)
         if st.ctype == "html":
@@ -226,6 +233,12 @@ CASES += [Case("echo-password-login-401", "error body", "the login's 401 echoes 
                {"mode": "api_key", "status": 200, "ctype": "notjson"}),
           Case("echo-backend-prints-jwt-secret", "error body", "the backend echoes the JWT secret itself",
                {"mode": "jwt_secret", "status": 500, "ctype": "json", "extra": [JWT_SECRET]}),
+          Case("echo-tier-api-access", "error body", "the tier's 401 for an API key echoes the key",
+               {"mode": "api_key", "status": 401, "ctype": "json", "tier": "ai.api_access",
+                "prefix": "API access is not available for your subscription tier. "}),
+          Case("echo-tier-feature", "error body", "a tier's 400 for a missing feature echoes the request",
+               {"mode": "password", "status": 400, "ctype": "json", "tier": "projects.import_export",
+                "prefix": "This feature (projects.import_export) is not available in the Trial tier. "}),
           Case("token-with-newline", "error body", "login answers an access token ending in a newline (InvalidHeader)",
                {"mode": "password", "token_suffix": "\n"})]
 # What reaches XCom.
@@ -376,6 +389,7 @@ def _echo_case(case: Case, echo) -> None:
     st: EchoState = echo.state
     st.login, st.status, st.ctype = p.get("login", "ok"), p.get("status", 400), p.get("ctype", "json")
     st.pad, st.extra, st.token_suffix = p.get("pad", 0), list(p.get("extra", [])), p.get("token_suffix", "")
+    st.prefix = p.get("prefix", st.prefix)
     creds = {"password": p.get("password", PASSWORD), "jwt_secret": JWT_SECRET, "api_key": API_KEY}
     conn = _echo_conn(echo, p["mode"], **creds)
     report = run_confined(probe, conn, call("GET", ME)).value
@@ -388,6 +402,9 @@ def _echo_case(case: Case, echo) -> None:
     assert st.requests, "the case never reached the server"
     if case.id == "echo-200-not-json":
         assert_refused(as_outcome(report), HishamOSAPIError, "response is not JSON")
+    elif "tier" in p:
+        assert_refused(as_outcome(report), HishamOSTierError, rf"feature {re.escape(p['tier'])} is not available")
+        assert p["tier"] in report["test_connection"][1]
     elif case.id == "token-with-newline":
         assert report["kind"] == "raised" and "request not sent (InvalidHeader)" in report["message"]
     else:
