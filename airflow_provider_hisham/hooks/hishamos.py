@@ -212,8 +212,8 @@ class HishamOSHook(HttpHook):
     def _clean(self, value: Any, field: str, *, secret: bool = True) -> str | None:
         """A credential from the connection without copy-paste whitespace (a warning names the
         field), masked in both forms; a control character inside it is refused."""
-        if secret:
-            self._secret(value)
+        if secret and value is not None:
+            self._secret(str(value))
         try:
             clean, changed = clean_credential(value, field, f"connection {self.hishamos_conn_id!r}")
         except CredentialFormatError as exc:
