@@ -1,4 +1,13 @@
-"""Fernet-encrypted secret values for connections that Airflow stores in plaintext.
+"""Connection secrets: checking them at load, every form they take on the wire, and Fernet values.
+
+**Every form.** A credential leaves the worker raw, stripped, URL-encoded, JSON-escaped, inside a
+base64 ``Basic`` header, and an error body or a library message may echo any of these.
+``credential_forms`` lists them, ``SecretScrubber`` replaces them in text and structures (error
+messages, test_connection output, XCom), and the hooks hand each form to Airflow's masker.
+``clean_credential`` strips a copy-pasted trailing newline or space at connection load and
+refuses control characters inside a value, naming the field, never the value.
+
+**Fernet values.**
 
 Connections in the metadata database are encrypted by Airflow itself; connections defined in
 environment variables (``AIRFLOW_CONN_*``) or secrets backends are not. For those, a password or
@@ -18,10 +27,127 @@ Re-encrypt an existing value with the first (newest) key after a rotation::
 from __future__ import annotations
 
 import argparse
+import base64
+import html
+import json
 import os
+import re
 import sys
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 PREFIX = "fernet:"
+REDACTED = "***"
+#: Shorter values are not scrubbed from text (they would match ordinary words); Airflow's masker
+#: skips values under 5 characters for the same reason.
+MIN_SCRUB_LENGTH = 4
+
+
+class CredentialFormatError(ValueError):
+    """A connection credential holds characters it cannot be sent with (names the field only)."""
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value)
+
+
+def clean_credential(value: Any, field: str, where: str = "") -> tuple[str | None, bool]:
+    """``(value without surrounding whitespace, whether it had some)``.
+
+    A trailing newline or space is a copy-paste accident that HTTP libraries print raw in their
+    header errors; a control character inside the value cannot be sent at all. The error names
+    the field (and ``where``, e.g. the connection), never the value.
+    """
+    if value is None:
+        return None, False
+    text = str(value)
+    stripped = text.strip()
+    if _has_control(stripped):
+        prefix = f"{where}: " if where else ""
+        raise CredentialFormatError(f"{prefix}field {field!r} contains a control character (line break, tab, "
+                                    "NUL...) inside the value; re-enter it without one")
+    return stripped, stripped != text
+
+
+def credential_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
+    """The forms ``secret`` takes in what we send or an echo of it: raw and stripped, URL-encoded,
+    JSON/``repr``-escaped, HTML-escaped, base64, and base64 ``user:secret`` (HTTP Basic)."""
+    forms: set[str] = set()
+    for s in {secret, secret.strip()}:
+        if not s:
+            continue
+        forms.update({s, quote(s, safe=""), quote(s), quote_plus(s), json.dumps(s)[1:-1],
+                      json.dumps(s, ensure_ascii=False)[1:-1], repr(s)[1:-1], html.escape(s),
+                      base64.b64encode(s.encode()).decode(), base64.urlsafe_b64encode(s.encode()).decode()})
+        for user in users:
+            forms.add(base64.b64encode(f"{user}:{s}".encode()).decode())
+    return {f for f in forms if f}
+
+
+class SecretScrubber:
+    """Replaces every form of the secrets it was given with ``***``.
+
+    Cheap when there is nothing to hide: ``scrub`` is one regular-expression search (the pattern
+    is rebuilt only when a secret is added), and callers use it on error paths and XCom only.
+    """
+
+    def __init__(self) -> None:
+        self._forms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, secret: Any, users: Iterable[str] = ()) -> set[str]:
+        """Remember ``secret``; returns its forms not seen before (to hand to a log masker)."""
+        if not isinstance(secret, str) or len(secret.strip()) < MIN_SCRUB_LENGTH:
+            return set()
+        new = {f for f in credential_forms(secret, users) if len(f) >= MIN_SCRUB_LENGTH} - self._forms
+        if new:
+            self._forms |= new
+            # longest first, so a form is never half-replaced by a shorter one it contains
+            self._pattern = re.compile("|".join(map(re.escape, sorted(self._forms, key=len, reverse=True))))
+        return new
+
+    @property
+    def forms(self) -> frozenset[str]:
+        return frozenset(self._forms)
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known form replaced."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(REDACTED, text)
+
+    def truncate(self, text: str, limit: int) -> str:
+        """Scrub, then cut to ``limit`` characters without leaving the start of a secret at the cut."""
+        text = self.scrub(text)
+        if len(text) <= limit:
+            return text
+        text = text[:limit]
+        for form in self._forms:
+            for n in range(min(len(form) - 1, len(text)), MIN_SCRUB_LENGTH - 1, -1):
+                if text.endswith(form[:n]):
+                    text = text[: len(text) - n]
+                    break
+        return text
+
+    def scrub_value(self, value: Any) -> Any:
+        """A copy of a JSON-like structure with every string (keys too) scrubbed."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {self.scrub(k) if isinstance(k, str) else k: self.scrub_value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub_value(v) for v in value]
+        return value
+
+    def contains_secret(self, text: str) -> bool:
+        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 class SecretDecryptionError(ValueError):

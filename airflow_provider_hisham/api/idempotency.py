@@ -1,10 +1,12 @@
 """Idempotency markers: a retried task finds the object its earlier try created instead of
 creating a second one.
 
-HishamOS has no idempotency keys, so the marker is stored with the object itself: in a story's
-``custom_fields`` (a free-form JSON object in the schema, returned on list) or, for projects (no
-``custom_fields``), as a ``tags`` entry; it is looked up before creating and after any failure
-that may have hidden a successful create.
+HishamOS has no idempotency keys, so the marker is stored with the object itself, in a field the
+real backend stores as given and returns on list: a story's ``custom_fields``, a project's
+``tags``, a RepositoryExport's ``config`` (a JSON object; its other fields but ``repository_name``
+are read-only) and, for a GeneratedProject (no free-form field: only ``output_directory`` and
+``error_message`` are writable text), the end of ``output_directory`` as ``<path>#<marker>``. It
+is looked up before creating and after any failure that may have hidden a successful create.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-#: Key under ``custom_fields`` that holds the marker.
+#: Key under ``custom_fields`` (and ``config``) that holds the marker.
 MARKER_FIELD = "airflow_idempotency_key"
+#: ``GeneratedProject.output_directory`` is at most 500 characters long.
+MAX_DIRECTORY = 500
 
 
 def marker(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1, salt: str = "") -> str:
@@ -36,13 +40,38 @@ def with_marker_tag(body: dict[str, Any], key: str) -> dict[str, Any]:
     return {**body, "tags": [*list(body.get("tags") or []), f"{MARKER_FIELD}={key}"]}
 
 
+def with_marker_config(body: dict[str, Any], key: str) -> dict[str, Any]:
+    """A copy of a create body with the marker added to its ``config`` object."""
+    return {**body, "config": {**dict(body.get("config") or {}), MARKER_FIELD: key}}
+
+
+def marked_directory(path: str, key: str) -> str:
+    """``<path>#<key>`` within the field's 500 characters (a long path loses its start, not the key)."""
+    room = MAX_DIRECTORY - len(key) - 1
+    return (path if len(path) <= room else "..." + path[len(path) - room + 3:]) + "#" + key
+
+
+def directory_marker(value: Any) -> str | None:
+    """The marker at the end of an ``output_directory`` (None without one)."""
+    if not isinstance(value, str) or "#" not in value:
+        return None
+    return value.rpartition("#")[2] or None
+
+
+def marker_of(obj: dict[str, Any]) -> str | None:
+    """The marker an object carries, wherever its kind keeps it."""
+    for holder in ("custom_fields", "config"):
+        fields = obj.get(holder)
+        if isinstance(fields, dict) and isinstance(fields.get(MARKER_FIELD), str):
+            return fields[MARKER_FIELD]
+    tags = obj.get("tags")
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, str) and tag.startswith(f"{MARKER_FIELD}="):
+                return tag.partition("=")[2]
+    return directory_marker(obj.get("output_directory"))
+
+
 def find_marked(objects: Iterable[dict[str, Any]], key: str) -> dict[str, Any] | None:
     """The first object carrying ``key`` (None when the earlier try created nothing)."""
-    for obj in objects:
-        custom = obj.get("custom_fields")
-        if isinstance(custom, dict) and custom.get(MARKER_FIELD) == key:
-            return obj
-        tags = obj.get("tags")
-        if isinstance(tags, list) and f"{MARKER_FIELD}={key}" in tags:
-            return obj
-    return None
+    return next((obj for obj in objects if marker_of(obj) == key), None)

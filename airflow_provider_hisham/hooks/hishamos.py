@@ -4,40 +4,62 @@ One keep-alive ``requests`` session per hook (HttpHook's TCP keep-alive adapter)
 modes (``airflow_provider_hisham.api.auth``), a 401 re-authenticates once and replays, and
 429/502/503/504/connection errors are retried with backoff within a deadline where no duplicate
 can result (``airflow_provider_hisham.api.retry``). Errors are ``HishamOSAPIError``.
+
+Credentials go to the connection's own host only: a URL (endpoint, pagination link) naming
+another host is refused before anything is sent, and so is a host URL carrying user info. Every
+credential is stripped of copy-paste whitespace at load, masked in Airflow's logs in each form we
+send, and scrubbed from error messages and ``test_connection()`` output.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_hisham.api.auth import AUTH_MODES, ApiKeyAuth, Auth, JwtSecretAuth, PasswordAuth
 from airflow_provider_hisham.api.errors import (
+    HishamOSAgentError,
     HishamOSAPIError,
     HishamOSConfigError,
     HishamOSConnectionError,
     HishamOSEndpointNotFound,
     HishamOSError,
+    HishamOSForeignHostError,
     HishamOSNotFound,
+    HishamOSStoryStatusError,
+    HishamOSTierError,
+    body_excerpt,
     error_from_response,
 )
-from airflow_provider_hisham.api.idempotency import find_marked, with_marker, with_marker_tag
+from airflow_provider_hisham.api.idempotency import (
+    find_marked,
+    marked_directory,
+    with_marker,
+    with_marker_config,
+    with_marker_tag,
+)
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
+from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
 
 __all__ = [
+    "HishamOSAgentError",
     "HishamOSAPIError",
     "HishamOSConfigError",
     "HishamOSConnectionError",
     "HishamOSEndpointNotFound",
     "HishamOSError",
+    "HishamOSForeignHostError",
     "HishamOSHook",
     "HishamOSNotFound",
+    "HishamOSStoryStatusError",
+    "HishamOSTierError",
 ]
 
 LOGIN = "/api/v1/auth/login/"
@@ -51,15 +73,32 @@ GENERATED_PROJECTS = "/api/v1/projects/generated-projects/"
 REPOSITORY_EXPORTS = "/api/v1/projects/repository-exports/"
 SCHEMA = "/api/schema/"
 MAX_PAGES = 10_000
+#: ``bulk-update-status`` reports each story it left alone as ``"Failed to update story <id>: <reason>"``.
+_STORY_FAILURE = re.compile(r"Failed to update story (?P<id>[^:\s]+):\s*(?P<reason>.*)", re.DOTALL)
 
 _schema_cache: dict[str, dict[str, list[str]]] = {}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _mask(secret: str) -> None:
-    if secret:
-        from airflow.sdk.log import mask_secret
+def _origin(parts: Any) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of a split URL, the default port filled in (host lower-cased)."""
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme)
 
-        mask_secret(secret)
+
+def _host_text(parts: Any) -> str:
+    """A URL's host[:port] for messages: never its user info."""
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
 
 
 def _is_uuid(value: Any) -> bool:
@@ -103,6 +142,8 @@ class HishamOSHook(HttpHook):
         self._auth: Auth | None = None
         self._retrying: dict[bool, Any] = {}
         self._depth = 0
+        self._scrubber = SecretScrubber()
+        self._origin: tuple[str, str, int | None] | None = None
 
     # -- connection -------------------------------------------------------------------------
     @staticmethod
@@ -123,7 +164,7 @@ class HishamOSHook(HttpHook):
         if self._session is None:
             conn = self.get_connection(self.hishamos_conn_id)
             extra = conn.extra_dejson
-            self._set_base_url(conn)
+            self._set_host(conn, extra)
             try:
                 timeout = float(self._field(extra, "timeout", 30))
             except (TypeError, ValueError):
@@ -139,6 +180,64 @@ class HishamOSHook(HttpHook):
         if headers:
             self._session.headers.update(headers)
         return self._session
+
+    def _set_host(self, conn: Any, extra: dict[str, Any]) -> None:
+        """The base URL, refused when it carries credentials (``https://TOKEN@host``: requests would
+        send them as Basic auth, and every error would print them) or hands the host to DNS SRV."""
+        where = f"connection {self.hishamos_conn_id!r}"
+        if _to_bool(extra.get("srv_lookup"), False):
+            raise HishamOSConfigError(f"{where}: field 'srv_lookup' is not supported: credentials are sent only to "
+                                      "the host named in the connection")
+        host = conn.host or ""
+        if _CONTROL.search(host):
+            raise HishamOSConfigError(f"{where}: field 'host' contains a control character")
+        split = urlsplit(host if "://" in host else f"{conn.schema or 'http'}://{host}")
+        if "@" in split.netloc:
+            userinfo = split.netloc.rpartition("@")[0]
+            for part in {userinfo, *userinfo.split(":", 1)}:
+                self._secret(part)
+            raise HishamOSConfigError(
+                f"{where}: field 'host' has credentials in it (user info before '@' in the URL); they are not "
+                "used: remove them from the URL and set the connection's Login/Password or its api_key / "
+                "jwt_secret field")
+        self._set_base_url(conn)
+        self._srv_lookup_enabled = False
+        parts = urlsplit(self.base_url)
+        if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+            raise HishamOSConfigError(f"{where}: field 'host' must be an http(s) URL or a host name")
+        if parts.query or parts.fragment:
+            raise HishamOSConfigError(f"{where}: field 'host' must not have a query or fragment")
+        self._origin = _origin(parts)
+
+    def _clean(self, value: Any, field: str, *, secret: bool = True) -> str | None:
+        """A credential from the connection without copy-paste whitespace (a warning names the
+        field), masked in both forms; a control character inside it is refused."""
+        if secret and value is not None:
+            self._secret(str(value))
+        try:
+            clean, changed = clean_credential(value, field, f"connection {self.hishamos_conn_id!r}")
+        except CredentialFormatError as exc:
+            raise HishamOSConfigError(str(exc)) from None
+        if changed:
+            self.log.warning("connection %s: field %r had leading or trailing whitespace (a line break from a "
+                             "copy-paste?); it was removed", self.hishamos_conn_id, field)
+        return clean
+
+    def _secret(self, value: Any, users: tuple[str, ...] = ()) -> None:
+        """Remember a credential for scrubbing and mask every form of it in Airflow's logs."""
+        new = self._scrubber.add(value, users)
+        if new:
+            from airflow.sdk.log import mask_secret
+
+            for form in sorted(new):
+                mask_secret(form)
+
+    def redact(self, value: Any) -> Any:
+        """``value`` (text or a JSON-like structure) with every form of this hook's credentials
+        replaced by ``***``."""
+        if isinstance(value, str):
+            return self._scrubber.scrub(value)
+        return self._scrubber.scrub_value(value)
 
     def _resolve_environment_once(self, session: requests.Session) -> None:
         """Apply proxy and CA-bundle environment variables (HTTPS_PROXY, NO_PROXY,
@@ -158,18 +257,19 @@ class HishamOSHook(HttpHook):
                                       f"expected one of {', '.join(AUTH_MODES)}")
         self.auth_mode = mode
         if mode == "jwt_secret":
-            secret = self._field(extra, "jwt_secret")
-            _mask(secret)
-            return JwtSecretAuth(secret, self.user_id or self._field(extra, "default_user_id"), on_secret=_mask)
+            secret = self._clean(self._field(extra, "jwt_secret"), "jwt_secret")
+            user = self.user_id or self._field(extra, "default_user_id")
+            return JwtSecretAuth(secret, str(user).strip() if user else user, on_secret=self._secret)
         if self.user_id:
-            self.log.warning("user_id %s is only used by auth mode jwt_secret; connection %s (mode %s) acts as "
+            self.log.warning("user_id %r is only used by auth mode jwt_secret; connection %s (mode %s) acts as "
                              "its own user", self.user_id, self.hishamos_conn_id, mode)
         if mode == "api_key":
-            key = self._field(extra, "api_key")
-            _mask(key)
-            return ApiKeyAuth(key)
-        _mask(conn.password)
-        return PasswordAuth(conn.login, conn.password, on_secret=_mask,
+            return ApiKeyAuth(self._clean(self._field(extra, "api_key"), "api_key"))
+        email = self._clean(conn.login, "login", secret=False)
+        password = self._clean(conn.password, "password")
+        if email and password:
+            self._secret(password, (email,))
+        return PasswordAuth(email, password, on_secret=self._secret,
                             login=lambda email, pw: self._call("POST", LOGIN, {"email": email, "password": pw},
                                                                idempotent=True, authenticate=False),
                             refresh=lambda token: self._call("POST", REFRESH, {"refresh": token},
@@ -179,9 +279,11 @@ class HishamOSHook(HttpHook):
         """Calls ``/api/v1/auth/me/`` with the connection's credentials."""
         try:
             me = self.call("GET", ME)
-        except Exception as exc:  # the UI shows the message; our errors carry no secrets
-            return False, str(exc)
-        return True, f"Connected to HishamOS at {self.base_url} as {me.get('email')} ({self.auth_mode} auth)"
+        except Exception as exc:  # noqa: BLE001 - the UI shows the message, scrubbed of every credential
+            return False, self._scrubber.scrub(f"{type(exc).__name__}: {exc}" if not isinstance(exc, HishamOSError)
+                                               else str(exc))
+        return True, self._scrubber.scrub(f"Connected to HishamOS at {self.base_url} as {me.get('email')} "
+                                          f"({self.auth_mode} auth)")
 
     # -- requests ----------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, data: Any = None, params: dict[str, Any] | None = None, *,
@@ -194,16 +296,34 @@ class HishamOSHook(HttpHook):
         return self._call(method.upper(), self._path(endpoint), data, params, idempotent=idempotent)
 
     def _path(self, endpoint: str) -> str:
-        if "://" in endpoint:
-            parts = urlsplit(endpoint)
-            base = urlsplit(self.url_from_endpoint(""))
-            if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
-                raise HishamOSConfigError(f"endpoint {endpoint!r} is not on this connection's host {base.netloc}")
-            endpoint = parts.path + (f"?{parts.query}" if parts.query else "")
+        """A path on this connection's host. An absolute (or scheme-relative ``//host``) URL is
+        accepted only for this host; another host is refused before anything is sent."""
+        endpoint = str(endpoint)
+        if _CONTROL.search(endpoint):
+            raise HishamOSConfigError("endpoint contains a control character (line break...): refused")
+        stripped = endpoint.strip()
+        parts = urlsplit(stripped)
+        if parts.scheme or parts.netloc or stripped.startswith(("//", "\\\\", "/\\", "\\/")):
+            self._same_host(parts, "endpoint")
+            endpoint = urlunsplit(("", "", parts.path, parts.query, ""))
         path, sep, query = endpoint.partition("?")
         # Every HishamOS path ends with "/"; without it Django answers a redirect (and drops a POST body).
         path = "/" + path.strip("/") + "/" if path.strip("/") else "/"
         return path + sep + query
+
+    def _same_host(self, parts: Any, what: str) -> None:
+        """Refuse a URL whose scheme, host or port is not the connection's (or that carries user info)."""
+        self.get_conn()
+        base = urlsplit(self.base_url)
+        if "@" in parts.netloc:
+            raise HishamOSForeignHostError(f"{what} has user info (credentials) in its URL: refused (this "
+                                           f"connection's host is {_host_text(base)!r})")
+        if not parts.netloc or _origin(parts) != self._origin:
+            other = _host_text(parts) or "(no host)"
+            raise HishamOSForeignHostError(
+                f"{what} names host {other!r} ({parts.scheme or 'scheme-relative'}), not this connection's host "
+                f"{_host_text(base)!r} ({base.scheme}): refused, the connection's credentials are sent only to "
+                f"{_host_text(base)!r}")
 
     def _call(self, method: str, path: str, data: Any = None, params: dict[str, Any] | None = None, *,
               idempotent: bool | None = None, authenticate: bool = True, recover: Any = None) -> Any:
@@ -233,16 +353,23 @@ class HishamOSHook(HttpHook):
             raise HishamOSConnectionError(None, f"no response from HishamOS ({type(exc).__name__}); "
                                                 "retries used up or unsafe for this request",
                                           method=method, path=path) from None
+        except (requests.RequestException, ValueError) as exc:
+            if isinstance(exc, HishamOSError):
+                raise
+            # e.g. InvalidHeader, whose text quotes the header value (a token) raw
+            raise HishamOSAPIError(None, f"request not sent ({type(exc).__name__}): {exc}", method=method,
+                                   path=path, scrubber=self._scrubber) from None
         if resp.status_code >= 300:
             raise error_from_response(resp.status_code, resp.headers.get("Content-Type", ""), resp.content,
-                                      method, path, resp.reason or "")
+                                      method, path, resp.reason or "", scrubber=self._scrubber)
         if not resp.content:
             return None
         try:
             return resp.json()
         except ValueError:
-            raise HishamOSAPIError(resp.status_code, "response is not JSON", {"body": resp.text[:300]},
-                                   method=method, path=path) from None
+            raise HishamOSAPIError(resp.status_code, "response is not JSON",
+                                   {"body": body_excerpt(resp.content, self._scrubber)},
+                                   method=method, path=path, scrubber=self._scrubber) from None
 
     def _retry_loop(self, safe: bool) -> Any:
         """Iterate tenacity attempts. The Retrying objects are built once per hook (they are
@@ -300,8 +427,29 @@ class HishamOSHook(HttpHook):
             nxt = data.get("next")
             if not nxt:
                 return results
-            page = int(parse_qs(urlsplit(nxt).query).get("page", [page + 1])[0])
+            page = self._next_page(str(nxt), path, page)
         raise HishamOSAPIError(None, f"more than {MAX_PAGES} pages", method="GET", path=path)
+
+    def _next_page(self, link: str, path: str, page: int) -> int:
+        """The page number of a ``next`` link. Only the number is used (the link is never fetched),
+        and a link to another host is refused: it is not HishamOS paginating its own list."""
+        parts = urlsplit(link.strip())
+        if parts.netloc or parts.scheme:
+            base = urlsplit(self.base_url)
+            if "@" in parts.netloc or (parts.hostname or "").lower() != (base.hostname or "").lower():
+                raise HishamOSForeignHostError(
+                    f"the 'next' link of GET {path} names host {_host_text(parts)!r}, not this connection's host "
+                    f"{_host_text(base)!r}: refused, nothing was sent there")
+        value = parse_qs(parts.query).get("page", [str(page + 1)])[0]
+        try:
+            nxt = int(value)
+        except ValueError:
+            raise HishamOSAPIError(None, f"the 'next' link of GET {path} has a page number that is not a number",
+                                   method="GET", path=path) from None
+        if nxt <= page:
+            raise HishamOSAPIError(None, f"the 'next' link of GET {path} goes back to page {nxt}", method="GET",
+                                   path=path)
+        return nxt
 
     # -- projects ------------------------------------------------------------------------------
     def get_project(self, project_id: str) -> dict[str, Any]:
@@ -356,14 +504,30 @@ class HishamOSHook(HttpHook):
 
     def update_story_status(self, story_ids: str | list[str], status: str) -> dict[str, Any]:
         """Set the status of stories via ``bulk-update-status`` (``PATCH /stories/{id}/`` answers 500
-        on current HishamOS). Setting a status is idempotent, so this is retried freely."""
+        on current HishamOS). Setting a status is idempotent, so this is retried freely.
+
+        HishamOS answers 200 even when it updated none: the stories it left alone come back in
+        ``errors`` as strings; they raise ``HishamOSStoryStatusError`` naming each story and reason.
+        """
         ids = [story_ids] if isinstance(story_ids, str) else list(story_ids)
-        result = self._call("POST", f"{STORIES}bulk-update-status/",
-                            {"items": [{"id": i} for i in ids], "status": status}, idempotent=True)
-        if result.get("errors"):
-            raise HishamOSAPIError(200, f"{len(result['errors'])} of {len(ids)} stories not updated to {status!r}",
-                                   {"errors": result["errors"], "updated_count": result.get("updated_count")},
-                                   method="POST", path=f"{STORIES}bulk-update-status/")
+        path = f"{STORIES}bulk-update-status/"
+        result = self._call("POST", path, {"items": [{"id": i} for i in ids], "status": status}, idempotent=True)
+        errors = result.get("errors") if isinstance(result, dict) else None
+        if errors:
+            failures: dict[str, str] = {}
+            for n, error in enumerate(errors if isinstance(errors, list) else [errors]):
+                found = _STORY_FAILURE.match(error) if isinstance(error, str) else None
+                if found:
+                    failures[found["id"]] = found["reason"].strip()
+                elif isinstance(error, dict) and error.get("id"):
+                    failures[str(error["id"])] = str(error.get("error") or error.get("message") or error)
+                else:
+                    failures[f"#{n + 1}"] = str(error)
+            named = "; ".join(f"story {sid}: {reason}" for sid, reason in failures.items())
+            raise HishamOSStoryStatusError(
+                200, f"{len(failures)} of {len(ids)} stories not updated to {status!r} ({named})",
+                {"errors": errors, "updated_count": result.get("updated_count")}, method="POST", path=path,
+                scrubber=self._scrubber, failures=failures)
         return result
 
     # -- sprints --------------------------------------------------------------------------------
@@ -394,7 +558,12 @@ class HishamOSHook(HttpHook):
         return self._all_pages(AGENTS, filters)
 
     def get_agent(self, agent: str) -> dict[str, Any]:
-        """An agent by id (UUID), name (``"QA Agent"``) or ``agent_id`` slug."""
+        """An agent by id (UUID), name (``"QA Engineer"``) or ``agent_id`` slug (``"qa-testing-agent"``).
+
+        HishamOS seeds 16 agents (Business Analyst Agent, Senior Software Engineer, Code Review
+        Expert, QA Engineer, DevOps Engineer, Technical Writer...); the names in HishamOS's own
+        shipped workflows ("QA Agent", "Coding Agent") are not among them.
+        """
         if _is_uuid(agent):
             return self._call("GET", f"{AGENTS}{agent}/")
         agents = self.list_agents()
@@ -406,27 +575,72 @@ class HishamOSHook(HttpHook):
         raise HishamOSNotFound(404, f"no agent named {agent!r}; available: {names}", method="GET", path=AGENTS)
 
     def execute_agent(self, agent: str, prompt: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run an agent (by id or name). Not retried after ambiguous failures: a run costs money."""
+        """Run an agent (by id or name). Not retried after ambiguous failures: a run costs money.
+
+        A 5xx from the execute call is HishamOS failing to run the agent (the current backend can
+        answer 500 "You cannot call this from an async context"): ``HishamOSAgentError`` with
+        HishamOS's message, never retried, by this hook or (through the operators) by Airflow.
+        """
         agent_id = agent if _is_uuid(agent) else self.get_agent(agent)["id"]
-        return self._call("POST", f"{AGENTS}{agent_id}/execute/", {"prompt": prompt, "context": context or {}})
+        path = f"{AGENTS}{agent_id}/execute/"
+        try:
+            return self._call("POST", path, {"prompt": prompt, "context": context or {}})
+        except HishamOSAPIError as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            raise HishamOSAgentError(exc.status, f"HishamOS failed to run agent {agent!r}: {exc.message} (a HishamOS "
+                                     "backend error; not retried: each run is charged and fails the same way)",
+                                     exc.details, method="POST", path=path, scrubber=self._scrubber) from None
 
     # -- generated projects and exports (records HishamOS keeps about our outputs) --------------
-    def create_generated_project(self, project_id: str, output_directory: str, status: str = "pending",
-                                 **fields: Any) -> dict[str, Any]:
-        return self._call("POST", GENERATED_PROJECTS,
-                          {"project": project_id, "output_directory": output_directory, "status": status, **fields})
+    # HishamOS keeps of a GeneratedProject only project, output_directory (as given), status and
+    # error_message (plus workflow_execution); of a RepositoryExport only generated_project,
+    # export_type, repository_name and config. Anything else sent is dropped.
+    def create_generated_project(self, project_id: str, output_directory: str, status: str = "pending", *,
+                                 idempotency_key: str | None = None, **fields: Any) -> dict[str, Any]:
+        """With ``idempotency_key`` the key is stored at the end of ``output_directory``
+        (``<path>#<key>``: a GeneratedProject has no free-form field) and an existing record
+        carrying it is returned instead of creating another."""
+        body = {"project": project_id, "output_directory": output_directory, "status": status, **fields}
+        if idempotency_key is None:
+            return self._call("POST", GENERATED_PROJECTS, body)
+        body["output_directory"] = marked_directory(output_directory, idempotency_key)
+        return self._create_once(GENERATED_PROJECTS, body,
+                                 lambda: self.find_generated_project(project_id, idempotency_key))
+
+    def list_generated_projects(self, project_id: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        """Every GeneratedProject the user sees, of ``project_id`` (also filtered here, whether or
+        not the server applies the filter)."""
+        records = self._all_pages(GENERATED_PROJECTS, {"project": project_id, **filters})
+        return [r for r in records if project_id is None or str(r.get("project")) == str(project_id)]
+
+    def find_generated_project(self, project_id: str, idempotency_key: str) -> dict[str, Any] | None:
+        return find_marked(self.list_generated_projects(project_id), idempotency_key)
 
     def update_generated_project(self, generated_project_id: str, **fields: Any) -> dict[str, Any]:
+        """PATCH a GeneratedProject. A ``status`` must follow HishamOS's transitions
+        (``pending -> generating -> completed|failed``, ``completed -> archived``): see
+        ``airflow_provider_hisham.records``."""
         return self._call("PATCH", f"{GENERATED_PROJECTS}{generated_project_id}/", fields, idempotent=True)
 
-    def create_repository_export(self, generated_project_id: str, export_type: str, **fields: Any) -> dict[str, Any]:
-        """Send the final state (url, archive path/size, status) here: HishamOS answers 403 to
-        non-superusers retrieving an export by id."""
-        return self._call("POST", REPOSITORY_EXPORTS,
-                          {"generated_project": generated_project_id, "export_type": export_type, **fields})
+    def create_repository_export(self, generated_project_id: str, export_type: str, *, repository_name: str = "",
+                                 config: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                                 **fields: Any) -> dict[str, Any]:
+        """Create a RepositoryExport, complete at once: HishamOS answers 403 to its own creator for
+        GET/PATCH by id, and stores only ``repository_name`` and ``config`` (url, path, size, status
+        are read-only), so the facts go in ``config``. With ``idempotency_key`` (kept in ``config``)
+        an export of this generated project carrying it is returned instead of creating another."""
+        body = {"generated_project": generated_project_id, "export_type": export_type,
+                "repository_name": repository_name, "config": dict(config or {}), **fields}
+        if idempotency_key is None:
+            return self._call("POST", REPOSITORY_EXPORTS, body)
+        return self._create_once(REPOSITORY_EXPORTS, with_marker_config(body, idempotency_key),
+                                 lambda: find_marked(self.list_repository_exports(generated_project_id),
+                                                     idempotency_key))
 
     def list_repository_exports(self, generated_project_id: str) -> list[dict[str, Any]]:
-        return self._all_pages(REPOSITORY_EXPORTS, {"generated_project": generated_project_id})
+        records = self._all_pages(REPOSITORY_EXPORTS, {"generated_project": generated_project_id})
+        return [r for r in records if str(r.get("generated_project")) == str(generated_project_id)]
 
     # -- discovery ------------------------------------------------------------------------------
     def discover_endpoints(self, refresh: bool = False) -> dict[str, list[str]]:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.api.errors import HishamOSConfigError, HishamOSError
+from airflow_provider_hisham.api.errors import NOT_RETRYABLE, HishamOSConfigError, HishamOSError
 from airflow_provider_hisham.api.idempotency import marker
-from airflow_provider_hisham.api.results import redact_credentials, select
+from airflow_provider_hisham.api.results import shape_result
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -121,7 +121,14 @@ class HishamOSApiCallOperator(BaseOperator):
         DAG's params, so the query is taken from the task-level ones only and kept in ``query_params``.
     :param response_check: ``fn(result) -> bool``; False fails the task.
     :param result_path: dotted path into the result for XCom (``"id"``, ``"results.0.number"``).
+        Credentials never reach XCom: values under credential-named keys (``access``,
+        ``accessToken``, ``api_key``, ``secret``...), JWTs and the connection's own secrets are
+        replaced by ``***``, also when ``result_path`` selects one directly.
     :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
+
+    A tier refusal (``HishamOSTierError``: the organization's subscription lacks the feature) and
+    an agent run HishamOS failed (``HishamOSAgentError``: execute answered 5xx) fail the task at
+    once, whatever its ``retries``: a retry cannot fix them, and an agent run is charged.
     """
 
     template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
@@ -160,6 +167,14 @@ class HishamOSApiCallOperator(BaseOperator):
         return HishamOSHook(self.hishamos_conn_id, user_id=self._user())
 
     def execute(self, context: Context) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return self._execute(context)
+        except NOT_RETRYABLE as exc:  # a tier refusal, an agent run HishamOS failed: a retry cannot help
+            raise AirflowFailException(str(exc)) from None
+
+    def _execute(self, context: Context) -> Any:
         hook = self.get_hook()
         ti = context["ti"]
         key = marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), salt=self.action or "")
@@ -175,4 +190,5 @@ class HishamOSApiCallOperator(BaseOperator):
         if self.response_check is not None and not self.response_check(result):
             raise HishamOSResponseCheckError(f"task {self.task_id}: response_check rejected the result of "
                                              f"{self.action or f'{self.method} {self.endpoint}'}")
-        return redact_credentials(select(result, self.result_path) if self.result_path else result)
+        # credential keys and JWTs by name and shape, then every form of the connection's own secrets
+        return hook.redact(shape_result(result, self.result_path))

@@ -6,18 +6,15 @@ rendering, safety and atomic writes are in :mod:`airflow_provider_hisham.generat
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator, shipped_templates_dir
-from airflow_provider_hisham.generation.atomic import write_file_atomic
 from airflow_provider_hisham.generation.safe_load import load_json
 
 if TYPE_CHECKING:
@@ -29,7 +26,6 @@ except ImportError:  # pragma: no cover - Airflow < 3.2
     from airflow.stats import Stats  # type: ignore[no-redef]
 
 SECTION = "hisham"
-REGISTRATION_SUFFIX = ".hishamos.json"
 PACKAGE_TEMPLATES = Path(shipped_templates_dir())
 
 
@@ -96,8 +92,13 @@ class FileGenerationOperator(BaseOperator):
     :param source_step: the step that produced ``structure_from``, named in refusals.
     :param context: template variables (templated; strings like ``"true"`` are coerced by type).
     :param output_root: defaults to ``[hisham] generated_projects_root``.
-    :param hishamos_conn_id: when set, register a GeneratedProject record in HishamOS.
+    :param hishamos_conn_id: when set, register a GeneratedProject record in HishamOS: created
+        ``generating`` before any file is written, ``completed`` after (or ``failed`` with the error
+        on the last try); one per task instance, found again by a retry (see
+        :mod:`airflow_provider_hisham.records`).
     :param hishamos_project_id: the HishamOS project (UUID) the record belongs to.
+    :param strict_hishamos_records: fail (without retrying) when the organization's HishamOS tier
+        refuses the record; default ``[hisham] strict_hishamos_records`` (False: warn and go on).
     :param render_structure: render string contents of ``structure`` with ``context``.
     :param templates_dir: an extra folder searched first for template names.
     :param workers: processes used for large trees (default: 2 when there are 2+ CPUs).
@@ -121,6 +122,7 @@ class FileGenerationOperator(BaseOperator):
         hishamos_conn_id: str | None = None,
         hishamos_project_id: str | None = None,
         hishamos_user_id: str | None = None,
+        strict_hishamos_records: bool | None = None,
         render_structure: bool = False,
         templates_dir: str | None = None,
         workers: int | None = None,
@@ -141,6 +143,7 @@ class FileGenerationOperator(BaseOperator):
         self.hishamos_conn_id = hishamos_conn_id
         self.hishamos_project_id = hishamos_project_id
         self.hishamos_user_id = hishamos_user_id
+        self.strict_hishamos_records = strict_hishamos_records
         self.render_structure = render_structure
         self.templates_dir = templates_dir
         self.workers = workers
@@ -189,6 +192,12 @@ class FileGenerationOperator(BaseOperator):
                 self.log.info("Generated %d of %d files (%.0f%%)", done, total, 100.0 * done / max(total, 1))
 
         self.log.info("Generating project %r from %s into %s", self.project_id, self.template or "an inline structure", root)
+        record = None
+        if self.hishamos_conn_id:
+            from airflow_provider_hisham.generation.paths import check_project_id
+
+            project_dir = os.path.join(generator.output_root, check_project_id(str(self.project_id), generator.limits))
+            record = self._record(context, project_dir)
         try:
             result = generator.generate(
                 self.project_id,
@@ -198,8 +207,12 @@ class FileGenerationOperator(BaseOperator):
                 render_structure=self.render_structure,
                 progress=progress,
             )
-        except Exception:
+        except Exception as exc:
             Stats.incr("hisham.file_generation.failures", tags=tags)
+            if record is not None:
+                from airflow_provider_hisham.records import is_last_try
+
+                record.failed(exc, last_try=is_last_try(context["ti"], self.retries))
             raise
         Stats.timing("hisham.file_generation.duration", (time.monotonic() - started) * 1000.0, tags=tags)
         Stats.incr("hisham.file_generation.files", result.summary["total_files"], tags=tags)
@@ -207,43 +220,39 @@ class FileGenerationOperator(BaseOperator):
         for warning in result.warnings:
             self.log.warning("%s", warning)
         summary = dict(result.summary)
-        summary["generated_project_id"] = self._register(summary) if self.hishamos_conn_id else None
+        if record is not None:
+            self._not_retried(record.succeeded)
+        summary["generated_project_id"] = record.id if record is not None else None
         self.log.info(
             "Generated %d files (%d bytes) in %.2f s: %s (manifest %s, sha256 %s)",
             summary["total_files"], summary["total_bytes"], result.duration, summary["output_dir"], summary["manifest_path"], summary["sha256"],
         )
         return summary
 
-    def _register(self, summary: dict[str, Any]) -> str:
-        """Create the GeneratedProject record once per generated tree.
-
-        The record id is kept beside the manifest, keyed by the tree digest, so a retried task
-        (or a re-run producing the same bytes) reuses the record instead of creating a second one.
-        """
+    def _record(self, context: Context, output_dir: str):
+        """Find (a retry) or create this task instance's GeneratedProject, ``generating``."""
+        from airflow_provider_hisham.api.idempotency import marker
         from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+        from airflow_provider_hisham.records import GenerationRecord, strict_records
 
-        path = summary["manifest_path"][: -len(".manifest.json")] + REGISTRATION_SUFFIX
-        key = {"hishamos_conn_id": self.hishamos_conn_id, "project": str(self.hishamos_project_id), "tree_sha256": summary["tree_sha256"], "output_directory": summary["output_dir"]}
-        try:
-            with open(path, encoding="utf-8") as fh:
-                saved = json.load(fh)
-            if {k: saved.get(k) for k in key} == key and saved.get("generated_project_id"):
-                self.log.info("GeneratedProject %s already registered for this tree", saved["generated_project_id"])
-                return saved["generated_project_id"]
-        except (OSError, ValueError):
-            pass
+        ti = context["ti"]
         hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id, user_id=self.hishamos_user_id)
-        body = {
-            "project": str(self.hishamos_project_id),
-            "output_directory": summary["output_dir"],
-            "status": "completed",
-            "error_message": "",
-            "total_files": summary["total_files"],
-            "total_size": summary["total_bytes"],
-            "completed_at": datetime.now(timezone.utc).isoformat(),
-        }
-        record = hook.call("POST", "/api/v1/projects/generated-projects/", data=body)
-        record_id = str(record["id"])
-        write_file_atomic(path, json.dumps({**key, "generated_project_id": record_id}, sort_keys=True).encode())
-        self.log.info("Registered GeneratedProject %s in HishamOS", record_id)
-        return record_id
+        record = GenerationRecord(hook, str(self.hishamos_project_id), output_dir,
+                                  marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1),
+                                         salt="generated_project"),
+                                  strict=strict_records(self.strict_hishamos_records),
+                                  try_number=getattr(ti, "try_number", None), logger=self.log)
+        self._not_retried(record.begin)
+        return record
+
+    @staticmethod
+    def _not_retried(action):
+        """Errors no retry can fix (a tier refusal in strict mode) fail the task at once."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_provider_hisham.api.errors import NOT_RETRYABLE
+
+        try:
+            return action()
+        except NOT_RETRYABLE as exc:
+            raise AirflowFailException(str(exc)) from None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +49,11 @@ class RepoCreationOperator(BaseOperator):
     :param commit_date: author/committer date; default: newest file modification time.
     :param archive_dir: folder for archives; default: the parent of ``source_dir``.
     :param hishamos_conn_id: when set, register a RepositoryExport record for
-        ``generated_project_id`` in HishamOS.
+        ``generated_project_id`` in HishamOS (facts and retry marker in its ``config``; see
+        :mod:`airflow_provider_hisham.records`). A generic ``git`` target records nothing.
+    :param strict_hishamos_records: fail (without retrying) when the organization's HishamOS tier
+        refuses the record; default ``[hisham] strict_hishamos_records`` (False: warn, keep the
+        export or archive and succeed without a record).
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +88,7 @@ class RepoCreationOperator(BaseOperator):
         commit_date: datetime | None = None,
         push_retries: int = 3,
         push_backoff: float = 2.0,
+        strict_hishamos_records: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -112,6 +116,7 @@ class RepoCreationOperator(BaseOperator):
         self.commit_date = commit_date
         self.push_retries = push_retries
         self.push_backoff = push_backoff
+        self.strict_hishamos_records = strict_hishamos_records
 
     # -- execution -------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -126,7 +131,7 @@ class RepoCreationOperator(BaseOperator):
         else:
             result = self._git(source, name, context)
         if self.hishamos_conn_id:
-            self._register(result, name)
+            result["repository_export_id"] = self._register(result, name, context)
         log.info("repo_creation result: %s", result)
         return result
 
@@ -216,30 +221,24 @@ class RepoCreationOperator(BaseOperator):
         key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
         return "hisham-export:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
-    def _register(self, result: dict[str, Any], name: str) -> None:
-        """Create (once) the HishamOS RepositoryExport record with the final state."""
+    def _register(self, result: dict[str, Any], name: str, context: Context) -> str | None:
+        """The HishamOS RepositoryExport of this export, created once per task instance."""
         if not self.generated_project_id:
             raise ValueError("hishamos_conn_id needs generated_project_id to register the RepositoryExport")
-        export_type = self.target
-        if export_type == "git":
-            log.warning("HishamOS has no export_type for a generic git remote; RepositoryExport not registered")
-            return
-        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+        from airflow.sdk.exceptions import AirflowFailException
 
-        hook = HishamOSHook(hishamos_conn_id=self.hishamos_conn_id)
-        location = result["url"] or result["archive_path"]
-        for record in hook.list_repository_exports(self.generated_project_id):
-            if record.get("export_type") == export_type and location in (
-                    record.get("repository_url"), record.get("archive_path")):
-                log.info("RepositoryExport %s already registered", record.get("id"))
-                result["repository_export_id"] = record.get("id")
-                return
-        archive = result["archive_path"]
-        record = hook.create_repository_export(
-            self.generated_project_id, export_type, repository_name=name,
-            repository_url=result["url"] or "", archive_path=archive or "",
-            archive_size=os.path.getsize(archive) if archive else None, status="completed",
-            config={"default_branch": result["default_branch"], "commit_sha": result["commit_sha"],
-                    "branches": self.branches, "private": self.private},
-        )
-        result["repository_export_id"] = record.get("id") if isinstance(record, dict) else None
+        from airflow_provider_hisham.api.errors import NOT_RETRYABLE
+        from airflow_provider_hisham.api.idempotency import marker
+        from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+        from airflow_provider_hisham.records import register_export, strict_records, task_facts
+
+        ti = context["ti"]
+        try:
+            return register_export(
+                HishamOSHook(hishamos_conn_id=self.hishamos_conn_id), self.generated_project_id, self.target, name,
+                result, marker=marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1),
+                                      salt="repository_export"),
+                made_by=task_facts(ti), strict=strict_records(self.strict_hishamos_records),
+                extra={"branches": self.branches, "private": self.private}, logger=log)
+        except NOT_RETRYABLE as exc:
+            raise AirflowFailException(str(exc)) from None

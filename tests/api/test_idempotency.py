@@ -19,3 +19,31 @@ def test_marker_round_trip_in_custom_fields_and_tags():
     assert find_marked([{"id": 1}, {"id": 2, **body}], "k")["id"] == 2
     assert find_marked([{"id": 3, **project}], "k")["id"] == 3
     assert find_marked([{"id": 2, **body}], "other") is None
+
+
+def test_markers_in_export_config_and_generated_project_directory():
+    from airflow_provider_hisham.api.idempotency import (
+        MAX_DIRECTORY,
+        directory_marker,
+        marked_directory,
+        marker_of,
+        with_marker_config,
+    )
+
+    export = with_marker_config({"config": {"url": "u"}}, "k")
+    assert export["config"] == {"url": "u", MARKER_FIELD: "k"} and find_marked([export], "k") is export
+    assert marked_directory("/data/shop", "af1-x") == "/data/shop#af1-x"
+    long = marked_directory("/" + "d" * 600, "af1-x")
+    assert len(long) == MAX_DIRECTORY and long.startswith("...") and directory_marker(long) == "af1-x"
+    assert marker_of({"output_directory": "/data/shop#af1-x"}) == "af1-x"
+    assert marker_of({"output_directory": "/data/shop"}) is None and directory_marker(None) is None
+
+
+def test_generated_project_transitions():
+    from airflow_provider_hisham.records import transition_path
+
+    assert transition_path("pending", "completed") == ["generating", "completed"]
+    assert transition_path("generating", "failed") == ["failed"]
+    assert transition_path("completed", "completed") == []
+    assert transition_path("completed", "archived") == ["archived"]
+    assert transition_path("failed", "completed") is None and transition_path("completed", "failed") is None

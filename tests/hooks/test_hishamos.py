@@ -11,14 +11,18 @@ import pytest
 
 from airflow_provider_hisham.api.retry import RetryPolicy
 from airflow_provider_hisham.hooks.hishamos import (
+    HishamOSAgentError,
     HishamOSAPIError,
     HishamOSConfigError,
     HishamOSConnectionError,
     HishamOSEndpointNotFound,
     HishamOSHook,
     HishamOSNotFound,
+    HishamOSStoryStatusError,
+    HishamOSTierError,
     _schema_cache,
 )
+from tests.servers.fixtures import both_tiers
 
 ME = "/api/v1/auth/me/"
 STORIES = "/api/v1/projects/stories/"
@@ -263,9 +267,9 @@ def test_connection_refused_uses_up_retries_within_the_deadline(monkeypatch):
 def test_validation_error_carries_message_and_details(hook_for, project):
     with pytest.raises(HishamOSAPIError) as err:
         hook_for().create_story(project["id"], "t", "", "")
-    assert err.value.status == 400 and err.value.message == "This field is required."
-    assert err.value.details == {"description": ["This field is required."],
-                                 "acceptance_criteria": ["This field is required."]}
+    assert err.value.status == 400 and err.value.message == "Description is required."
+    assert err.value.details == {"description": ["Description is required."],
+                                 "acceptance_criteria": ["Acceptance criteria is required."]}
     assert "description" in str(err.value)
 
 
@@ -292,8 +296,14 @@ def test_update_story_status_uses_bulk_update(hishamos, hook_for, project):
     story = hook.create_story(project["id"], "t", "d", "a")
     assert hook.update_story_status(story["id"], "in_progress") == {"updated_count": 1, "errors": []}
     assert hishamos.state.stories[story["id"]]["status"] == "in_progress"
-    with pytest.raises(HishamOSAPIError, match="1 of 2 stories not updated"):
-        hook.update_story_status([story["id"], "00000000-0000-0000-0000-000000000000"], "done")
+    missing = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(HishamOSStoryStatusError, match=rf"1 of 2 stories not updated to 'done' \(story {missing}: "
+                                                       "Story matching query does not exist.\)") as err:
+        hook.update_story_status([story["id"], missing], "done")
+    assert list(err.value.failures) == [missing]
+    with pytest.raises(HishamOSStoryStatusError, match=rf"story {story['id']}: Invalid status 'shipped'") as err:
+        hook.update_story_status(story["id"], "shipped")
+    assert "Valid states: backlog" in err.value.failures[story["id"]]
 
 
 def test_project_and_sprint_methods(hishamos, hook_for, project):
@@ -320,12 +330,71 @@ def test_agents_by_name_and_id(hishamos, hook_for):
         hook.get_agent("Chef Agent")
 
 
-def test_generated_project_and_export_records(hishamos, hook_for, project):
+@both_tiers
+def test_generated_project_and_export_records_as_the_backend_keeps_them(hishamos, hook_for, hishamos_tier):
+    """What HishamOS stores: a GeneratedProject's status (its transitions), a RepositoryExport's
+    config and name only, and only on a tier with projects.import_export."""
     hook = hook_for()
-    gp = hook.create_generated_project(project["id"], "/data/shop", status="generating")
+    project = hishamos.state.demo_project_id
+    gp = hook.create_generated_project(project, "/data/shop", status="generating", total_files=3,
+                                       idempotency_key="af1-gp")
+    assert gp["output_directory"] == "/data/shop#af1-gp" and gp["total_files"] == 0  # read-only, dropped
     assert hook.update_generated_project(gp["id"], status="completed")["status"] == "completed"
-    export = hook.create_repository_export(gp["id"], "zip", archive_path="/a.zip", archive_size=10, status="completed")
+    with pytest.raises(HishamOSAPIError, match="Invalid transition from completed to completed"):
+        hook.update_generated_project(gp["id"], status="completed")
+    again = hook.create_generated_project(project, "/data/shop", status="generating", idempotency_key="af1-gp")
+    assert again["id"] == gp["id"] and len(hishamos.state.generated_projects) == 1
+    config = {"url": None, "archive_path": "/a.zip", "archive_size": 10}
+    if hishamos_tier == "trial":
+        with pytest.raises(HishamOSTierError) as err:
+            hook.create_repository_export(gp["id"], "zip", repository_name="shop", config=config,
+                                          idempotency_key="af1-ex")
+        assert (err.value.feature, err.value.tier, err.value.status) == ("projects.import_export", "trial", 400)
+        assert "upgrade the organization's HishamOS subscription" in str(err.value)
+        assert len(hishamos.requests_to("POST", "/api/v1/projects/repository-exports/")) == 1  # not retried
+        assert hishamos.state.repository_exports == {}
+        return
+    export = hook.create_repository_export(gp["id"], "zip", repository_name="shop", config=config,
+                                           idempotency_key="af1-ex")
+    assert export["config"] == {**config, "airflow_idempotency_key": "af1-ex"} and export["status"] == "pending"
+    same = hook.create_repository_export(gp["id"], "zip", repository_name="shop", config=config,
+                                         idempotency_key="af1-ex")
+    assert same["id"] == export["id"]
     assert [e["id"] for e in hook.list_repository_exports(gp["id"])] == [export["id"]]
+
+
+def test_record_creates_whose_response_was_lost_are_found_by_their_marker(hishamos, hook_for):
+    hook = hook_for()
+    project = hishamos.state.demo_project_id
+    hishamos.inject("drop_after_commit", method="POST", path="/api/v1/projects/generated-projects/")
+    gp = hook.create_generated_project(project, "/data/x", status="generating", idempotency_key="af1-lost")
+    assert list(hishamos.state.generated_projects) == [gp["id"]]
+    hishamos.inject("drop_after_commit", method="POST", path="/api/v1/projects/repository-exports/")
+    export = hook.create_repository_export(gp["id"], "tar.gz", repository_name="x", idempotency_key="af1-lost-ex")
+    assert list(hishamos.state.repository_exports) == [export["id"]]
+    assert len(hishamos.requests_to("POST", "/api/v1/projects/repository-exports/")) == 1
+
+
+def test_api_key_on_a_trial_organization_is_a_tier_error(hishamos_trial, hook_for):
+    hook = hook_for("api_key")
+    with pytest.raises(HishamOSTierError) as err:
+        hook.call("GET", ME)
+    assert err.value.feature == "ai.api_access" and err.value.status == 401
+    assert "use auth mode 'password' or 'jwt_secret'" in str(err.value)
+    ok, message = hook.test_connection()
+    assert not ok and "ai.api_access" in message and hishamos_trial.state.api_key not in message
+    assert len(hishamos_trial.requests_to("GET", ME)) == 2  # one each: no replay, no retry
+
+
+def test_agent_execute_500_is_hishamos_failing_and_is_not_retried(hishamos, hook_for):
+    hook = hook_for()
+    agent = hook.list_agents()[0]
+    path = f"/api/v1/agents/{agent['id']}/execute/"
+    hishamos.inject("status", status=500, method="POST", path=path, times=5)
+    with pytest.raises(HishamOSAgentError, match=f"HishamOS failed to run agent '{agent['id']}': A server error "
+                                                 "occurred.*not retried") as err:
+        hook.execute_agent(agent["id"], "write tests")
+    assert err.value.status == 500 and len(hishamos.requests_to("POST", path)) == 1
 
 
 def test_discover_endpoints_is_cached(hishamos, hook_for):
@@ -341,7 +410,7 @@ def test_endpoint_forms_and_full_urls_must_be_on_the_connection_host(hook_for, h
     assert hook.call("GET", hishamos.url + ME)["id"]
     assert hook.call("get", "api/v1/auth/me")["id"]  # slashes added: Django would redirect
     assert hook.call("GET", "/api/v1/agents?search=QA")["results"][0]["name"] == "QA Engineer"
-    with pytest.raises(HishamOSConfigError, match="not on this connection's host"):
+    with pytest.raises(HishamOSConfigError, match="names host 'example.com'.*not this connection's host"):
         hook.call("GET", "http://example.com" + ME)
 
 

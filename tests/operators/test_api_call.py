@@ -259,3 +259,25 @@ project >> story >> status >> sprint >> agent
     assert st.stories[xcom(dr, "story")]["status"] == "in_progress" and xcom(dr, "status") == 1
     assert xcom(dr, "sprint")["project_name"] == "Shop"
     assert xcom(dr, "agent") == f"[Legal Counsel] plan {xcom(dr, 'story')}"
+
+
+def test_failures_a_retry_cannot_fix_fail_the_task_at_once(hishamos_trial, hishamos_conn):
+    """An agent run HishamOS fails (500) and a tier refusal: reported with HishamOS's words,
+    the task fails on its first try although it has retries, and each call was sent once."""
+    hishamos_conn("password")
+    hishamos_conn("api_key", conn_id="hs_trial_key")
+    agent = next(iter(hishamos_trial.state.agents.values()))
+    execute = f"/api/v1/agents/{agent['id']}/execute/"
+    hishamos_trial.inject("status", status=500, method="POST", path=execute, times=5)
+    dr = run_dag(_dag("api_call_not_retried", f"""
+HishamOSApiCallOperator(task_id="agent", action="execute_agent", retries=3,
+                        retry_delay=pendulum.duration(seconds=0), data={{"agent": "{agent['id']}", "prompt": "go"}})
+HishamOSApiCallOperator(task_id="tier", hishamos_conn_id="hs_trial_key", endpoint="/api/v1/auth/me/", retries=3,
+                        retry_delay=pendulum.duration(seconds=0))
+"""))
+    assert dr.state == DagRunState.FAILED
+    for task_id in ("agent", "tier"):
+        ti = _ti(dr, task_id)
+        assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1, task_id
+    assert len(hishamos_trial.requests_to("POST", execute)) == 1
+    assert len(hishamos_trial.requests_to("GET", "/api/v1/auth/me/")) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_hisham.operators import file_generation as fg
 from tests.conftest import run_dag, xcom
+from tests.servers.fixtures import both_tiers
 
 HEADER = """
 import pendulum
@@ -173,8 +175,19 @@ with DAG("fg_hishamos", schedule=None, start_date=pendulum.datetime(2025, 1, 1))
 """
 
 
+GP = "/api/v1/projects/generated-projects/"
+GP_ONE = GP + "[^/]+/"
+
+
+def _gp_calls(hishamos):
+    return [(r.method, r.status, (r.body or {}).get("status")) for r in hishamos.state.requests
+            if r.path.startswith(GP) and r.method in ("POST", "PATCH")]
+
+
+@both_tiers
 @pytest.mark.parametrize("auth_mode", ["password", "jwt_secret"])
-def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamos, hishamos_conn, capfd, auth_mode):
+def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamos, hishamos_conn, capfd, auth_mode,
+                                                            hishamos_tier):
     conn_id = hishamos_conn(auth_mode, conn_id=f"hishamos_fg_{auth_mode}")
     project = hishamos.state.demo_project_id
     source = HISHAMOS_DAG.replace("CONN_ID", conn_id)
@@ -182,14 +195,17 @@ def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamo
     assert dr.state == DagRunState.SUCCESS
     summary = xcom(dr, "generate")
     record = hishamos.state.generated_projects[summary["generated_project_id"]]
-    assert record["project"] == project
-    assert record["output_directory"] == summary["output_dir"] == str(root / "registered")
-    assert record["status"] == "completed"
-    assert record["total_files"] == summary["total_files"] and record["total_size"] == summary["total_bytes"]
-    # Running again with the same inputs (a retry, a re-run) reuses the record.
+    assert record["project"] == project and record["status"] == "completed" and record["error_message"] == ""
+    path, _, key = record["output_directory"].partition("#")
+    assert path == summary["output_dir"] == str(root / "registered") and key.startswith("af1-")
+    # created "generating" before any file was written, then completed; no read-only field sent
+    assert _gp_calls(hishamos) == [("POST", 201, "generating"), ("PATCH", 200, "completed")]
+    assert not any({"total_files", "total_size", "completed_at"} & set(r.body or {})
+                   for r in hishamos.state.requests if r.path.startswith(GP))
+    # Another run is another generation: its own record.
     dr2 = run_dag(source, conf={"hishamos_project": project})
-    assert xcom(dr2, "generate")["generated_project_id"] == summary["generated_project_id"]
-    assert len(hishamos.state.generated_projects) == 1
+    assert xcom(dr2, "generate")["generated_project_id"] != summary["generated_project_id"]
+    assert len(hishamos.state.generated_projects) == 2
     # Secrets of the connection never reach XCom or the task log.
     out, err = capfd.readouterr()
     secrets = [hishamos.state.jwt_secret, hishamos.state.user.password]
@@ -197,9 +213,71 @@ def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamo
         assert value not in json.dumps(summary) and value not in out + err
 
 
-def test_unknown_hishamos_project_fails_the_task_after_the_files_are_in_place(root, stats, hishamos, hishamos_conn):
+RETRY_DAG = HEADER + """
+with DAG("fg_hishamos_retry", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+    FileGenerationOperator(
+        task_id="generate",
+        project_id="retried",
+        structure=STRUCTURE,
+        retries=RETRIES,
+        retry_delay=pendulum.duration(seconds=0),
+        hishamos_conn_id="hishamos_fg_retry",
+        hishamos_project_id="{{ dag_run.conf['hishamos_project'] }}",
+    )
+"""
+
+
+def _retry_dag(structure=None, retries=1):
+    return RETRY_DAG.replace("STRUCTURE", repr(structure or {"README.md": "# retried\n"})).replace(
+        "RETRIES", str(retries))
+
+
+@both_tiers
+def test_task_retried_after_its_record_was_created_completes_that_record(root, stats, hishamos, hishamos_conn):
+    """Try 1 creates the record and writes the files, then cannot mark it completed (HishamOS
+    answers 500): the task fails and is retried. Try 2 finds the record by its marker and
+    completes it: one record, never an invalid transition."""
+    hishamos_conn("password", conn_id="hishamos_fg_retry")
+    project = hishamos.state.demo_project_id
+    hishamos.inject("status", status=500, method="PATCH", path=GP_ONE)
+    dr = run_dag(_retry_dag(), conf={"hishamos_project": project})
+    assert dr.state == DagRunState.SUCCESS
+    assert [ti.try_number for ti in dr.get_task_instances()] == [2]
+    (record,) = hishamos.state.generated_projects.values()
+    assert record["status"] == "completed" and xcom(dr, "generate")["generated_project_id"] == record["id"]
+    assert _gp_calls(hishamos) == [("POST", 201, "generating"), ("PATCH", 500, "completed"),
+                                   ("PATCH", 200, "completed")]
+
+
+def test_create_whose_response_was_lost_then_a_failed_try_leaves_one_record(root, stats, hishamos, hishamos_conn):
+    """The POST is committed but its answer lost, and the lookup after it fails too: try 1 fails.
+    Try 2 finds the record the server committed."""
+    hishamos_conn("password", conn_id="hishamos_fg_retry")
+    project = hishamos.state.demo_project_id
+    hishamos.inject("drop_after_commit", method="POST", path=GP)
+    hishamos.inject("status", status=500, method="GET", path=GP, skip=1)
+    dr = run_dag(_retry_dag(), conf={"hishamos_project": project})
+    assert dr.state == DagRunState.SUCCESS
+    (record,) = hishamos.state.generated_projects.values()
+    assert record["status"] == "completed" and len(hishamos.requests_to("POST", GP)) == 1
+
+
+def test_a_failed_generation_marks_its_record_failed_with_the_error(root, stats, hishamos, hishamos_conn):
+    hishamos_conn("password", conn_id="hishamos_fg_retry")
+    project = hishamos.state.demo_project_id
+    dr = run_dag(_retry_dag({"../escape.txt": "x"}, retries=1), conf={"hishamos_project": project})
+    assert dr.state == DagRunState.FAILED
+    (record,) = hishamos.state.generated_projects.values()
+    assert record["status"] == "failed" and "escape" in record["error_message"]
+    # try 1 noted its error and kept "generating" (a retry was coming); the last try marked it failed
+    assert _gp_calls(hishamos) == [("POST", 201, "generating"), ("PATCH", 200, None), ("PATCH", 200, "failed")]
+    assert not (root / "escape.txt").exists()
+
+
+def test_unknown_hishamos_project_fails_the_task_before_anything_is_written(root, stats, hishamos, hishamos_conn):
     conn_id = hishamos_conn("password", conn_id="hishamos_fg_missing")
+    shutil.rmtree(root / "registered", ignore_errors=True)
     dr = run_dag(HISHAMOS_DAG.replace("CONN_ID", conn_id), conf={"hishamos_project": "00000000-0000-4000-8000-000000000000"})
     assert dr.state == DagRunState.FAILED
     assert hishamos.state.generated_projects == {}
-    assert (root / "registered" / "app" / "main.py").is_file()
+    assert not (root / "registered" / "app" / "main.py").exists()

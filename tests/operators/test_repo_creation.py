@@ -3,6 +3,7 @@ GitHub/GitLab stand-ins."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, run_dag, xcom
+from tests.servers.fixtures import both_tiers
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
 
@@ -243,52 +245,126 @@ def test_operator_module_import_is_light():
                    env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
 
 
-def _seed_generated_project(hishamos) -> str:
-    import uuid
+EXPORTS = "/api/v1/projects/repository-exports/"
 
-    gp_id = str(uuid.uuid4())
-    with hishamos.state.lock:
-        hishamos.state.generated_projects[gp_id] = {
-            "id": gp_id, "project": hishamos.state.demo_project_id, "status": "completed", "exports_count": "0",
-            "output_directory": "/tmp/generated", "total_files": 3, "total_size": 10,
-        }
-    return gp_id
+
+def _ctx(task_id: str, try_number: int = 1, run_id: str = "manual__records"):
+    """The context of one try of a task instance (a cleared task is the same instance, next try)."""
+    from types import SimpleNamespace
+
+    return {"ti": SimpleNamespace(dag_id="records", run_id=run_id, task_id=task_id, map_index=-1,
+                                  try_number=try_number, max_tries=try_number + 1)}
+
+
+def _generate_and_archive(conn_id, project, root, try_number, **archive_kwargs):
+    from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+    from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+
+    gen = FileGenerationOperator(task_id="generate", project_id="recorded", output_root=str(root),
+                                 structure={"README.md": "# recorded\n", "src/app.py": "x = 1\n"},
+                                 hishamos_conn_id=conn_id, hishamos_project_id=project)
+    summary = gen.execute(_ctx("generate", try_number))
+    archive = RepoCreationOperator(task_id="archive", source_dir=summary["output_dir"], target="zip",
+                                   hishamos_conn_id=conn_id, generated_project_id=summary["generated_project_id"],
+                                   **archive_kwargs)
+    return summary, archive.execute(_ctx("archive", try_number))
+
+
+@both_tiers
+def test_cleared_tasks_find_their_records_one_generated_project_and_one_export(hishamos, hishamos_conn, tmp_path,
+                                                                                hishamos_tier, capfd, caplog):
+    """Generate + archive, then both tasks cleared and run again (their next try): exactly one
+    GeneratedProject and (on a tier with projects.import_export) one RepositoryExport, found
+    through the marker. On trial the archive is kept and returned, and no record is made."""
+    conn_id = hishamos_conn("password")
+    project = hishamos.state.demo_project_id
+    first_summary, first = _generate_and_archive(conn_id, project, tmp_path, 1)
+    second_summary, second = _generate_and_archive(conn_id, project, tmp_path, 2)
+    (gp,) = hishamos.state.generated_projects.values()
+    assert gp["status"] == "completed" and first_summary["generated_project_id"] == second_summary[
+        "generated_project_id"] == gp["id"]
+    archive = Path(second["archive_path"])
+    assert archive.is_file() and first["archive_path"] == second["archive_path"]
+    if hishamos_tier == "trial":
+        assert hishamos.state.repository_exports == {}
+        assert first["repository_export_id"] is second["repository_export_id"] is None
+        assert len(hishamos.requests_to("POST", EXPORTS)) == 2  # once a try: never retried
+        log = _output(capfd, caplog)
+        assert log.count("RepositoryExport not recorded: feature projects.import_export is not available on "
+                         "the trial tier") == 2
+        return
+    (record,) = hishamos.state.repository_exports.values()
+    assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
+    config = record["config"]
+    assert record["export_type"] == "zip" and record["repository_name"] == "recorded"
+    assert config["airflow_idempotency_key"].startswith("af1-") and config["state"] == "completed"
+    assert config["archive_path"] == str(archive) and config["archive_size"] == archive.stat().st_size
+    assert config["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert config["made_by"] == {"dag_id": "records", "run_id": "manual__records", "task_id": "archive",
+                                 "map_index": -1, "try_number": 1}
+    assert len(hishamos.requests_to("POST", EXPORTS)) == 1
+
+
+def test_strict_records_fail_a_trial_export_at_once_and_keep_the_archive(hishamos_trial, hishamos_conn, tmp_path,
+                                                                          monkeypatch):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    conn_id = hishamos_conn("password")
+    with pytest.raises(AirflowFailException, match="feature projects.import_export is not available on the trial "
+                                                   "tier: upgrade"):
+        _generate_and_archive(conn_id, hishamos_trial.state.demo_project_id, tmp_path, 1,
+                              strict_hishamos_records=True)
+    assert (tmp_path / "recorded.zip").is_file()
+    monkeypatch.setenv("AIRFLOW__HISHAM__STRICT_HISHAMOS_RECORDS", "true")  # the [hisham] option
+    with pytest.raises(AirflowFailException):
+        _generate_and_archive(conn_id, hishamos_trial.state.demo_project_id, tmp_path, 2)
+    assert len(hishamos_trial.requests_to("POST", EXPORTS)) == 2
 
 
 @pytest.mark.parametrize("target", ["zip", "github"])
-def test_repository_export_is_registered_once_in_hishamos(target, hishamos, hishamos_conn, github_conn, github_api,
-                                                          make_project, tmp_path):
+def test_export_whose_answer_was_lost_is_found_on_the_next_try(target, hishamos, hishamos_conn, github_conn,
+                                                              github_api, make_project, tmp_path):
+    """The export POST is committed but its answer lost, and the lookup after it fails too (500):
+    try 1 fails. Try 2 (an Airflow retry) lists the exports (ours on page 2, after 26 others) and
+    finds its own through the config marker: one record, holding the facts."""
     from airflow_provider_hisham.hooks.hishamos import HishamOSHook
 
     conn_id = hishamos_conn("password")
-    gp_id = _seed_generated_project(hishamos)
     api = HishamOSHook(hishamos_conn_id=conn_id)
-    for i in range(26):  # other exports of the same project: ours must be found on page 2 too
-        api.call("POST", "/api/v1/projects/repository-exports/", data={
-            "generated_project": gp_id, "export_type": target, "repository_name": f"older-{i}",
-            "repository_url": f"https://example.com/older-{i}" if target == "github" else "",
-            "archive_path": f"/tmp/older-{i}.zip" if target == "zip" else "", "status": "completed"})
-    src = make_project(4, f"registered-{target.replace('.', '')}")
-    source = _dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, github_conn_id={github_conn!r}, "
-                                        f"archive_dir={str(tmp_path / 'out')!r}, hishamos_conn_id={conn_id!r}, "
-                                        f"generated_project_id={gp_id!r}")
-    first = xcom(run_dag(source), "export")
-    second = xcom(run_dag(source), "export")  # a rerun registers nothing new
-    records = [r for r in hishamos.state.repository_exports.values()
-               if r["generated_project"] == gp_id and not r["repository_name"].startswith("older-")]
-    assert len(records) == 1
-    assert len(hishamos.state.repository_exports) == 27
+    gp_id = api.create_generated_project(hishamos.state.demo_project_id, "/tmp/generated", status="generating")["id"]
+    for i in range(26):
+        api.create_repository_export(gp_id, target, repository_name=f"older-{i}")
+    hishamos.inject("drop_after_commit", method="POST", path=EXPORTS)
+    hishamos.inject("status", status=500, method="GET", path=EXPORTS, skip=2)  # try 1's lookups: before, after
+    src = make_project(4, f"registered-{target}")
+    dr = run_dag(_dag(f"register_{target}", f"source_dir={str(src)!r}, target={target!r}, "
+                                            f"github_conn_id={github_conn!r}, archive_dir={str(tmp_path / 'out')!r}, "
+                                            f"hishamos_conn_id={conn_id!r}, generated_project_id={gp_id!r}",
+                      retries=1))
+    assert dr.state == "success" and _ti(dr).try_number == 2
+    result = xcom(dr, "export")
+    records = [r for r in hishamos.state.repository_exports.values() if not r["repository_name"].startswith("older-")]
+    assert len(records) == 1 and len(hishamos.state.repository_exports) == 27
     record = records[0]
-    assert first["repository_export_id"] == second["repository_export_id"] == record["id"]
-    assert record["export_type"] == target and record["status"] == "completed"
-    assert record["repository_name"] == src.name
+    assert result["repository_export_id"] == record["id"] and record["repository_name"] == src.name
     if target == "zip":
-        assert record["archive_path"] == first["archive_path"]
-        assert record["archive_size"] == Path(first["archive_path"]).stat().st_size
+        assert record["config"]["archive_path"] == result["archive_path"]
+        assert record["config"]["archive_size"] == Path(result["archive_path"]).stat().st_size
     else:
-        assert record["repository_url"] == first["url"]
-        assert record["config"]["commit_sha"] == first["commit_sha"]
+        assert record["config"]["url"] == result["url"] and record["config"]["commit_sha"] == result["commit_sha"]
     assert TOKEN not in json.dumps(record)
+
+
+def test_a_generic_git_target_records_nothing(hishamos, hishamos_conn, make_project, tmp_path, capfd, caplog):
+    bare = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    conn_id = hishamos_conn("password")
+    src = make_project(2, "plain-git")
+    run = run_dag(_dag("git_unrecorded", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, "
+                                         f"hishamos_conn_id={conn_id!r}, generated_project_id='x'"))
+    assert run.state == "success" and xcom(run, "export")["repository_export_id"] is None
+    assert hishamos.state.repository_exports == {} and not hishamos.requests_to("POST", EXPORTS)
+    assert "HishamOS has no export type for target 'git'" in _output(capfd, caplog)
 
 
 def test_git_target_local_bare_repository(make_project, tmp_path):
