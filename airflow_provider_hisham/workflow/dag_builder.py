@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_hisham.workflow.airflow_env import check_task, workflow_dag_class
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
@@ -137,8 +138,6 @@ class _Builder:
         self.issues.append(ConfigIssue(self.plan.name, message, dotted(field_path), task.task_id if task else None, line))
 
     def dag(self):
-        from airflow.sdk import DAG
-
         settings = self.plan.dag
         kwargs: dict[str, Any] = {
             "dag_id": settings["dag_id"],
@@ -149,7 +148,8 @@ class _Builder:
             "tags": list(settings.get("tags", [])),
             "default_args": _seconds_to_timedeltas(settings.get("default_args", {})),
             "params": _params(self.plan.params),
-            # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value
+            # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value; the
+            # environment is the workflow sandbox (see airflow_env), native too
             "render_template_as_native_obj": True,
             "user_defined_filters": {KEEP_TYPE_FILTER: keep_type},
             "doc_md": settings.get("doc_md"),
@@ -159,8 +159,9 @@ class _Builder:
                 kwargs[key] = settings[key]
         if "dagrun_timeout_seconds" in settings:
             kwargs["dagrun_timeout"] = datetime.timedelta(seconds=settings["dagrun_timeout_seconds"])
+        dag_class = workflow_dag_class()  # raises SandboxUnavailableError on an Airflow it cannot hook
         try:
-            dag = DAG(**kwargs)
+            dag = dag_class(**kwargs)
         except Exception as exc:  # e.g. a cron expression Airflow cannot read
             field_name = "schedule" if "schedule" in str(exc).lower() or "cron" in str(exc).lower() else ""
             raise WorkflowConfigError([ConfigIssue(self.plan.name, f"{type(exc).__name__}: {exc}", field_name)]) from None
@@ -224,9 +225,12 @@ class _Builder:
             k: _translate_all(v, lanes) if step_type.templated_as.get(k, k) in templated else v for k, v in kwargs.items()
         }
         try:
-            operator(task_id=task.task_id, dag=dag, **options, **kwargs)
+            instance = operator(task_id=task.task_id, dag=dag, **options, **kwargs)
         except Exception as exc:
             self.issue(task, task.path + ("config",), f"{operator.__name__} rejected the config: {type(exc).__name__}: {exc}")
+            return
+        if problem := check_task(instance):
+            self.issue(task, task.path + ("type",), f"step type '{step_type.name}': {problem}")
 
 
 def build_dag_from_source(source: ConfigSource, registry: StepTypeRegistry | None = None):
