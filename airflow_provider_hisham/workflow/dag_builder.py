@@ -22,7 +22,7 @@ from airflow_provider_hisham.workflow.expressions import condition_template, is_
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan, compile_workflow
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.plan_cache import PlanCache
-from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, parse_text
+from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, decode, dotted, parse_text, read_bounded
 
 DEFAULT_START_DATE = "2025-01-01"
 _SECONDS = {
@@ -271,7 +271,7 @@ def load_plans(
     todo: dict[str, tuple[Path, bytes, str]] = {}
     for name, path in files.items():
         try:
-            text = path.read_bytes()
+            text = read_bounded(path)
         except OSError as exc:
             done[name] = WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")])
             continue
@@ -283,7 +283,7 @@ def load_plans(
     sources: dict[str, ConfigSource] = {}
     for name, (path, text, _) in todo.items():
         try:
-            sources[name] = parse_text(_decode(text, name), name, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+            sources[name] = parse_text(decode(text, name), name, fmt="json" if path.suffix.lower() == ".json" else "yaml")
         except Exception as exc:
             done[name] = exc
     plans: dict[str, WorkflowPlan] = {}
@@ -300,13 +300,6 @@ def load_plans(
         plan.source.keep_text_only()
         done[name] = plan
     return {name: done[name] for name in files}
-
-
-def _decode(text: bytes, name: str) -> str:
-    try:
-        return text.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WorkflowConfigError([ConfigIssue(name, f"not UTF-8 text: {exc.reason}")]) from None
 
 
 def _config_error(name: str, exc: Exception) -> WorkflowConfigError:
