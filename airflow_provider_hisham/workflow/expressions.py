@@ -23,6 +23,9 @@ MAX_TEMPLATE_CHARS = 65_536  # one config string
 # statements a config template may use: output, if, and for loops (not nested); no set, macro,
 # call, with, include/import/extends, do (each a way to build values or work the sandbox can't bound)
 _STATEMENTS = (nodes.Output, nodes.If, nodes.For)
+# filters and tests that read the attribute their argument names ("a.b" paths too)
+_ATTRIBUTE_FILTERS = frozenset({"attr", "map", "sort", "groupby", "selectattr", "rejectattr", "sum", "unique", "min", "max", "dictsort"})
+_FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}]*[.\[]_")
 _ALLOWED_NODES = _STATEMENTS + (nodes.Template, nodes.Expr, nodes.Helper, nodes.TemplateData)
 
 
@@ -142,6 +145,13 @@ def _check_sandbox(ast: nodes.Template) -> None:
             raise ExpressionError(f"attribute '{node.attr}' is not allowed (names starting with '_' are internal)")
         if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
             raise ExpressionError(f"item '{node.arg.value}' is not allowed (names starting with '_' are internal)")
+        if isinstance(node, (nodes.Filter, nodes.Test)) and node.name in _ATTRIBUTE_FILTERS:
+            for arg in list(node.args) + [kw.value for kw in node.kwargs]:
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and any(p.startswith("_") for p in arg.value.split(".")):
+                    raise ExpressionError(f"attribute '{arg.value}' is not allowed (names starting with '_' are internal)")
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in ("format", "format_map"):
+            if isinstance(node.node.node, nodes.Const) and _FORMAT_FIELD_ATTRIBUTE.search(str(node.node.node.value)):
+                raise ExpressionError("format fields may not read attributes starting with '_'")
         if isinstance(node, nodes.For) and any(True for _ in node.find_all(nodes.For)):
             raise ExpressionError("for loops may not be nested in workflow templates")
         try:

@@ -67,6 +67,11 @@ def _len(value: Any) -> int:
         return 1
 
 
+def _check_replace(text: str, old: Any, new: Any) -> None:
+    count = (len(text) + 1) if old == "" else text.count(old) if isinstance(old, str) else 0
+    _check_size(len(text) + count * _len(new), "replace")
+
+
 def _mul(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
         if isinstance(seq, (str, list, tuple)) and isinstance(count, int):
@@ -97,8 +102,14 @@ def _bounded_filter(name: str, function: Any) -> Any:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         for value in list(args[first:]) + list(kwargs.values()):
             check_width(value, f"filter '{name}'")
-        if name == "format" and len(args) >= first:
-            _check_format(args[first - 1])
+        value = args[first - 1] if len(args) >= first else None
+        if name == "format":
+            _check_format(value)
+        elif name == "join" and value is not None:
+            separator = args[first] if len(args) > first else kwargs.get("d", "")
+            _check_size(_len(value) * (_len(separator) + 1), "filter 'join'")
+        elif name == "replace" and isinstance(value, str) and len(args) > first + 1:
+            _check_replace(value, args[first], args[first + 1])
         result = function(*args, **kwargs)
         if isinstance(result, (str, list)):
             _check_size(len(result), f"filter '{name}'")
@@ -145,9 +156,7 @@ class WorkflowSandbox(ImmutableSandboxedEnvironment):
                 for value in list(args) + list(kwargs.values()):
                     check_width(value, f"str.{name}")
             elif name == "replace" and len(args) >= 2:
-                text, old, new = __obj.__self__, args[0], args[1]
-                count = (len(text) + 1) if old == "" else text.count(old) if isinstance(old, str) else 0
-                _check_size(len(text) + count * _len(new), "str.replace")
+                _check_replace(__obj.__self__, args[0], args[1])
             elif name == "join" and args:
                 _check_size(_len(args[0]) * (len(__obj.__self__) + 1), "str.join")
             elif name in ("format", "format_map"):

@@ -119,16 +119,20 @@ def _size(node: yaml.Node, budget: _Budget, active: set[int], name: str, path: P
     return total
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict, issues: list, name: str, scalars: Any, budget: _Budget) -> Any:
+def _construct(
+    node: yaml.Node, path: Path_, lines: dict, issues: list, name: str, scalars: Any, budget: _Budget, charged: bool = False
+) -> Any:
+    """Build ``node``'s value; ``charged`` once an alias's whole expansion is on the budget."""
     line = node.start_mark.line + 1
     lines[path] = line
     if len(path) > MAX_DEPTH:
         raise _issue(name, f"nested deeper than {MAX_DEPTH} levels", path, line)
     key = id(node)
-    if key in budget.seen:  # an alias of a collection seen before: it is built again, count it
+    if key in budget.seen and not charged:  # an alias of a node seen before: built again, count it
         budget.left -= _size(node, budget, set(), name, path)
         if budget.left < 0:
             raise _issue(name, f"YAML aliases expand to more than {MAX_ALIAS_VALUES} values (anchor at line {line})", path, line)
+        charged = True
     budget.seen.add(key)
     if isinstance(node, yaml.MappingNode):
         if node.tag != _MAP_TAG:
@@ -148,13 +152,13 @@ def _construct(node: yaml.Node, path: Path_, lines: dict, issues: list, name: st
             if isinstance(value_node, yaml.ScalarNode):
                 result[key] = _scalar(value_node, scalars, name, sub)
             else:
-                result[key] = _construct(value_node, sub, lines, issues, name, scalars, budget)
+                result[key] = _construct(value_node, sub, lines, issues, name, scalars, budget, charged)
             lines[sub] = key_line  # the key's line reads best
         return result
     if isinstance(node, yaml.SequenceNode):
         if node.tag != _SEQ_TAG:
             raise _issue(name, f"YAML tag '{_tag_name(node.tag)}' is not allowed", path, line)
-        return [_construct(item, path + (i,), lines, issues, name, scalars, budget) for i, item in enumerate(node.value)]
+        return [_construct(item, path + (i,), lines, issues, name, scalars, budget, charged) for i, item in enumerate(node.value)]
     return _scalar(node, scalars, name, path)
 
 
@@ -234,6 +238,8 @@ def _check_json(text: str, name: str) -> None:
         raise WorkflowConfigError([ConfigIssue(name, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)]) from None
     except RecursionError:
         raise _issue(name, f"nested deeper than {MAX_DEPTH} levels") from None
+    except WorkflowConfigError:
+        raise
     except ValueError as exc:  # an integer of more digits than Python converts
         raise _issue(name, f"invalid JSON: {exc}") from None
 
