@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_hisham.workflow.airflow_env import check_task, workflow_dag_class
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
 from airflow_provider_hisham.workflow.hishamos_definition import compile_source, register_internal_step_types
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.plan_cache import PlanCache
-from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, dotted, parse_text
+from airflow_provider_hisham.workflow.source import CONFIG_SUFFIXES, ConfigSource, decode, dotted, parse_text, read_bounded
 
 DEFAULT_START_DATE = "2025-01-01"
 _SECONDS = {
@@ -138,8 +139,6 @@ class _Builder:
         self.issues.append(ConfigIssue(self.plan.name, message, dotted(field_path), task.task_id if task else None, line))
 
     def dag(self):
-        from airflow.sdk import DAG
-
         settings = self.plan.dag
         kwargs: dict[str, Any] = {
             "dag_id": settings["dag_id"],
@@ -150,7 +149,8 @@ class _Builder:
             "tags": list(settings.get("tags", [])),
             "default_args": _seconds_to_timedeltas(settings.get("default_args", {})),
             "params": _params(self.plan.params),
-            # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value
+            # "{{ steps.x.output }}" keeps its type (dict, list, int) when it is a whole value; the
+            # environment is the workflow sandbox (see airflow_env), native too
             "render_template_as_native_obj": True,
             "user_defined_filters": {KEEP_TYPE_FILTER: keep_type},
             "doc_md": settings.get("doc_md"),
@@ -160,8 +160,9 @@ class _Builder:
                 kwargs[key] = settings[key]
         if "dagrun_timeout_seconds" in settings:
             kwargs["dagrun_timeout"] = datetime.timedelta(seconds=settings["dagrun_timeout_seconds"])
+        dag_class = workflow_dag_class()  # raises SandboxUnavailableError on an Airflow it cannot hook
         try:
-            dag = DAG(**kwargs)
+            dag = dag_class(**kwargs)
         except Exception as exc:  # e.g. a cron expression Airflow cannot read
             field_name = "schedule" if "schedule" in str(exc).lower() or "cron" in str(exc).lower() else ""
             raise WorkflowConfigError([ConfigIssue(self.plan.name, f"{type(exc).__name__}: {exc}", field_name)]) from None
@@ -227,11 +228,14 @@ class _Builder:
         try:
             if "expand_over" in options:  # a HishamOS loop body: one mapped instance per list item
                 over = dag.get_task(options.pop("expand_over")).output
-                operator.partial(task_id=task.task_id, dag=dag, **options, **kwargs).expand(doc_md=over)
+                instance = operator.partial(task_id=task.task_id, dag=dag, **options, **kwargs).expand(doc_md=over)
             else:
-                operator(task_id=task.task_id, dag=dag, **options, **kwargs)
+                instance = operator(task_id=task.task_id, dag=dag, **options, **kwargs)
         except Exception as exc:
             self.issue(task, task.path + ("config",), f"{operator.__name__} rejected the config: {type(exc).__name__}: {exc}")
+            return
+        if problem := check_task(instance):
+            self.issue(task, task.path + ("type",), f"step type '{step_type.name}': {problem}")
 
 
 def build_dag_from_source(source: ConfigSource, registry: StepTypeRegistry | None = None):
@@ -273,7 +277,7 @@ def load_plans(
     todo: dict[str, tuple[Path, bytes, str]] = {}
     for name, path in files.items():
         try:
-            text = path.read_bytes()
+            text = read_bounded(path)
         except OSError as exc:
             done[name] = WorkflowConfigError([ConfigIssue(name, f"cannot read: {exc.strerror}")])
             continue
@@ -285,7 +289,7 @@ def load_plans(
     sources: dict[str, ConfigSource] = {}
     for name, (path, text, _) in todo.items():
         try:
-            sources[name] = parse_text(_decode(text, name), name, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+            sources[name] = parse_text(decode(text, name), name, fmt="json" if path.suffix.lower() == ".json" else "yaml")
         except Exception as exc:
             done[name] = exc
     plans: dict[str, WorkflowPlan] = {}
@@ -302,13 +306,6 @@ def load_plans(
         plan.source.keep_text_only()
         done[name] = plan
     return {name: done[name] for name in files}
-
-
-def _decode(text: bytes, name: str) -> str:
-    try:
-        return text.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise WorkflowConfigError([ConfigIssue(name, f"not UTF-8 text: {exc.reason}")]) from None
 
 
 def _config_error(name: str, exc: Exception) -> WorkflowConfigError:

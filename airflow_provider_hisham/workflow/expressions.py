@@ -14,11 +14,19 @@ from functools import lru_cache
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+
+from airflow_provider_hisham.workflow import sandbox
+from airflow_provider_hisham.workflow.sandbox import WorkflowSandbox
 
 ALLOWED_NAMES = frozenset({"params", "steps"})
-# Airflow's own template filters, accepted besides Jinja's built-ins.
-AIRFLOW_FILTERS = ("ds", "ds_nodash", "ts", "ts_nodash", "ts_nodash_with_tz")
+MAX_TEMPLATE_CHARS = 65_536  # one config string
+# statements a config template may use: output, if, and for loops (not nested); no set, macro,
+# call, with, include/import/extends, do (each a way to build values or work the sandbox can't bound)
+_STATEMENTS = (nodes.Output, nodes.If, nodes.For)
+# filters and tests that read the attribute their argument names ("a.b" paths too)
+_ATTRIBUTE_FILTERS = frozenset({"attr", "map", "sort", "groupby", "selectattr", "rejectattr", "sum", "unique", "min", "max", "dictsort"})
+_FORMAT_FIELD_ATTRIBUTE = re.compile(r"\{[^{}]*[.\[]_")
+_ALLOWED_NODES = _STATEMENTS + (nodes.Template, nodes.Expr, nodes.Helper, nodes.TemplateData)
 
 
 @dataclass(frozen=True)
@@ -34,11 +42,9 @@ class ExpressionError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def _env() -> SandboxedEnvironment:
-    env = SandboxedEnvironment()
-    for name in AIRFLOW_FILTERS:
-        env.filters.setdefault(name, lambda value, *a, **k: value)
-    return env
+def _env() -> WorkflowSandbox:
+    """The run-time sandbox itself (no globals, same filters), used only to parse."""
+    return sandbox.checking_environment()
 
 
 def is_template(value: object) -> bool:
@@ -118,10 +124,71 @@ def _first_link(node: nodes.Node, index: int) -> nodes.Node:
 
 
 def _parse(source: str) -> nodes.Template:
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise ExpressionError(f"a template may have at most {MAX_TEMPLATE_CHARS} characters, this one has {len(source)}")
     try:
-        return _env().parse(source)
-    except TemplateError as exc:
-        raise _bad_expression(exc) from None
+        ast = _env().parse(source)
+    except (TemplateError, RecursionError, MemoryError) as exc:
+        if isinstance(exc, TemplateError):
+            raise _bad_expression(exc) from None
+        raise ExpressionError("bad expression: nested too deeply") from None
+    _check_sandbox(ast)
+    return ast
+
+
+def _check_sandbox(ast: nodes.Template) -> None:
+    """Refuse at parse time what the run-time sandbox would refuse (or could not bound)."""
+    for node in ast.find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ExpressionError(f"'{type(node).__name__.lower()}' blocks are not allowed in workflow templates")
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            raise ExpressionError(f"attribute '{node.attr}' is not allowed (names starting with '_' are internal)")
+        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) and node.arg.value.startswith("_"):
+            raise ExpressionError(f"item '{node.arg.value}' is not allowed (names starting with '_' are internal)")
+        if isinstance(node, (nodes.Filter, nodes.Test)) and node.name in _ATTRIBUTE_FILTERS:
+            for arg in list(node.args) + [kw.value for kw in node.kwargs]:
+                if isinstance(arg, nodes.Const) and isinstance(arg.value, str) and any(p.startswith("_") for p in arg.value.split(".")):
+                    raise ExpressionError(f"attribute '{arg.value}' is not allowed (names starting with '_' are internal)")
+        if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr) and node.node.attr in ("format", "format_map"):
+            if isinstance(node.node.node, nodes.Const) and _FORMAT_FIELD_ATTRIBUTE.search(str(node.node.node.value)):
+                raise ExpressionError("format fields may not read attributes starting with '_'")
+        if isinstance(node, nodes.For) and any(True for _ in node.find_all(nodes.For)):
+            raise ExpressionError("for loops may not be nested in workflow templates")
+        try:
+            if isinstance(node, (nodes.Mul, nodes.Pow, nodes.Mod)):
+                sandbox.BOUNDED_BINOPS[node.operator](_const(node.left), _const(node.right))
+            elif isinstance(node, (nodes.Filter, nodes.Call)):
+                for arg in list(node.args) + [kw.value for kw in node.kwargs]:
+                    sandbox.check_width(_const(arg), f"argument of {_callee(node)}")
+        except _NotConstant:
+            pass
+        except (sandbox.TemplateLimitError, ArithmeticError, TypeError, ValueError) as exc:
+            raise ExpressionError(f"refused by the template sandbox: {exc}") from None
+
+
+class _NotConstant(Exception):
+    pass
+
+
+def _const(node: nodes.Node) -> object:
+    """The value of a constant expression, computed with the sandbox's bounds (or _NotConstant)."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, (nodes.Mul, nodes.Pow, nodes.Mod)):
+        return sandbox.BOUNDED_BINOPS[node.operator](_const(node.left), _const(node.right))
+    if isinstance(node, (nodes.Add, nodes.Sub)):
+        left, right = _const(node.left), _const(node.right)
+        return left + right if isinstance(node, nodes.Add) else left - right
+    if isinstance(node, nodes.Neg):
+        return -_const(node.node)
+    raise _NotConstant
+
+
+def _callee(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Filter):
+        return f"filter '{node.name}'"
+    target = node.node
+    return f"'{target.attr}()'" if isinstance(target, nodes.Getattr) else "a call"
 
 
 def template_references(value: str) -> list[Reference]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -24,6 +23,7 @@ from airflow_provider_hisham.workflow.expressions import (
     is_template,
     template_references,
 )
+from airflow_provider_hisham.workflow.regex_guard import UnsafePatternError, guard_schema
 from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.source import ConfigSource, dotted
 
@@ -393,11 +393,15 @@ class _Compiler:
         return data
 
     # --- params and top level ----------------------------------------------------------------
-    def check_params(self, params: dict, scheduled: bool) -> None:
+    def check_params(self, params: dict, scheduled: bool) -> dict[str, dict]:
+        """Check each param's schema and default; return the params with their patterns bounded
+        (see :mod:`.regex_guard`), as the DAG's Params get them."""
         from jsonschema import Draft202012Validator
 
+        checked: dict[str, dict] = {}
         for name, spec in params.items():
             where = ("params", name)
+            checked[name] = spec  # replaced below when its schema is sound
             if scheduled and "default" not in spec:
                 self.issue(where, f"param '{name}' needs a default: scheduled runs are triggered without conf")
             schema = {k: v for k, v in spec.items() if k not in ("default", "values_display")}
@@ -405,17 +409,21 @@ class _Compiler:
             invalid = None
             if not _fast_valid(_fast_param_schema_check(), schema):
                 invalid = next(_param_schema_validator().iter_errors(schema), None)
-            if invalid is None and "pattern" in schema:
-                try:
-                    re.compile(schema["pattern"])
-                except re.error as exc:
-                    invalid = exc
             if invalid is not None:
                 self.issue(where, f"param '{name}' has an invalid schema: {getattr(invalid, 'message', invalid)}")
                 continue
+            try:
+                schema = guard_schema(schema)
+            except UnsafePatternError as exc:
+                self.issue(where + exc.path, f"param '{name}' has an unsafe pattern: {exc}")
+                continue
+            checked[name] = {**spec, **schema}
+            if "pattern" in spec:
+                del checked[name]["pattern"]
             if "default" in spec and spec["default"] is not None:
                 for error in Draft202012Validator(schema).iter_errors(spec["default"]):
                     self.issue(where + ("default",), f"default of param '{name}' is invalid: {error.message}")
+        return checked
 
     def check_schedule(self, schedule: Any) -> None:
         if isinstance(schedule, str) and schedule.startswith("@") and schedule not in SCHEDULE_PRESETS:
@@ -429,7 +437,7 @@ class _Compiler:
         data = self.source.data
         params = data.get("params", {})
         self.check_schedule(data.get("schedule"))
-        self.check_params(params, data.get("schedule") is not None)
+        params = self.check_params(params, data.get("schedule") is not None)
         self.walk(data["steps"], ("steps",), [])
         self.link_depends_on()
         cycle = self.find_cycle() if not self.issues else None

@@ -32,8 +32,8 @@ def _code_digest() -> str:
 
     digest = hashlib.sha256(f"{FORMAT}:{__version__}".encode())
     here = Path(__file__).parent
-    for name in ("plan.py", "expressions.py", "source.py", "registry.py", "schema/workflow.schema.json",
-                 "hishamos_definition.py", "schema/hishamos_workflow.schema.json"):
+    for name in ("plan.py", "expressions.py", "sandbox.py", "regex_guard.py", "source.py", "registry.py",
+                 "schema/workflow.schema.json", "hishamos_definition.py", "schema/hishamos_workflow.schema.json"):
         digest.update((here / name).read_bytes())
     return digest.hexdigest()
 

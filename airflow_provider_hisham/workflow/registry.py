@@ -56,7 +56,11 @@ _STR = {"type": "string"}
 _STR_T = {"type": "string", "minLength": 1}
 _ANY_OBJ = templated({"type": "object"})
 _BOOL = {"type": "boolean"}
-_COUNT = {"type": "integer", "minimum": 1}
+
+
+def _count(maximum: int) -> dict:
+    return {"type": "integer", "minimum": 1, "maximum": maximum}
+
 
 BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     StepType(
@@ -95,11 +99,11 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "hishamos_user_id": _STR_T,
                 "render_structure": _BOOL,
                 "templates_dir": _STR_T,
-                "workers": _COUNT,
-                "max_file_bytes": _COUNT,
-                "max_files": _COUNT,
-                "max_project_bytes": _COUNT,
-                "progress_every": _COUNT,
+                "workers": _count(64),
+                "max_file_bytes": _count(1024**3),  # 1 GiB
+                "max_files": _count(1_000_000),
+                "max_project_bytes": _count(16 * 1024**3),  # 16 GiB
+                "progress_every": _count(1_000_000),
             },
             required=["project_id"],
         ),
