@@ -66,6 +66,7 @@ SAFE_CONFIG = (
 _DROPPED_ENV = ("SSH_ASKPASS", "EMAIL")
 COMMAND_TIMEOUT = 3600.0
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+_REDIRECT = re.compile(r"returned error: 30[1278]\b")
 _IDENTITY_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f<>]")
 MAX_MESSAGE_BYTES = 64 * 1024
 
@@ -307,7 +308,11 @@ def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[s
         except GitCommandError as exc:
             attempt += 1
             if attempt > retries or _PERMANENT.search(exc.stderr):
-                raise PushError(exc.command, exc.status, exc.stderr) from None
+                stderr = exc.stderr
+                if _REDIRECT.search(stderr):
+                    stderr += "\n(the remote answered with a redirect; export does not follow redirects, so a token " \
+                              "never goes where one points: use the repository's final URL)"
+                raise PushError(exc.command, exc.status, stderr) from None
             delay = backoff * 2 ** (attempt - 1)
             log.warning("git %s failed (attempt %d of %d), retrying in %.1fs: %s", exc.command, attempt,
                         retries + 1, delay, exc.stderr.strip()[-300:])

@@ -309,3 +309,37 @@ def test_git_target_local_bare_repository(make_project, tmp_path):
                          text=True, check=True).stdout.split("\n")[0]
     assert log == f"{result['commit_sha']} Ada <ada@example.com>"
     assert result["default_branch"] == "trunk" and result["url"] == str(bare)
+
+
+def test_conf_values_cannot_send_the_token_elsewhere_or_escape(git_server, make_project, tmp_path, capfd, caplog,
+                                                                monkeypatch):
+    """A run's conf (what a REST trigger sends) names another host, or an archive name that climbs:
+    refused before anything is committed, sent or written, with both hosts / the field named."""
+    import socket
+
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_CONF", json.dumps(
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN}))
+    listener = socket.socket()
+    listener.bind(("127.0.0.2", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    other = f"http://127.0.0.2:{listener.getsockname()[1]}/stolen.git"
+    src = make_project(2, "conf-attack")
+    run = run_dag(_dag("conf_git_url", f"source_dir={str(src)!r}, target='git', git_conn_id='git_conf', "
+                                       "git_url=\"{{ dag_run.conf['git_url'] }}\", push_retries=0"),
+                  conf={"git_url": other})
+    assert run.state == "failed"
+    with pytest.raises(socket.timeout):
+        listener.accept()  # the other host was never even contacted
+    listener.close()
+    output = _output(capfd, caplog)
+    assert "ForeignHostError" in output and f"127.0.0.2:{other.split(':')[2].split('/')[0]}" in output
+    assert f"which is not {git_server.url}, the host of connection 'git_conf'" in output
+    assert TOKEN not in output
+    out = tmp_path / "exports"
+    zip_run = run_dag(_dag("conf_archive", f"source_dir={str(src)!r}, target='zip', archive_root={str(out)!r}, "
+                                           "repository_name=\"{{ dag_run.conf['name'] }}\""),
+                      conf={"name": "../../escaped"})
+    assert zip_run.state == "failed"
+    assert "repository_name cannot name an archive" in _output(capfd, caplog)
+    assert not list(tmp_path.rglob("escaped*")) and not out.exists()
