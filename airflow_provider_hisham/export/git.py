@@ -1,7 +1,8 @@
 """Commit a folder and push it with the ``git`` command line, under a git setup of our making only.
 
-Why git commands and not GitPython's index: ``git add -A`` is about 6x faster than
-``IndexFile.add`` on big generated trees. Why ``commit-tree``: a parentless commit with fixed
+Why the git command line through ``subprocess`` and not GitPython: ``git add -A`` is about 6x
+faster than ``IndexFile.add`` on big generated trees, and GitPython's command wrapper can only add
+environment variables, while export must drop the worker's ``GIT_*`` ones. Why ``commit-tree``: a parentless commit with fixed
 author/committer dates has a sha that depends only on content, message, author and date, so a
 retried task produces the same commit and finds it already pushed.
 

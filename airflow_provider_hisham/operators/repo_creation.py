@@ -1,8 +1,8 @@
 """``RepoCreationOperator``: the ``repo_creation`` step, a generated project to a repository or archive.
 
 Thin: git work lives in ``airflow_provider_hisham.export`` (plain Python), hosting APIs in the
-GitHub/GitLab hooks. Module import stays light: hooks, PyGithub, python-gitlab and GitPython
-are imported only when the task runs.
+GitHub/GitLab hooks. Module import stays light: hooks, PyGithub and python-gitlab are
+imported only when the task runs.
 """
 
 from __future__ import annotations
