@@ -11,11 +11,11 @@ killed or retried task never leaves a half-written or a second archive.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import stat
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -158,8 +158,18 @@ def write_archive(source_dir: str | os.PathLike, archive_path: str | os.PathLike
     if target.is_relative_to(root):
         raise ExportError(f"archive path {str(target)!r} lies inside source_dir {str(root)!r}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # One temporary name per archive (archive names never start with '.', so it cannot be another
+    # archive's or its temporary file): a retry after a killed write reuses it instead of leaving a
+    # second, partial archive beside the first; a lock keeps two writers of one archive apart.
+    tmp = target.parent / f".{target.name}.partial"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ExportError(f"archive {str(target)!r} is being written by another task; retry later") from None
+    try:
+        os.ftruncate(fd, 0)
         with os.fdopen(fd, "wb") as out:
             (_write_zip if fmt == "zip" else _write_tar_gz)(root, out)
             out.flush()
@@ -167,6 +177,6 @@ def write_archive(source_dir: str | os.PathLike, archive_path: str | os.PathLike
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target

@@ -114,3 +114,29 @@ def test_archive_target_confined_to_its_root(tmp_path):
     (root / "link.zip").symlink_to(tmp_path / "victim")
     with pytest.raises(ArchivePathError, match="symbolic link"):
         archive_target(root, None, "link", "zip")
+
+
+def test_retry_after_a_killed_write_leaves_one_archive(tmp_path):
+    src = write_project(tmp_path / "proj", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".bundle.zip.partial").write_bytes(b"half of an archive from a killed try")
+    (out / "other.zip").write_bytes(b"another project's archive")
+    path = write_archive(src, out / "bundle.zip", "zip")
+    assert sorted(os.listdir(out)) == ["bundle.zip", "other.zip"]
+    assert (out / "other.zip").read_bytes() == b"another project's archive"
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None and "README.md" in zf.namelist()
+
+
+def test_two_writers_of_one_archive_do_not_mix(tmp_path):
+    import fcntl
+
+    src = write_project(tmp_path / "proj", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".bundle.zip.partial", "wb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        with pytest.raises(ExportError, match="is being written by another task"):
+            write_archive(src, out / "bundle.zip", "zip")
+    assert not (out / "bundle.zip").exists()
