@@ -29,6 +29,35 @@ class SourceDirError(ExportError):
     """The folder to export is missing, not a folder, or empty."""
 
 
+class UnsafeTreeError(SourceDirError):
+    """The folder holds something export refuses: a ``.git``, a special file, a link leading out."""
+
+    def __init__(self, root: str, path: str, reason: str) -> None:
+        self.root = root
+        self.path = path
+        super().__init__(f"source_dir {root!r}: {path!r} {reason}")
+
+
+class InvalidValueError(ExportError, ValueError):
+    """A value given to export (branch, author, repository name...) is refused; names the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"{field} {reason}")
+
+
+class RemoteURLError(InvalidValueError):
+    """A git remote URL is malformed, uses a refused scheme or carries credentials."""
+
+
+class ForeignHostError(RemoteURLError):
+    """A credential would go to a host other than its connection's; nothing was sent."""
+
+
+class ArchivePathError(InvalidValueError):
+    """An archive name or folder would leave the archive root."""
+
+
 class RepositoryExistsError(ExportError):
     """A repository with the requested name exists and ``on_conflict`` forbids using it."""
 

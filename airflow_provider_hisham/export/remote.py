@@ -10,15 +10,36 @@ then reuses it instead of failing or creating ``name-2``.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from airflow_provider_hisham.export.errors import ExportError, NameTakenError, RepositoryExistsError
+from airflow_provider_hisham.export.errors import (
+    ExportError,
+    InvalidValueError,
+    NameTakenError,
+    RepositoryExistsError,
+)
 
 log = logging.getLogger(__name__)
 
 ON_CONFLICT = ("fail", "reuse", "suffix")
 MAX_SUFFIX = 100
+# What GitHub and GitLab both accept as a repository/project path: it becomes part of API paths
+# and clone URLs, so nothing that could climb (``..``), start an option or need escaping.
+_REPO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,99}){0,19}")
+
+
+def check_repository_name(name: object, namespace: object = None) -> str:
+    """Refuse a repository name or namespace (org/group path) GitHub/GitLab would not take as is."""
+    if not isinstance(name, str) or not _REPO_NAME.fullmatch(name) or ".." in name or name.endswith((".git", ".")):
+        raise InvalidValueError("repository_name", f"{str(name)[:100]!r} is not a repository name: letters, digits, "
+                                                   "'.', '_', '-' (at most 100, not starting with '.' or '-')")
+    if namespace is not None and (not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace)
+                                  or ".." in namespace):
+        raise InvalidValueError("namespace", f"{str(namespace)[:100]!r} is not an organisation or group path")
+    return name
 
 
 @dataclass(frozen=True)

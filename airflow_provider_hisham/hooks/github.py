@@ -21,9 +21,12 @@ from urllib3.util.retry import Retry
 from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
 from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.export.urls import Origin, connection_origin
 from airflow_provider_hisham.secrets import decrypt_secret
 
 log = logging.getLogger(__name__)
+
+GITHUB_API = "https://api.github.com"
 
 
 class RateLimitRetry(GithubRetry):
@@ -50,6 +53,9 @@ class RateLimitRetry(GithubRetry):
 
 class GitHubRepositoryHook(GithubHook):
     """``GithubHook`` plus repository creation (``github`` connection: password = token, host = API URL).
+
+    The token is pushed only to the git host of the API: github.com for api.github.com, the
+    API's own host otherwise (GitHub Enterprise), or the connection extra ``git_host`` (a URL).
 
     :param github_conn_id: the ``github`` connection; its password may be a ``fernet:`` value.
     :param max_retries: retries for rate limits, 5xx and network errors.
@@ -135,13 +141,22 @@ class GitHubRepositoryHook(GithubHook):
             raise
         return True
 
+    def git_origin(self) -> Origin:
+        """The one origin ``push_credentials`` may be sent to (see the class docstring)."""
+        conn = self.get_connection(self.github_conn_id)
+        git_host = (conn.extra_dejson or {}).get("git_host")
+        api = connection_origin(git_host or conn.host or GITHUB_API, conn_id=self.github_conn_id)
+        if not git_host and api == connection_origin(GITHUB_API, conn_id=self.github_conn_id):
+            return Origin("https", "github.com", 443)
+        return api
+
     def push_credentials(self) -> GitCredentials:
-        """HTTP Basic credentials for ``git push`` to repositories this token can write."""
+        """HTTP Basic credentials for ``git push`` to repositories this token can write, on ``git_origin()``."""
         auth = self.get_conn().requester.auth
         token = getattr(auth, "token", None)
         if not token:
             raise ValueError(f"connection {self.github_conn_id!r} yields no token usable for git push")
-        return GitCredentials(self.push_username, token)
+        return GitCredentials(self.push_username, token, self.git_origin(), f"connection {self.github_conn_id!r}")
 
 
 def _name_taken(data: Any) -> bool:

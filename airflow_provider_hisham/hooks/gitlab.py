@@ -2,7 +2,9 @@
 
 Connection ``gitlab``: host = GitLab URL (gitlab.com or self-managed), password = access token
 (may be a ``fernet:`` value), extra ``token_type`` (``private`` for personal/group/project access
-tokens, ``oauth`` for OAuth2 tokens), ``namespace`` (default group path) and ``verify_ssl``.
+tokens, ``oauth`` for OAuth2 tokens), ``namespace`` (default group path), ``verify_ssl`` and
+``git_host`` (URL of the git host when it is not the GitLab URL's: the only origin the token is
+pushed to).
 python-gitlab retries 429 (honouring ``Retry-After``) and, with ``retry_transient_errors``, 5xx
 and connection errors.
 """
@@ -18,6 +20,7 @@ from airflow.sdk.log import mask_secret
 from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
 from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.export.urls import Origin, connection_origin
 from airflow_provider_hisham.secrets import decrypt_secret
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class GitLabHook(BaseHook):
         self.max_retries = max_retries
         self.client: Any = None
         self._token: str | None = None
+        self._git_origin: Origin | None = None
         self.namespace: str | None = None
 
     def get_conn(self):
@@ -69,6 +73,7 @@ class GitLabHook(BaseHook):
         if isinstance(verify, str):
             verify = verify.lower() not in ("false", "0", "no")
         self._token = token
+        self._git_origin = connection_origin(extra.get("git_host") or url, conn_id=self.gitlab_conn_id)
         self.namespace = extra.get("namespace") or None
         self.client = gitlab.Gitlab(url, ssl_verify=verify, retry_transient_errors=True,
                                     timeout=float(extra.get("timeout", 30)), **auth)
@@ -159,5 +164,5 @@ class GitLabHook(BaseHook):
     def push_credentials(self) -> GitCredentials:
         """HTTP Basic credentials (``oauth2`` + token) accepted by GitLab for PATs and OAuth tokens."""
         self.get_conn()
-        assert self._token is not None
-        return GitCredentials(self.push_username, self._token)
+        assert self._token is not None and self._git_origin is not None
+        return GitCredentials(self.push_username, self._token, self._git_origin, f"connection {self.gitlab_conn_id!r}")

@@ -1,8 +1,8 @@
 """``RepoCreationOperator``: the ``repo_creation`` step, a generated project to a repository or archive.
 
 Thin: git work lives in ``airflow_provider_hisham.export`` (plain Python), hosting APIs in the
-GitHub/GitLab hooks. Module import stays light: hooks, PyGithub, python-gitlab and GitPython
-are imported only when the task runs.
+GitHub/GitLab hooks. Module import stays light: hooks, PyGithub and python-gitlab are
+imported only when the task runs.
 """
 
 from __future__ import annotations
@@ -40,14 +40,21 @@ class RepoCreationOperator(BaseOperator):
     :param repository_name: repository or archive name; default: the folder's name.
     :param namespace: GitHub organisation or GitLab group path; default: the token's user
         (GitLab: the connection's ``namespace``).
-    :param git_url: remote URL for ``target="git"`` (no credentials in it).
+    :param git_url: remote URL for ``target="git"``: https or http, no credentials, query or
+        fragment in it; with ``git_conn_id``, on that connection's host, scheme and port.
     :param git_conn_id: connection whose password is the token for ``git_url`` (login: user name,
-        default ``x-access-token``); the password may be a ``fernet:`` value.
+        default ``x-access-token``; host: the only origin the token is sent to, e.g.
+        ``https://git.example.com``); the password may be a ``fernet:`` value.
+    :param allow_local_remote: let ``git_url`` be a local path or ``file://`` URL (off by default:
+        a run's conf could otherwise rewrite any repository on the worker).
     :param on_conflict: ``fail``, ``reuse`` (push into an existing empty repository or one that
         already holds our commit) or ``suffix`` (``name-2``, ``name-3``...).
     :param branches: extra branches to create at the commit.
     :param commit_date: author/committer date; default: newest file modification time.
-    :param archive_dir: folder for archives; default: the parent of ``source_dir``.
+    :param archive_dir: folder for archives, inside ``archive_root`` (relative to it, or absolute);
+        default: ``archive_root``.
+    :param archive_root: the folder archives may be written in (not templated: set by the DAG's
+        author); default: the parent of ``source_dir``.
     :param hishamos_conn_id: when set, register a RepositoryExport record for
         ``generated_project_id`` in HishamOS (facts and retry marker in its ``config``; see
         :mod:`airflow_provider_hisham.records`). A generic ``git`` target records nothing.
@@ -73,6 +80,7 @@ class RepoCreationOperator(BaseOperator):
         gitlab_conn_id: str = "gitlab_default",
         git_url: str | None = None,
         git_conn_id: str | None = None,
+        allow_local_remote: bool = False,
         private: bool = True,
         default_branch: str = "main",
         on_conflict: str = "fail",
@@ -81,6 +89,7 @@ class RepoCreationOperator(BaseOperator):
         author_name: str = "HishamOS",
         author_email: str = "hishamos@users.noreply.localhost",
         archive_dir: str | None = None,
+        archive_root: str | None = None,
         hishamos_conn_id: str | None = None,
         generated_project_id: str | None = None,
         namespace: str | None = None,
@@ -101,6 +110,7 @@ class RepoCreationOperator(BaseOperator):
         self.gitlab_conn_id = gitlab_conn_id
         self.git_url = git_url
         self.git_conn_id = git_conn_id
+        self.allow_local_remote = allow_local_remote
         self.private = private
         self.default_branch = default_branch
         self.on_conflict = on_conflict
@@ -109,6 +119,7 @@ class RepoCreationOperator(BaseOperator):
         self.author_name = author_name
         self.author_email = author_email
         self.archive_dir = archive_dir
+        self.archive_root = archive_root
         self.hishamos_conn_id = hishamos_conn_id
         self.generated_project_id = generated_project_id
         self.namespace = namespace
@@ -120,7 +131,7 @@ class RepoCreationOperator(BaseOperator):
 
     # -- execution -------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_hisham.export.git import check_source_dir
+        from airflow_provider_hisham.export.tree import check_source_dir
 
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
@@ -136,32 +147,49 @@ class RepoCreationOperator(BaseOperator):
         return result
 
     def _archive(self, source: Path, name: str) -> dict[str, Any]:
-        from airflow_provider_hisham.export.archive import FORMATS, write_archive
+        from airflow_provider_hisham.export.archive import archive_target, write_archive
 
-        folder = Path(self.archive_dir) if self.archive_dir else source.resolve().parent
-        path = write_archive(source, folder / f"{name}{FORMATS[self.target]}", self.target)
+        root = self.archive_root or source.resolve().parent
+        path = write_archive(source, archive_target(root, self.archive_dir, name, self.target), self.target)
         return {"url": None, "default_branch": None, "commit_sha": None, "archive_path": str(path)}
 
     def _git(self, source: Path, name: str, context: Context) -> dict[str, Any]:
-        from airflow_provider_hisham.export.git import commit_tree, push, remote_heads, set_origin
+        from airflow_provider_hisham.export.git import (
+            check_branch,
+            commit_tree,
+            discard_git_dir,
+            push,
+            remote_heads,
+        )
+        from airflow_provider_hisham.export.remote import check_repository_name
+        from airflow_provider_hisham.export.urls import parse_remote
 
+        # Every value a run's conf can set is checked before anything is committed or sent.
+        for branch in self.branches:
+            check_branch(branch, "branches")
+        if self.target == "git":
+            if not self.git_url:
+                raise ValueError("target='git' needs git_url")
+            remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
+            credentials = self._git_credentials()
+            if credentials is not None:
+                credentials.check_remote(remote)
+        else:
+            check_repository_name(name, self.namespace)
+            hook = self._hosting_hook()
+            credentials = hook.push_credentials()
+            self._mask(credentials.token)
         sha = commit_tree(source, branch=self.default_branch, message=self.commit_message,
                           author_name=self.author_name, author_email=self.author_email, date=self.commit_date)
         log.info("committed %s as %s on %s", source, sha, self.default_branch)
         if self.target == "git":
-            if not self.git_url:
-                raise ValueError("target='git' needs git_url")
-            credentials = self._git_credentials()
             push(source, self.git_url, sha, [self.default_branch, *self.branches], credentials,
-                 retries=self.push_retries, backoff=self.push_backoff)
-            set_origin(source, self.git_url)
+                 retries=self.push_retries, backoff=self.push_backoff, allow_file=self.allow_local_remote)
+            discard_git_dir(source)
             return {"url": self.git_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
 
         from airflow_provider_hisham.export.remote import ensure_repository
 
-        hook = self._hosting_hook()
-        credentials = hook.push_credentials()
-        self._mask(credentials.token)
         marker = self._marker(context)
         description = f"{self.description or 'Generated project exported by HishamOS'} [{marker}]"
         if self.target == "github":
@@ -174,15 +202,15 @@ class RepoCreationOperator(BaseOperator):
                                                    description=description)
         remote = ensure_repository(
             name, self.on_conflict, get=get, create=create,
-            heads=lambda r: remote_heads(r.clone_url, credentials, cwd=source),
+            heads=lambda r: remote_heads(r.clone_url, credentials, source_dir=source, field="clone_url"),
             commit_sha=sha, branch=self.default_branch, marker=marker,
         )
         push(source, remote.clone_url, sha, [self.default_branch], credentials,
-             retries=self.push_retries, backoff=self.push_backoff)
+             retries=self.push_retries, backoff=self.push_backoff, field="clone_url")
         for branch in self.branches:
             created = hook.create_branch(remote.id, branch, sha)
             log.info("branch %s %s", branch, "created" if created else "already exists")
-        set_origin(source, remote.clone_url)
+        discard_git_dir(source)
         return {"url": remote.web_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
 
     def _hosting_hook(self):
@@ -200,6 +228,7 @@ class RepoCreationOperator(BaseOperator):
         from airflow.sdk import BaseHook
 
         from airflow_provider_hisham.export.git import GitCredentials
+        from airflow_provider_hisham.export.urls import connection_origin
         from airflow_provider_hisham.secrets import decrypt_secret
 
         conn = BaseHook.get_connection(self.git_conn_id)
@@ -207,7 +236,8 @@ class RepoCreationOperator(BaseOperator):
         if not token:
             raise ValueError(f"connection {self.git_conn_id!r} has no password (token) for git_url")
         self._mask(token)
-        return GitCredentials(conn.login or "x-access-token", token)
+        origin = connection_origin(conn.host, conn_id=self.git_conn_id, schema=conn.schema, port=conn.port)
+        return GitCredentials(conn.login or "x-access-token", token, origin, f"connection {self.git_conn_id!r}")
 
     @staticmethod
     def _mask(secret: str) -> None:

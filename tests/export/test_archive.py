@@ -9,8 +9,8 @@ import zipfile
 
 import pytest
 
-from airflow_provider_hisham.export.archive import write_archive
-from airflow_provider_hisham.export.errors import ExportError
+from airflow_provider_hisham.export.archive import archive_target, write_archive
+from airflow_provider_hisham.export.errors import ArchivePathError, ExportError
 from airflow_provider_hisham.export.git import commit_tree
 from tests.servers.repo_fixtures import write_project
 
@@ -18,7 +18,7 @@ from tests.servers.repo_fixtures import write_project
 @pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
 def test_same_bytes_twice_git_excluded_modes_normalised(tmp_path, fmt):
     src = write_project(tmp_path / "proj", 7)
-    commit_tree(src)  # creates .git, which must stay out of the archive
+    commit_tree(src)  # keeps its repository outside the folder: nothing of git reaches the archive
     first = write_archive(src, tmp_path / "out" / f"proj.{fmt}", fmt).read_bytes()
     for path in src.rglob("*"):  # new timestamps and a different umask must not matter
         os.utime(path, (time.time() + 100, time.time() + 100))
@@ -66,3 +66,77 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_archive(src, out / "proj.zip", "zip")
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["zip", "tar.gz"])
+def test_links_inside_the_folder_are_kept_as_links(tmp_path, fmt):
+    src = write_project(tmp_path / "proj", 1)
+    (src / "docs").mkdir()
+    (src / "docs" / "readme").symlink_to("../README.md")
+    path = write_archive(src, tmp_path / f"p.{fmt}", fmt)
+    if fmt == "zip":
+        with zipfile.ZipFile(path) as zf:
+            info = zf.getinfo("docs/readme")
+            assert info.external_attr >> 16 & 0o170000 == 0o120000 and zf.read(info) == b"../README.md"
+    else:
+        with tarfile.open(path) as tf:
+            member = tf.getmember("docs/readme")
+            assert member.issym() and member.linkname == "../README.md"
+
+
+def test_zip64_records_for_files_past_the_limit(tmp_path, monkeypatch):
+    """zipfile writes ZIP64 records when a file's size passes ZIP64_LIMIT (2 GiB); forced lower here."""
+    src = tmp_path / "proj"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(4096))
+    (src / "small.txt").write_text("x")
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 2048)
+    path = write_archive(src, tmp_path / "big.zip", "zip")
+    raw = path.read_bytes()
+    assert b"PK\x06\x06" in raw  # the ZIP64 end of central directory record
+    monkeypatch.undo()
+    with zipfile.ZipFile(path) as zf:
+        assert zf.read("big.bin") == (src / "big.bin").read_bytes() and zf.testzip() is None
+
+
+def test_archive_target_confined_to_its_root(tmp_path):
+    root = tmp_path / "exports"
+    assert archive_target(root, None, "bundle", "zip") == root.resolve() / "bundle.zip"
+    assert archive_target(root, "2026/01", "b", "tar.gz") == root.resolve() / "2026" / "01" / "b.tar.gz"
+    assert archive_target(root, str(root / "sub"), "b", "zip") == root.resolve() / "sub" / "b.zip"
+    for folder in ("..", "../elsewhere", "/etc", str(tmp_path)):
+        with pytest.raises(ArchivePathError, match="^archive_dir .* is outside the archive root"):
+            archive_target(root, folder, "b", "zip")
+    for name in ("../../escaped", "/etc/passwd", "a/b", ".hidden", "..", "x\x00y"):
+        with pytest.raises(ArchivePathError, match="^repository_name cannot name an archive"):
+            archive_target(root, None, name, "zip")
+    root.mkdir()
+    (root / "link.zip").symlink_to(tmp_path / "victim")
+    with pytest.raises(ArchivePathError, match="symbolic link"):
+        archive_target(root, None, "link", "zip")
+
+
+def test_retry_after_a_killed_write_leaves_one_archive(tmp_path):
+    src = write_project(tmp_path / "proj", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".bundle.zip.partial").write_bytes(b"half of an archive from a killed try")
+    (out / "other.zip").write_bytes(b"another project's archive")
+    path = write_archive(src, out / "bundle.zip", "zip")
+    assert sorted(os.listdir(out)) == ["bundle.zip", "other.zip"]
+    assert (out / "other.zip").read_bytes() == b"another project's archive"
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None and "README.md" in zf.namelist()
+
+
+def test_two_writers_of_one_archive_do_not_mix(tmp_path):
+    import fcntl
+
+    src = write_project(tmp_path / "proj", 1)
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".bundle.zip.partial", "wb") as busy:
+        fcntl.flock(busy, fcntl.LOCK_EX)
+        with pytest.raises(ExportError, match="is being written by another task"):
+            write_archive(src, out / "bundle.zip", "zip")
+    assert not (out / "bundle.zip").exists()

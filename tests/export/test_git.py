@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from datetime import datetime, timezone
@@ -9,16 +10,34 @@ from datetime import datetime, timezone
 import pytest
 
 from airflow_provider_hisham.export import GitNotFoundError, PushError, SourceDirError
-from airflow_provider_hisham.export.errors import ExportError
-from airflow_provider_hisham.export.git import GitCredentials, check_url, commit_tree, push, remote_heads
+from airflow_provider_hisham.export.errors import InvalidValueError, RemoteURLError
+from airflow_provider_hisham.export.git import (
+    GitCredentials,
+    check_branch,
+    commit_tree,
+    discard_git_dir,
+    git_dir_for,
+    push,
+    remote_heads,
+    state_root,
+)
+from airflow_provider_hisham.export.urls import connection_origin, parse_remote
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
-def _git(cwd, *args):
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+def _git(src, *args):
+    """Plain git on the repository export keeps for ``src`` (it lives outside ``src``)."""
+    return subprocess.run(["git", f"--git-dir={git_dir_for(src)}", *args], cwd=src, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def server_credentials(server, token=TOKEN) -> GitCredentials:
+    """Credentials of a connection whose host is ``server``."""
+    return GitCredentials("x-access-token", token, connection_origin(server.url, conn_id="git_test"),
+                          "connection 'git_test'")
 
 
 def test_commit_is_deterministic_and_reruns_are_noops(make_project):
@@ -31,6 +50,8 @@ def test_commit_is_deterministic_and_reruns_are_noops(make_project):
     assert _git(a, "log", "--format=%P|%an <%ae>|%at|%cn", "-1") == f"|Bot <bot@x>|{int(WHEN.timestamp())}|Bot"
     assert _git(a, "symbolic-ref", "HEAD") == "refs/heads/main"
     assert int(_git(a, "ls-tree", "-r", "--name-only", "HEAD").count("\n")) + 1 == 10
+    assert not (a / ".git").exists() and not git_dir_for(a).is_relative_to(a)
+    assert oct(state_root().stat().st_mode & 0o777) == "0o700"
     # A changed file changes the sha.
     (a / "README.md").write_text("changed\n")
     assert commit_tree(a, message="m", author_name="Bot", author_email="bot@x", date=WHEN) != sha_a
@@ -60,10 +81,57 @@ def test_bad_source_dir(tmp_path):
         commit_tree(tmp_path / "empty")
 
 
-def test_url_with_password_is_rejected():
-    with pytest.raises(ExportError, match="contains a password") as info:
-        check_url(f"https://x:{TOKEN}@example.com/a.git")
+@pytest.mark.parametrize("url", [f"https://x:{TOKEN}@example.com/a.git", f"https://{TOKEN}@example.com/a.git"])
+def test_url_with_credentials_is_rejected(url):
+    with pytest.raises(RemoteURLError, match="git_url for host 'example.com' contains a user name or password") as info:
+        parse_remote(url)
     assert TOKEN not in str(info.value)
+
+
+def test_accepted_remotes_and_origins():
+    remote = parse_remote("https://Git.Example.com/team/x.git")
+    assert (remote.protocol, str(remote.origin)) == ("https", "https://git.example.com:443")
+    assert str(parse_remote("http://127.0.0.1:8080/x.git").origin) == "http://127.0.0.1:8080"
+    assert parse_remote("/srv/git/x.git", allow_file=True).protocol == "file"
+    assert str(connection_origin("git.example.com", conn_id="c")) == "https://git.example.com:443"
+    assert str(connection_origin("127.0.0.1", conn_id="c", schema="http", port=81)) == "http://127.0.0.1:81"
+    with pytest.raises(InvalidValueError, match="connection 'c' has no host"):
+        connection_origin(None, conn_id="c")
+
+
+@pytest.mark.parametrize("name", ["-x", "a..b", "a b", "x.lock", "a/", "@", "HEAD", "a~1", "a:b", ""])
+def test_bad_branch_names(name):
+    with pytest.raises(InvalidValueError, match="^branches "):
+        check_branch(name, "branches")
+
+
+def test_worker_git_environment_and_global_config_are_ignored(make_project, tmp_path, monkeypatch):
+    """A hostile ~/.gitconfig, GIT_CONFIG_PARAMETERS or GIT_DIR of the worker does not steer export's git."""
+    marker = tmp_path / "ran"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[core]\n\tfsmonitor = touch {marker}\n\thooksPath = {tmp_path}\n")
+    other = tmp_path / "other.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_DIR", str(other))
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'core.fsmonitor'='touch {marker}'")
+    src = make_project(2)
+    sha = commit_tree(src, date=WHEN)
+    monkeypatch.delenv("GIT_DIR")
+    monkeypatch.delenv("GIT_CONFIG_PARAMETERS")
+    assert _git(src, "rev-parse", "HEAD") == sha
+    assert not marker.exists()
+    assert subprocess.run(["git", f"--git-dir={other}", "rev-parse", "-q", "--verify", "HEAD"],
+                          capture_output=True).returncode != 0  # nothing written there
+    discard_git_dir(src)
+    assert not git_dir_for(src).exists()
+
+
+def test_remote_heads_needs_no_source(git_server):
+    git_server.create_bare("team/heads-only")
+    assert remote_heads(git_server.repo_url("team/heads-only"), server_credentials(git_server)) == {}
+    assert os.listdir(state_root())  # the scratch repository lives in the private state folder
 
 
 def test_push_with_token_header_then_noop(git_server, make_project):
@@ -71,13 +139,13 @@ def test_push_with_token_header_then_noop(git_server, make_project):
     git_server.create_bare("team/push-ok")
     url = git_server.repo_url("team/push-ok")
     sha = commit_tree(src, date=WHEN)
-    creds = GitCredentials("x-access-token", TOKEN)
+    creds = server_credentials(git_server)
     assert push(src, url, sha, ["main", "develop"], creds) is True
     assert git_server.head("team/push-ok") == sha
     assert git_server.head("team/push-ok", "develop") == sha
-    assert remote_heads(url, creds) == {"main": sha, "develop": sha}
+    assert remote_heads(url, creds, source_dir=src) == {"main": sha, "develop": sha}
     assert push(src, url, sha, ["main"], creds) is False  # already there: nothing pushed
-    assert TOKEN not in (src / ".git" / "config").read_text()
+    assert not any(TOKEN.encode() in p.read_bytes() for p in git_dir_for(src).rglob("*") if p.is_file())
 
 
 def test_wrong_token_fails_fast_without_leaking(git_server, make_project):
@@ -86,7 +154,7 @@ def test_wrong_token_fails_fast_without_leaking(git_server, make_project):
     sha = commit_tree(src, date=WHEN)
     wrong = "ghp_wrong0token0value0000000000"
     with pytest.raises(PushError) as info:
-        push(src, git_server.repo_url("team/push-denied"), sha, ["main"], GitCredentials("x-access-token", wrong),
+        push(src, git_server.repo_url("team/push-denied"), sha, ["main"], server_credentials(git_server, wrong),
              retries=3, backoff=5)  # a retry would take >= 5 s: auth failures must not be retried
     assert info.value.status == 128
     assert wrong not in str(info.value)
@@ -102,7 +170,7 @@ def test_failed_push_is_retried_with_backoff(git_server, make_project):
     timer.start()
     try:
         assert push(src, git_server.repo_url("team/push-retry"), sha, ["main"],
-                    GitCredentials("x-access-token", TOKEN), retries=4, backoff=0.5) is True
+                    server_credentials(git_server), retries=4, backoff=0.5) is True
     finally:
         timer.join()
     assert git_server.head("team/push-retry") == sha

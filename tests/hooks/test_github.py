@@ -17,6 +17,7 @@ from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
 from airflow_provider_hisham.secrets import encrypt_secret
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
+from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host
 
 
 @pytest.fixture
@@ -122,3 +123,28 @@ def test_traffic_matches_githubs_description(hook, github_api):
     hook.get_repository("nothing-here")
     assert github_api.state.checker.checked > 0
     assert github_api.state.checker.violations == []
+
+
+@pytest.mark.parametrize("host, extra, origin", [
+    (None, {}, "https://github.com:443"),
+    ("https://api.github.com", {}, "https://github.com:443"),
+    ("https://ghe.example.com/api/v3", {}, "https://ghe.example.com:443"),
+    ("https://ghe.example.com/api/v3", {"git_host": "https://git.ghe.example.com:8443"},
+     "https://git.ghe.example.com:8443"),
+])
+def test_push_credentials_are_bound_to_the_git_host(monkeypatch, host, extra, origin):
+    monkeypatch.setenv("AIRFLOW_CONN_GITHUB_ORIGIN", json.dumps(
+        {"conn_type": "github", "host": host, "password": TOKEN, "extra": extra}))
+    assert str(GitHubRepositoryHook("github_origin").git_origin()) == origin
+
+
+def test_clone_url_on_another_host_gets_no_token(hook, make_project):
+    from airflow_provider_hisham.export.errors import ForeignHostError
+    from airflow_provider_hisham.export.git import commit_tree, push
+
+    src = make_project(1)
+    with pytest.raises(ForeignHostError, match=r"http://127\.0\.0\.2:80, which is not http://127\.0\.0\.1:\d+, "
+                                               r"the host of connection 'github_test'") as info:
+        push(src, "http://127.0.0.2/octo-user/x.git", commit_tree(src), ["main"], hook.push_credentials(),
+             field="clone_url")
+    assert "clone_url" in str(info.value) and TOKEN not in str(info.value)

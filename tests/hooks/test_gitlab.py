@@ -13,6 +13,7 @@ from airflow_provider_hisham.hooks.gitlab import GitLabHook
 from airflow_provider_hisham.secrets import encrypt_secret
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
+from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host
 
 
 @pytest.fixture
@@ -82,3 +83,13 @@ def test_fernet_token(gitlab_api, monkeypatch):
     hook = GitLabHook("gl_enc")
     assert hook.test_connection()[0]
     assert hook.push_credentials().token == TOKEN
+
+
+def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GITLAB_ORIGIN", json.dumps(
+        {"conn_type": "gitlab", "host": "https://gitlab.example.com/prefix", "password": TOKEN}))
+    assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "https://gitlab.example.com:443"
+    monkeypatch.setenv("AIRFLOW_CONN_GITLAB_ORIGIN", json.dumps(
+        {"conn_type": "gitlab", "host": "https://gitlab.example.com", "password": TOKEN,
+         "extra": {"git_host": "http://git.internal:8080"}}))
+    assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "http://git.internal:8080"

@@ -17,6 +17,7 @@ from tests.conftest import REPO_ROOT, run_dag, xcom
 from tests.servers.fixtures import both_tiers
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
+from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host
 
 
 def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
@@ -66,8 +67,10 @@ def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[s
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    found = {".git/config": TOKEN in (src / ".git" / "config").read_text()}
-    found[".git (any file)"] = any(TOKEN.encode() in p.read_bytes() for p in (src / ".git").rglob("*") if p.is_file())
+    from airflow_provider_hisham.export.git import state_root
+
+    found = {".git in the folder": (src / ".git").exists()}
+    found["export's git state"] = any(TOKEN.encode() in p.read_bytes() for p in state_root().rglob("*") if p.is_file())
     # dag.test() writes the task log to the console (captured); log files, if any, are scanned too.
     logs = [p for p in (airflow_home / "logs").rglob("*") if p.is_file() and run.dag_id in str(p)]
     found["task log files"] = any(TOKEN in p.read_text(errors="replace") for p in logs)
@@ -88,7 +91,7 @@ def test_token_never_leaks_after_real_pushes(github_conn, git_server, make_proje
 
     # A git-target connection whose token is Fernet-encrypted with Airflow's key.
     monkeypatch.setenv("AIRFLOW_CONN_GIT_SERVER", json.dumps(
-        {"conn_type": "generic", "login": "x-access-token", "password": encrypt_secret(TOKEN)}))
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": encrypt_secret(TOKEN)}))
     git_server.create_bare("plain/leak-check")
     src = make_project(6, "leak-check")
     run = run_dag(_dag("leak_git", f"source_dir={str(src)!r}, target='git', git_conn_id='git_server', "
@@ -98,11 +101,11 @@ def test_token_never_leaks_after_real_pushes(github_conn, git_server, make_proje
     gh_src = make_project(6, "leak-check-gh")
     gh_run = run_dag(_dag("leak_gh", f"source_dir={str(gh_src)!r}, target='github', github_conn_id={github_conn!r}"))
     assert gh_run.state == "success"
-    # An archive of the pushed folder (its .git holds the remote URL) and a failing push.
+    # An archive of the pushed folder and a failing push.
     zip_run = run_dag(_dag("leak_zip", f"source_dir={str(src)!r}, target='zip', archive_dir={str(tmp_path)!r}"))
     archive = Path(xcom(zip_run, "export")["archive_path"])
     monkeypatch.setenv("AIRFLOW_CONN_GIT_WRONG", json.dumps(
-        {"conn_type": "generic", "login": "x-access-token", "password": TOKEN[::-1]}))
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN[::-1]}))
     git_server.create_bare("plain/leak-denied")
     bad = run_dag(_dag("leak_denied", f"source_dir={str(make_project(2))!r}, target='git', git_conn_id='git_wrong', "
                                       f"git_url={git_server.repo_url('plain/leak-denied')!r}, push_retries=0"))
@@ -114,7 +117,7 @@ def test_token_never_leaks_after_real_pushes(github_conn, git_server, make_proje
     assert TOKEN[::-1] not in output
     for r, folder in ((run, src), (gh_run, gh_src)):
         assert _scan_for_token(r, folder, airflow_home, output) == dict.fromkeys(
-            [".git/config", ".git (any file)", "task log files", "task log (console)", "xcom", "rendered fields"], False)
+            [".git in the folder", "export's git state", "task log files", "task log (console)", "xcom", "rendered fields"], False)
     with zipfile.ZipFile(archive) as zf:
         assert not any(TOKEN.encode() in zf.read(n) for n in zf.namelist())
         assert not any(n.startswith(".git") for n in zf.namelist())
@@ -371,11 +374,48 @@ def test_git_target_local_bare_repository(make_project, tmp_path):
     bare = tmp_path / "remote.git"
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     src = make_project(3, "local-bare")
+    refused = run_dag(_dag("git_local_refused", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}"))
+    assert refused.state == "failed"  # a run's conf must not reach the worker's own repositories by default
     run = run_dag(_dag("git_local", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, "
-                                    "default_branch='trunk', author_name='Ada', author_email='ada@example.com'"))
+                                    "allow_local_remote=True, default_branch='trunk', author_name='Ada', "
+                                    "author_email='ada@example.com'"))
     assert run.state == "success"
     result = xcom(run, "export")
     log = subprocess.run(["git", "-C", str(bare), "log", "--format=%H %an <%ae>", "trunk"], capture_output=True,
                          text=True, check=True).stdout.split("\n")[0]
     assert log == f"{result['commit_sha']} Ada <ada@example.com>"
     assert result["default_branch"] == "trunk" and result["url"] == str(bare)
+
+
+def test_conf_values_cannot_send_the_token_elsewhere_or_escape(git_server, make_project, tmp_path, capfd, caplog,
+                                                                monkeypatch):
+    """A run's conf (what a REST trigger sends) names another host, or an archive name that climbs:
+    refused before anything is committed, sent or written, with both hosts / the field named."""
+    import socket
+
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_CONF", json.dumps(
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN}))
+    listener = socket.socket()
+    listener.bind(("127.0.0.2", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    other = f"http://127.0.0.2:{listener.getsockname()[1]}/stolen.git"
+    src = make_project(2, "conf-attack")
+    run = run_dag(_dag("conf_git_url", f"source_dir={str(src)!r}, target='git', git_conn_id='git_conf', "
+                                       "git_url=\"{{ dag_run.conf['git_url'] }}\", push_retries=0"),
+                  conf={"git_url": other})
+    assert run.state == "failed"
+    with pytest.raises(socket.timeout):
+        listener.accept()  # the other host was never even contacted
+    listener.close()
+    output = _output(capfd, caplog)
+    assert "ForeignHostError" in output and f"127.0.0.2:{other.split(':')[2].split('/')[0]}" in output
+    assert f"which is not {git_server.url}, the host of connection 'git_conf'" in output
+    assert TOKEN not in output
+    out = tmp_path / "exports"
+    zip_run = run_dag(_dag("conf_archive", f"source_dir={str(src)!r}, target='zip', archive_root={str(out)!r}, "
+                                           "repository_name=\"{{ dag_run.conf['name'] }}\""),
+                      conf={"name": "../../escaped"})
+    assert zip_run.state == "failed"
+    assert "repository_name cannot name an archive" in _output(capfd, caplog)
+    assert not list(tmp_path.rglob("escaped*")) and not out.exists()
