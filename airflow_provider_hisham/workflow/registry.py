@@ -166,6 +166,25 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
         ),
         "Merges the projects parallel lanes generated into one (a parallel block's combine step).",
     ),
+    StepType(
+        "approval",
+        "airflow_provider_hisham.operators.approval.PublishApprovalOperator",
+        _object(
+            {
+                "project": templated({"type": ["object", "string"]}),
+                "subject": _STR_T,
+                "target": _STR_T,
+                "branch": _STR_T,
+                "story": templated({"type": ["object", "string", "integer"]}),
+                "response_timeout_seconds": _count(31_622_400),  # at most 366 days, like every seconds field
+                "on_timeout": {"enum": ["reject", "approve", "fail"]},
+                "assigned_users": {"type": "array", "items": {"anyOf": [_STR_T, _object({"id": _STR_T, "name": _STR}, ["id"])]}},
+                "list_limit": {"type": "integer", "minimum": 0, "maximum": 1000},
+            },
+            required=["project"],
+        ),
+        "A person approves (or rejects: what follows is skipped) what is about to be published.",
+    ),
 )
 
 

@@ -1,0 +1,114 @@
+"""``PublishApprovalOperator``: the ``approval`` step, a person approves what is about to be published.
+
+Built on Airflow's human-in-the-loop ``ApprovalOperator``: the reviewer answers in the UI
+(Required Actions) or over ``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/
+{map_index}/hitlDetails``. "Reject" skips the downstream tasks (publishing); who answered and why
+(the optional ``reason`` field) are returned in XCom and written to the task log. The summary
+and its escaping live in :mod:`airflow_provider_hisham.publishing.summary` (plain Python).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import Param
+
+from airflow_provider_hisham.publishing.summary import build_summary, decision_from_response
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: what a timeout without an answer means: the option taken, or None = the task fails
+ON_TIMEOUT = {"reject": ApprovalOperator.REJECT, "approve": ApprovalOperator.APPROVE, "fail": None}
+REASON_PARAM = "reason"
+
+
+def hitl_users(users: Any) -> list[dict[str, str]] | None:
+    """``assigned_users`` as HITL users: ``{"id", "name"}`` objects, or plain ids (name = id)."""
+    if not users:
+        return None
+    out = []
+    for user in [users] if isinstance(users, (str, dict)) else users:
+        if isinstance(user, str) and user:
+            out.append({"id": user, "name": user})
+        elif isinstance(user, dict) and isinstance(user.get("id"), str) and user["id"]:
+            out.append({"id": user["id"], "name": str(user.get("name") or user["id"])})
+        else:
+            raise ValueError(f"assigned_users: {user!r} is neither a user id nor an {{id, name}} object")
+    return out
+
+
+class PublishApprovalOperator(ApprovalOperator):
+    """Wait for a person to approve publishing ``project``; reject skips what follows.
+
+    :param project: the generation result (``{{ steps.generate.output }}``) or the folder (templated).
+    :param target: where it will be published, e.g. ``git``, ``zip`` (templated, shown only).
+    :param branch: the branch it will be pushed to (templated, shown only).
+    :param story: the story it implements: a story result or text (templated, shown only).
+    :param response_timeout_seconds: how long to wait for an answer; None = no limit.
+    :param on_timeout: ``reject`` (default), ``approve`` or ``fail`` when no one answered in time.
+    :param assigned_users: who may answer: user ids or ``{"id", "name"}`` objects; default: anyone
+        with access to the DAG.
+    :param list_limit: files listed by name in the summary (the rest are counted).
+    """
+
+    template_fields: Sequence[str] = ("subject", "project", "target", "branch", "story")
+    ui_color = "#fdf2d0"
+
+    def __init__(
+        self,
+        *,
+        project: Any,
+        subject: str = "Publish the generated project?",
+        target: str | None = None,
+        branch: str | None = None,
+        story: Any = None,
+        response_timeout_seconds: int | None = None,
+        on_timeout: str = "reject",
+        assigned_users: Any = None,
+        list_limit: int = 200,
+        **kwargs: Any,
+    ) -> None:
+        if on_timeout not in ON_TIMEOUT:
+            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT)}, got {on_timeout!r}")
+        default = ON_TIMEOUT[on_timeout]
+        # Airflow hands the DAG's params in as well: the reviewer's form is only the reason field
+        kwargs.pop("params", None)
+        params = {}
+        params[REASON_PARAM] = Param("", type="string", maxLength=2000, title="Reason",
+                                     description="Why you approve or reject (recorded with your answer).")
+        super().__init__(
+            subject=subject,
+            defaults=[default] if default else None,
+            response_timeout=timedelta(seconds=response_timeout_seconds) if response_timeout_seconds else None,
+            assigned_users=hitl_users(assigned_users),
+            params=params,
+            **kwargs,
+        )
+        self.project = project
+        self.target = target
+        self.branch = branch
+        self.story = story
+        self.on_timeout = on_timeout
+        self.list_limit = list_limit
+
+    def execute(self, context: Context) -> Any:
+        summary = build_summary(self.project, target=self.target, branch=self.branch, story=self.story,
+                                limit=self.list_limit)
+        self.body = summary.markdown()
+        self.log.info("Asking for approval: %d files, %d bytes to %s (branch %s); on timeout: %s",
+                      summary.files.total_files, summary.files.total_bytes, self.target, self.branch, self.on_timeout)
+        return super().execute(context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Record the decision, then let ApprovalOperator skip the downstream tasks on reject."""
+        response = super().execute_complete(context=context, event=event)
+        decision = decision_from_response(
+            response["chosen_options"], response.get("params_input"), response.get("responded_by_user"),
+            response.get("responded_at"), event.get("timedout", False), self.APPROVE,
+        )
+        self.log.info("%s", decision.log_line())
+        return {**decision.as_dict(), "chosen_options": list(response["chosen_options"])}

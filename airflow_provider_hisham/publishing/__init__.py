@@ -1,0 +1,1 @@
+"""Publishing helpers shared by the approval gate (plain Python, no Airflow)."""
