@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.e2e.rest import Rest, RunResult
 
@@ -35,7 +36,8 @@ def conf_for(params: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
 def local_git_settings(repo_url: str, token: str, repository: str) -> tuple[dict[str, str], dict[str, Any]]:
     """Environment (a connection holding the token) and Params for pushing to a local git server."""
     env = {f"AIRFLOW_CONN_{GIT_CONN_ID.upper()}": json.dumps(
-        {"conn_type": "generic", "login": "x-access-token", "password": token})}
+        {"conn_type": "generic", "host": "{0.scheme}://{0.netloc}".format(urlsplit(repo_url)),
+         "login": "x-access-token", "password": token})}
     return env, {"target": "git", "git_url": repo_url, "git_conn_id": GIT_CONN_ID, "repository_name": repository}
 
 

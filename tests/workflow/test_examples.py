@@ -33,9 +33,10 @@ def connections(hishamos, hishamos_conn, git_server, github_api, gitlab_api, mon
     hishamos_conn("password")  # hishamos_default
     for conn_id, body in {
         "github_default": {"conn_type": "github", "host": github_api.url, "password": TOKEN,
-                           "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0, "secondary_rate_wait": 1}},
-        "gitlab_default": {"conn_type": "gitlab", "host": gitlab_api.url, "password": TOKEN, "extra": {"token_type": "private"}},
-        "git_default": {"conn_type": "generic", "login": "x-access-token", "password": TOKEN},
+                           "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0, "secondary_rate_wait": 1,
+                                     "git_host": git_server.url}},
+        "gitlab_default": {"conn_type": "gitlab", "host": gitlab_api.url, "password": TOKEN, "extra": {"token_type": "private", "git_host": git_server.url}},
+        "git_default": {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN},
     }.items():
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
     return hishamos
