@@ -45,7 +45,7 @@ def services():
 def example_stack(services):
     hishamos = services["hishamos"]
     env = {"AIRFLOW_CONN_HISHAMOS_DEFAULT": hishamos.connection_json("password")}
-    env.update(local_git_settings("unused", services["token"], "unused")[0])
+    env.update(local_git_settings(services["git"].repo_url("unused"), services["token"], "unused")[0])
     stack, home = start_stack("CeleryExecutor", admin_password=PASSWORD, extra_env=env)
     try:
         yield stack

@@ -87,7 +87,7 @@ def test_quickstart_core_reports_a_failed_run_keeps_running_on_request_then_stop
             proc.kill()
     output += rest
     assert proc.returncode == 1, output[-4000:]
-    assert "stopping on request" in output and output.rstrip().endswith("[quickstart] done")
+    assert output.rstrip().endswith("[quickstart] stopping on request"), output[-2000:]
     assert_all_stopped(output)
     shutil.rmtree(tmp_path, ignore_errors=True)
 
