@@ -363,7 +363,7 @@ def test_a_generic_git_target_records_nothing(hishamos, hishamos_conn, make_proj
     subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
     conn_id = hishamos_conn("password")
     src = make_project(2, "plain-git")
-    run = run_dag(_dag("git_unrecorded", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, "
+    run = run_dag(_dag("git_unrecorded", f"source_dir={str(src)!r}, target='git', git_url={str(bare)!r}, allow_local_remote=True, "
                                          f"hishamos_conn_id={conn_id!r}, generated_project_id='x'"))
     assert run.state == "success" and xcom(run, "export")["repository_export_id"] is None
     assert hishamos.state.repository_exports == {} and not hishamos.requests_to("POST", EXPORTS)
