@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hisham.operators.file_generation",
                     "airflow_provider_hisham.operators.repo_creation",
                     "airflow_provider_hisham.operators.approval",
+                    "airflow_provider_hisham.operators.retention",
                 ],
             }
         ],
@@ -83,6 +84,45 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "integer",
                         "example": "536870912",
                         "default": "536870912",
+                    },
+                    "storage_url": {
+                        "description": "Where generated projects and archives are published for other workers "
+                        "(an ObjectStoragePath URL: s3://bucket/prefix, gs://..., abfs://..., file://...). Empty "
+                        "means the local generated_projects_root itself: nothing is copied.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://my-bucket/hisham",
+                        "default": "",
+                    },
+                    "storage_conn_id": {
+                        "description": "Connection whose credentials ObjectStoragePath uses for storage_url "
+                        "(e.g. an aws connection; its extra may set endpoint_url).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "aws_default",
+                        "default": "",
+                    },
+                    "retention_days": {
+                        "description": "Keep published projects and archives this many days (0: rule off).",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "30",
+                        "default": "0",
+                    },
+                    "retention_keep_last": {
+                        "description": "Keep the newest N published versions of each project (0: rule off).",
+                        "version_added": "0.1.0",
+                        "type": "integer",
+                        "example": "3",
+                        "default": "0",
+                    },
+                    "retention_hishamos_conn_id": {
+                        "description": "HishamOS connection the retention DAG uses to mark removed projects' "
+                        "records archived (empty: records are left as they are).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "hishamos_default",
+                        "default": "",
                     },
                     "workflow_plan_cache_dir": {
                         "description": "Where the DAG factory caches validated workflow configs (keyed by "

@@ -11,8 +11,12 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
 
 
+ARCHIVE_SCHEMES = ("https://", "http://", "s3://", "gs://", "gcs://", "abfs://", "az://")
+
+
 class RepositoryLink(BaseOperatorLink):
-    """"Repository": the ``url`` of the task's XCom result (empty for archives or before it ran)."""
+    """"Repository": the ``url`` of the task's XCom result, else its ``archive_url`` (an archive on
+    object storage), else empty (a local archive, or before it ran)."""
 
     name = "Repository"
 
@@ -21,4 +25,7 @@ class RepositoryLink(BaseOperatorLink):
 
         result = XCom.get_value(ti_key=ti_key, key="return_value")
         url = result.get("url") if isinstance(result, dict) else None
-        return url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            url = result.get("archive_url") if isinstance(result, dict) else None  # an archive on object storage
+            return url if isinstance(url, str) and url.startswith(ARCHIVE_SCHEMES) else ""
+        return url

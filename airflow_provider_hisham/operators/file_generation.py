@@ -220,9 +220,12 @@ class FileGenerationOperator(BaseOperator):
         for warning in result.warnings:
             self.log.warning("%s", warning)
         summary = dict(result.summary)
+        summary["generated_project_id"] = record.id if record is not None else None
+        from airflow_provider_hisham.storage.objectstorage import publish_generated  # after the local commit
+
+        summary.update(publish_generated(summary, context, hishamos_project_id=self.hishamos_project_id))
         if record is not None:
             self._not_retried(record.succeeded)
-        summary["generated_project_id"] = record.id if record is not None else None
         self.log.info(
             "Generated %d files (%d bytes) in %.2f s: %s (manifest %s, sha256 %s)",
             summary["total_files"], summary["total_bytes"], result.duration, summary["output_dir"], summary["manifest_path"], summary["sha256"],

@@ -61,11 +61,17 @@ class RepoCreationOperator(BaseOperator):
     :param strict_hishamos_records: fail (without retrying) when the organization's HishamOS tier
         refuses the record; default ``[hisham] strict_hishamos_records`` (False: warn, keep the
         export or archive and succeed without a record).
+    :param source_storage_url, source_manifest_sha256: the generation's hand-off (its XCom
+        ``storage_url`` and ``manifest_sha256``): the project is fetched from ``[hisham]
+        storage_url`` into this worker's root and verified, and exported from there instead of
+        ``source_dir``. Archives are then also copied to storage (``archive_url``; see
+        :mod:`airflow_provider_hisham.storage`).
     """
 
     template_fields: Sequence[str] = (
         "source_dir", "target", "repository_name", "namespace", "git_url", "default_branch", "branches",
         "commit_message", "author_name", "author_email", "archive_dir", "generated_project_id", "description",
+        "source_storage_url", "source_manifest_sha256",
     )
     operator_extra_links = (RepositoryLink(),)
     ui_color = "#d9f0e3"
@@ -98,6 +104,8 @@ class RepoCreationOperator(BaseOperator):
         push_retries: int = 3,
         push_backoff: float = 2.0,
         strict_hishamos_records: bool | None = None,
+        source_storage_url: str | None = None,
+        source_manifest_sha256: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -128,6 +136,8 @@ class RepoCreationOperator(BaseOperator):
         self.push_retries = push_retries
         self.push_backoff = push_backoff
         self.strict_hishamos_records = strict_hishamos_records
+        self.source_storage_url = source_storage_url
+        self.source_manifest_sha256 = source_manifest_sha256
 
     # -- execution -------------------------------------------------------------------------
     def execute(self, context: Context) -> dict[str, Any]:
@@ -135,7 +145,10 @@ class RepoCreationOperator(BaseOperator):
 
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
-        source = check_source_dir(self.source_dir)
+        from airflow_provider_hisham.storage.objectstorage import fetch_for_task
+
+        fetched = fetch_for_task(self.source_storage_url, self.source_manifest_sha256, context)
+        source = check_source_dir(fetched or self.source_dir)
         name = self.repository_name or source.resolve().name
         if self.target in ("zip", "tar.gz"):
             result = self._archive(source, name)
@@ -151,7 +164,14 @@ class RepoCreationOperator(BaseOperator):
 
         root = self.archive_root or source.resolve().parent
         path = write_archive(source, archive_target(root, self.archive_dir, name, self.target), self.target)
-        return {"url": None, "default_branch": None, "commit_sha": None, "archive_path": str(path)}
+        from airflow_provider_hisham.records import archive_facts
+        from airflow_provider_hisham.storage.objectstorage import publish_archive
+
+        facts = archive_facts(str(path))
+        url = publish_archive(str(path), str(root), {"project_id": name, "format": self.target,
+                                                     "size": facts["archive_size"], "sha256": facts["archive_sha256"]})
+        return {"url": None, "default_branch": None, "commit_sha": None, "archive_path": str(path),
+                **({"archive_url": url} if url else {})}
 
     def _git(self, source: Path, name: str, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.export.git import (
@@ -269,6 +289,7 @@ class RepoCreationOperator(BaseOperator):
                 result, marker=marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1),
                                       salt="repository_export"),
                 made_by=task_facts(ti), strict=strict_records(self.strict_hishamos_records),
-                extra={"branches": self.branches, "private": self.private}, logger=log)
+                extra={"branches": self.branches, "private": self.private,
+                       "archive_url": result.get("archive_url")}, logger=log)
         except NOT_RETRYABLE as exc:
             raise AirflowFailException(str(exc)) from None
