@@ -8,11 +8,9 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from tests.conftest import REPO_ROOT, run_dag, xcom
 
@@ -25,15 +23,6 @@ def test_storage_core_imports_no_airflow():
     assert json.loads(out.stdout) == []
 
 
-@pytest.fixture
-def s3_config(s3_server, monkeypatch):
-    """``[hisham] storage_url`` on a fresh bucket of the moto server, through an aws connection."""
-    bucket = s3_server.bucket()
-    conn_id = f"hisham_s3_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", s3_server.connection())
-    monkeypatch.setenv("AIRFLOW__HISHAM__STORAGE_URL", f"s3://{bucket}/hisham")
-    monkeypatch.setenv("AIRFLOW__HISHAM__STORAGE_CONN_ID", conn_id)
-    return bucket
 
 
 def test_default_is_the_local_root(tmp_path, monkeypatch):

@@ -184,12 +184,10 @@ print("done", flush=True)
 
 def test_worker_killed_mid_upload_leaves_nothing_readable(s3_server, remote, tmp_path):
     root = tmp_path / "a"
-    structure = {"big.bin": None}
     generate_project(str(root), "demo", structure={"README.md": "x\n"})  # state folder exists
     out = root / "demo"
     (out / "big.bin").write_bytes(os.urandom(48 << 20))  # incompressible: a long multipart upload
     manifest_path = root / ".hisham" / "demo" / "manifest.json"
-    del structure
     child = subprocess.Popen(
         [sys.executable, "-c", _KILLED_CHILD, s3_server.endpoint, remote.base, str(out), str(manifest_path)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
