@@ -341,6 +341,8 @@ class Store:
             raise IntegrityError(f"{self._shown(key)}/{POINTER}: archive size {facts.get('size')!r} is not in 1..{budget}")
         atomic = AtomicProjectDir(local_root, ref.project_id)
         with atomic as tmp:
+            if local_manifest_digest(local_root, ref.project_id) == ref.manifest_sha256:
+                return FetchResult(target, manifest_path, cached=True)  # another task fetched it meanwhile
             fd, download = tempfile.mkstemp(prefix="tmp-", suffix=".tar.gz", dir=atomic.state)  # recover() drops it
             os.close(fd)
             try:

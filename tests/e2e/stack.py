@@ -133,6 +133,8 @@ class AirflowStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     admin_password: str | None = None  # None: every user is admin, no login (tests)
     start_timeout: float = 120.0
+    # CeleryExecutor: more workers, queue name -> environment overrides (e.g. their own local root)
+    extra_workers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     api_port: int = 0
     env: dict[str, str] = field(default_factory=dict)
@@ -180,6 +182,10 @@ class AirflowStack:
                 "--concurrency", self.env["AIRFLOW__CELERY__WORKER_CONCURRENCY"],
                 "--without-mingle", "--without-gossip",
             )
+            for queue, overrides in self.extra_workers.items():
+                self._spawn(f"celery-worker-{queue}", "celery", "worker", "--skip-serve-logs", "-q", queue,
+                            "--celery-hostname", f"{queue}@%h", "--concurrency", "2", "--without-mingle",
+                            "--without-gossip", env={**self.env, **overrides})
         self._wait_healthy()
 
     def stop(self) -> None:
@@ -205,7 +211,7 @@ class AirflowStack:
             try:
                 import redis
 
-                redis.Redis.from_url(REDIS_URL).delete(self._queue)
+                redis.Redis.from_url(REDIS_URL).delete(self._queue, *self.extra_workers)
             except Exception:  # noqa: BLE001 - best effort; the queue name is unique anyway
                 pass
 
@@ -267,10 +273,10 @@ class AirflowStack:
             raise StackError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
         return result.stdout
 
-    def _spawn(self, name: str, *args: str) -> None:
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> None:
         log = open(self.home / f"{name}.log", "wb")  # noqa: SIM115 - owned by the child process
         self._procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "airflow", *args], env=self.env, cwd=self.home,
+            [sys.executable, "-m", "airflow", *args], env=env or self.env, cwd=self.home,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         log.close()

@@ -19,6 +19,8 @@ KEY, SECRET, REGION = "hisham-test-key", "hisham-test-secret", "us-east-1"
 
 _CHILD = """
 import os, sys, threading, time
+import logging
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -41,7 +43,7 @@ class MotoS3:
     def start(self) -> "MotoS3":
         if self.process:
             self._proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(os.getpid())], stdout=subprocess.PIPE,
-                                          stdin=subprocess.DEVNULL, text=True)
+                                          stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
             self.port = int(self._proc.stdout.readline())
         else:
             from moto.server import ThreadedMotoServer
