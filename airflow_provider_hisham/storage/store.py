@@ -210,13 +210,17 @@ class Store:
 
     # -- file system calls, errors worded once ---------------------------------------------------
     @contextmanager
-    def _io(self, what: str, key: str) -> Iterator[None]:
+    def _io(self, what: str, key: str, *, missing_passes: bool = True) -> Iterator[None]:
+        """Back-end errors as :class:`StorageUnavailableError`; an absent object stays
+        ``FileNotFoundError`` for reads (``missing_passes``), a missing bucket on write does not."""
         try:
             yield
         except StorageError:
             raise
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as exc:
+            if missing_passes:
+                raise
+            raise StorageUnavailableError(f"storage {what} of {self._shown(key)} failed: {str(exc)[:300]}") from None
         except Exception as exc:  # noqa: BLE001 - fsspec back ends raise their own types (botocore, aiohttp...)
             raise StorageUnavailableError(f"storage {what} of {self._shown(key)} failed: {type(exc).__name__}: "
                                           f"{str(exc)[:300]}") from None
@@ -227,7 +231,7 @@ class Store:
     def _write(self, key: str, *, data: bytes | None = None, local: str | None = None) -> None:
         """One object, whole or not at all: object stores replace objects atomically; on a local or
         mounted file system it is written beside and renamed."""
-        with self._io("write", key):
+        with self._io("write", key, missing_passes=False):
             parent = key.rsplit("/", 1)[0]
             if getattr(self.fs, "local_file", False):
                 self.fs.makedirs(parent, exist_ok=True)
@@ -274,6 +278,7 @@ class Store:
                                    "published_at": _now(), **(facts or {})}
         if self.is_local:
             write_file_atomic(os.path.join(state_dir(self.local_root, project_id), POINTER), _encode(pointer))
+            self._drop_replaced_leases(project_id, digest)
             ref = ProjectRef(None, project_id, digest)
         else:
             key = self._version_key(project_id, digest)
@@ -290,8 +295,15 @@ class Store:
             self.write_lease(project_id, digest, *lease)
         return ref
 
+    def _fresh(self) -> None:
+        """Forget listings cached by the file system (s3fs caches them; other workers write)."""
+        invalidate = getattr(self.fs, "invalidate_cache", None)
+        if invalidate is not None:
+            invalidate()
+
     def read_pointer(self, project_id: str, digest: str) -> dict[str, Any]:
         key = f"{self._version_key(project_id, digest)}/{POINTER}"
+        self._fresh()
         try:
             raw = self._read_small(key)
         except FileNotFoundError:
@@ -387,6 +399,7 @@ class Store:
         if self.is_local:
             return []
         root = f"{self.base}/archives"
+        self._fresh()
         with self._io("list", root):
             keys = sorted(k for k in self.fs.find(root) if k.endswith(".json"))
         found = []
@@ -424,6 +437,14 @@ class Store:
         else:
             self._write(key, data=body)
 
+    def _drop_replaced_leases(self, project_id: str, digest: str) -> None:
+        """Local root: a regeneration replaced the tree in place, so leases of earlier digests guard nothing."""
+        folder = self._lease_key(project_id, digest)
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if not name.startswith(f"{digest}."):
+                    os.unlink(os.path.join(folder, name))
+
     def leases(self, project_id: str, digest: str) -> list[Lease | None]:
         """The version's leases; None for one that cannot be read (treated as in use)."""
         found: list[Lease | None] = []
@@ -433,6 +454,7 @@ class Store:
             keys = [os.path.join(folder, n) for n in names if n.startswith(f"{digest}.") and n.endswith(".json")]
         else:
             folder = self._lease_key(project_id, digest)
+            self._fresh()
             with self._io("list", folder):
                 try:
                     keys = sorted(self.fs.ls(folder, detail=False))
@@ -461,6 +483,7 @@ class Store:
         if self.is_local:
             return list(self._local_versions())
         pattern = f"{self.base}/projects/*/*/{POINTER}"
+        self._fresh()
         with self._io("list", pattern):
             keys = sorted(self.fs.glob(pattern))
         found = []
@@ -549,9 +572,10 @@ def extract_verified(archive: str, dest: str, manifest: dict[str, Any], limits: 
         for d in dirs:
             check_relative_path(d, limits)
         check_tree(files, dirs)
-    except (GenerationError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"the manifest lists an unusable path: {exc}") from None
-    if len(files) > limits.max_files or sum(int(e.get("size", 0)) for e in files.values()) > limits.max_project_bytes:
+        total = sum(int(e.get("size", 0)) for e in files.values())
+    except (GenerationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise IntegrityError(f"the manifest lists an unusable entry: {exc}") from None
+    if len(files) > limits.max_files or total > limits.max_project_bytes:
         raise IntegrityError(f"the manifest exceeds the limits ({limits.max_files} files, "
                              f"{limits.max_project_bytes} bytes)")
     allowed_dirs = set(dirs) | {p.rsplit("/", 1)[0] for p in files if "/" in p}
@@ -597,6 +621,6 @@ def _write_checked(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, ent
     if digest.hexdigest() != entry.get("sha256"):
         raise IntegrityError(f"{member.name!r} has sha256 {digest.hexdigest()}, the manifest says {entry.get('sha256')} "
                              "(a corrupted object)")
-    if isinstance(mtime, (int, float)):
+    if isinstance(mtime, (int, float)) and 0 <= mtime < 2**33:
         os.utime(path, (mtime, mtime))
 

@@ -218,3 +218,25 @@ def test_file_url_storage_writes_beside_and_renames(tmp_path):
     assert _tree(store.fetch(ref, str(tmp_path / "b")).output_dir) == _tree(out)
     with pytest.raises(StorageConfigError, match="credentials"):
         Store.remote(LocalFileSystem(), "b", "s3://key:secret@bucket")
+
+
+@pytest.mark.parametrize("entry", [
+    {"path": "../escape.txt", "size": 1, "sha256": "0" * 64}, {"path": "/etc/passwd", "size": 1, "sha256": "0" * 64},
+    {"path": "a/.git/config", "size": 1, "sha256": "0" * 64}, {"path": "x", "size": "many", "sha256": "0"},
+])
+def test_hostile_manifest_entries_are_refused_before_anything_is_written(tmp_path, entry):
+    from airflow_provider_hisham.generation.limits import Limits
+    from airflow_provider_hisham.storage.store import extract_verified
+
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(IntegrityError, match="unusable entry"):
+        extract_verified(str(tmp_path / "none.tar.gz"), str(dest), {"files": [entry], "directories": []}, Limits())
+    assert list(dest.iterdir()) == [] and not (tmp_path / "escape.txt").exists()
+
+
+def test_missing_bucket_is_a_storage_error(s3_server, tmp_path):
+    out, manifest = _generate(tmp_path / "a")
+    store = Store.remote(s3_server.fs(), "no-such-bucket-hisham", "s3://no-such-bucket-hisham")
+    with pytest.raises(StorageUnavailableError, match="no-such-bucket-hisham"):
+        store.publish(out, manifest)
