@@ -86,6 +86,7 @@ def test_handoff_between_roots_through_s3(s3_config, s3_server, tmp_path, airflo
         assert names == {f["path"] for f in manifest["files"]}
         assert all(hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"] for f in manifest["files"])
     assert export["archive_url"] == f"s3://{s3_config}/hisham/archives/handoff.zip"
+    assert xcom(run, "archive", key="_link_RepositoryLink") == export["archive_url"]  # the extra link
     stored = s3_server.fs().cat_file(f"{s3_config}/hisham/archives/handoff.zip")
     assert stored == Path(export["archive_path"]).read_bytes()
     facts = json.loads(s3_server.fs().cat_file(f"{s3_config}/hisham/archives/handoff.zip.json"))
@@ -112,3 +113,23 @@ def test_without_storage_nothing_is_copied(tmp_path, monkeypatch):
     state = sorted(p.relative_to(worker).as_posix() for p in (worker / ".hisham" / "handoff").rglob("*"))
     assert [s for s in state if not s.startswith(".hisham/handoff/leases")] == [
         ".hisham/handoff/lock", ".hisham/handoff/manifest.json", ".hisham/handoff/published.json"]
+
+
+def test_records_point_at_storage(s3_config, s3_server, tmp_path, hishamos, hishamos_conn):
+    conn_id = hishamos_conn("password", conn_id="hishamos_storage_records")
+    project = hishamos.state.demo_project_id
+    dag = (HANDOFF_DAG
+           .replace('output_root=WORKER_A,', f'output_root=WORKER_A, hishamos_conn_id={conn_id!r}, '
+                                             f'hishamos_project_id={project!r},')
+           .replace('archive_root=ARCHIVES)', f'archive_root=ARCHIVES, hishamos_conn_id={conn_id!r}, generated_project_id='
+                                              '"{{ ti.xcom_pull(task_ids=\'generate\')[\'generated_project_id\'] }}")'))
+    run = run_dag(dag.replace("WORKER_A", repr(str(tmp_path / "a"))).replace("ARCHIVES", repr(str(tmp_path / "z"))))
+    assert run.state == "success"
+    gen, export = xcom(run, "generate"), xcom(run, "archive")
+    pointer = json.loads(s3_server.fs().cat_file(f"{s3_config}/hisham/projects/handoff/{gen['manifest_sha256']}/"
+                                                 "published.json"))
+    assert pointer["generated_project_id"] == gen["generated_project_id"] and pointer["hishamos_project_id"] == project
+    (record,) = hishamos.state.repository_exports.values()
+    assert record["config"]["archive_url"] == export["archive_url"]
+    assert record["config"]["archive_sha256"] == hashlib.sha256(Path(export["archive_path"]).read_bytes()).hexdigest()
+    assert hishamos.state.generated_projects[gen["generated_project_id"]]["status"] == "completed"
