@@ -60,7 +60,7 @@ ARCHIVE_OBJECT = "project.tar.gz"
 MANIFEST_OBJECT = "manifest.json"
 POINTER = "published.json"
 LEASES = "leases"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _MAX_SMALL = 1 << 20  # published.json, a lease, an archive's facts
 _CHUNK = 1 << 20
 _SMALL_FILE = 1 << 20  # written whole by a thread; larger ones are streamed
@@ -96,7 +96,7 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def check_digest(value: Any, field_name: str = "manifest_sha256") -> str:
-    if not isinstance(value, str) or not _HEX64.match(value):
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
         raise StorageConfigError(f"{field_name} must be 64 lowercase hex digits (a sha256), got {str(value)[:80]!r}")
     return value
 
