@@ -223,7 +223,14 @@ class FileGenerationOperator(BaseOperator):
         summary["generated_project_id"] = record.id if record is not None else None
         from airflow_provider_hisham.storage.objectstorage import publish_generated  # after the local commit
 
-        summary.update(publish_generated(summary, context, hishamos_project_id=self.hishamos_project_id))
+        try:
+            summary.update(publish_generated(summary, context, hishamos_project_id=self.hishamos_project_id))
+        except Exception as exc:
+            if record is not None:
+                from airflow_provider_hisham.records import is_last_try
+
+                record.failed(exc, last_try=is_last_try(context["ti"], self.retries))
+            raise
         if record is not None:
             self._not_retried(record.succeeded)
         self.log.info(

@@ -133,3 +133,24 @@ def test_records_point_at_storage(s3_config, s3_server, tmp_path, hishamos, hish
     assert record["config"]["archive_url"] == export["archive_url"]
     assert record["config"]["archive_sha256"] == hashlib.sha256(Path(export["archive_path"]).read_bytes()).hexdigest()
     assert hishamos.state.generated_projects[gen["generated_project_id"]]["status"] == "completed"
+
+
+def test_storage_down_during_publish_fails_the_generation_and_its_record(s3_server, tmp_path, monkeypatch, capfd,
+                                                                          hishamos, hishamos_conn):
+    from tests.storage.s3_server import MotoS3
+
+    with MotoS3() as gone:
+        dead = gone.connection()
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAM_S3_DEAD", dead)
+    monkeypatch.setenv("AIRFLOW__HISHAM__STORAGE_URL", "s3://hisham-dead/hisham")
+    monkeypatch.setenv("AIRFLOW__HISHAM__STORAGE_CONN_ID", "hisham_s3_dead")
+    conn_id = hishamos_conn("password", conn_id="hishamos_storage_down")
+    project = hishamos.state.demo_project_id
+    dag = HANDOFF_DAG.replace('output_root=WORKER_A,', f'output_root=WORKER_A, hishamos_conn_id={conn_id!r}, '
+                                                      f'hishamos_project_id={project!r},')
+    run = run_dag(dag.replace("WORKER_A", repr(str(tmp_path / "a"))).replace("ARCHIVES", repr(str(tmp_path / "z"))))
+    assert run.state == "failed"
+    assert "storage write of s3://hisham-dead/hisham/projects/handoff/" in capfd.readouterr().out
+    (record,) = hishamos.state.generated_projects.values()
+    assert record["status"] == "failed" and "storage write" in record["error_message"]
+    assert not (tmp_path / "z").exists()
