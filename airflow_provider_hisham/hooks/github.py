@@ -199,8 +199,10 @@ class GitHubRepositoryHook(GithubHook):
         """``GET .../branches/{branch}/protection``; None when the branch is not protected (404)."""
         try:
             return self._api("GET", f"/repos/{full_name}/branches/{quote(branch, safe='')}/protection")
-        except UnknownObjectException:
-            return None
+        except GithubException as exc:  # GitHub says "Branch not protected": key on the status, not the text
+            if exc.status == 404:
+                return None
+            raise
 
     def set_protection(self, full_name: str, branch: str, required_reviews: int | None,
                        required_checks: list[str], strict: bool) -> None:
