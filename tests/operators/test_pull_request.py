@@ -122,3 +122,20 @@ def test_missing_repository_is_a_clear_error(github_conn, github_api, make_proje
     assert run.state == "failed"
     out = capfd.readouterr()
     assert "does not exist on github" in out.out + out.err
+
+
+def test_example_dag_puts_the_approval_between_generation_and_the_pull_request(tmp_path):
+    import shutil
+
+    from airflow_provider_hisham.workflow import load_dags
+    from tests.conftest import REPO_ROOT
+
+    shutil.copy(REPO_ROOT / "dags" / "workflows" / "review_then_pull_request.yaml", tmp_path)
+    result = load_dags(tmp_path, {}, cache_dir=False)
+    assert not result.errors
+    dag = result.dags["hisham_review_then_pull_request"]
+    propose = dag.get_task("propose")
+    assert type(propose).__name__ == "PullRequestOperator"
+    assert dag.get_task("review").task_id in propose.upstream_task_ids
+    assert "generate" in dag.get_task("review").upstream_task_ids
+    assert propose.draft is True and propose.labels == ["generated", "hishamos"]
