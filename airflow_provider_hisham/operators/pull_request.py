@@ -61,6 +61,7 @@ class PullRequestOperator(BaseOperator):
 
     # Same connection handling as repo_creation (one way to do each thing).
     _git_credentials = RepoCreationOperator._git_credentials
+    _checked_git_url = RepoCreationOperator._checked_git_url
     _hosting_hook = RepoCreationOperator._hosting_hook
     _mask = staticmethod(RepoCreationOperator._mask)
 
@@ -138,7 +139,6 @@ class PullRequestOperator(BaseOperator):
             publish_request
         from airflow_provider_hisham.export.remote import check_repository_name
         from airflow_provider_hisham.export.tree import check_source_dir
-        from airflow_provider_hisham.export.urls import parse_remote
 
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
@@ -149,12 +149,7 @@ class PullRequestOperator(BaseOperator):
         head = self.head_branch or branch_for_run(ti.dag_id, ti.run_id)
         forge, repository, web_url = None, self.git_url, self.git_url
         if self.target == "git":
-            if not self.git_url:
-                raise ValueError("target='git' needs git_url")
-            remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
-            credentials = self._git_credentials()
-            if credentials is not None:
-                credentials.check_remote(remote)
+            credentials = self._checked_git_url()
             url, field, base = self.git_url, "git_url", self.base_branch or "main"
         else:
             name = self.repository_name or source.resolve().name

@@ -169,18 +169,12 @@ class RepoCreationOperator(BaseOperator):
             remote_heads,
         )
         from airflow_provider_hisham.export.remote import check_repository_name
-        from airflow_provider_hisham.export.urls import parse_remote
 
         # Every value a run's conf can set is checked before anything is committed or sent.
         for branch in self.branches:
             check_branch(branch, "branches")
         if self.target == "git":
-            if not self.git_url:
-                raise ValueError("target='git' needs git_url")
-            remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
-            credentials = self._git_credentials()
-            if credentials is not None:
-                credentials.check_remote(remote)
+            credentials = self._checked_git_url()
         else:
             check_repository_name(name, self.namespace)
             hook = self._hosting_hook()
@@ -237,6 +231,18 @@ class RepoCreationOperator(BaseOperator):
         from airflow_provider_hisham.hooks.gitlab import GitLabHook
 
         return GitLabHook(self.gitlab_conn_id)
+
+    def _checked_git_url(self) -> GitCredentials | None:
+        """Check ``git_url`` and that its connection's token may go there, before anything runs."""
+        from airflow_provider_hisham.export.urls import parse_remote
+
+        if not self.git_url:
+            raise ValueError("target='git' needs git_url")
+        remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
+        credentials = self._git_credentials()
+        if credentials is not None:
+            credentials.check_remote(remote)
+        return credentials
 
     def _git_credentials(self) -> GitCredentials | None:
         if not self.git_conn_id:

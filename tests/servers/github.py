@@ -45,29 +45,18 @@ NAME_TAKEN = {
     "documentation_url": f"{DOCS}/repos/repos#create-a-repository-for-the-authenticated-user",
     "status": "422",
 }
-_ROUTES = [
-    ("GET", re.compile(r"^/user$"), "/user"),
-    ("GET", re.compile(r"^/orgs/(?P<org>[^/]+)$"), "/orgs/{org}"),
-    ("POST", re.compile(r"^/user/repos$"), "/user/repos"),
-    ("POST", re.compile(r"^/orgs/(?P<org>[^/]+)/repos$"), "/orgs/{org}/repos"),
-    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$"), "/repos/{owner}/{repo}"),
-    ("POST", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/refs$"), "/repos/{owner}/{repo}/git/refs"),
-    ("PATCH", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$"), "/repos/{owner}/{repo}"),
-    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls$"), "/repos/{owner}/{repo}/pulls"),
-    ("POST", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls$"), "/repos/{owner}/{repo}/pulls"),
-    ("PATCH", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<pull_number>\d+)$"),
-     "/repos/{owner}/{repo}/pulls/{pull_number}"),
-    ("POST", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls/(?P<pull_number>\d+)/requested_reviewers$"),
-     "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers"),
-    ("POST", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues/(?P<issue_number>\d+)/labels$"),
-     "/repos/{owner}/{repo}/issues/{issue_number}/labels"),
-    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/topics$"), "/repos/{owner}/{repo}/topics"),
-    ("PUT", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/topics$"), "/repos/{owner}/{repo}/topics"),
-    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/branches/(?P<branch>.+)/protection$"),
-     "/repos/{owner}/{repo}/branches/{branch}/protection"),
-    ("PUT", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/branches/(?P<branch>.+)/protection$"),
-     "/repos/{owner}/{repo}/branches/{branch}/protection"),
-]
+_PARAM = {"branch": ".+", "pull_number": "\\d+", "issue_number": "\\d+"}
+
+
+def _route(template: str) -> re.Pattern:
+    """The regex for an OpenAPI path template (``{branch}`` may hold slashes, numbers are digits)."""
+    parts = re.split(r"\{(\w+)\}", template)
+    rx = "".join(re.escape(part) if k % 2 == 0 else f"(?P<{part}>{_PARAM.get(part, '[^/]+')})"
+                 for k, part in enumerate(parts))
+    return re.compile(f"^{rx}$")
+
+
+_ROUTES = [(method.upper(), _route(template), template) for template, method in OPERATIONS]
 
 
 @dataclass
