@@ -90,9 +90,12 @@ def commit_on_base(source_dir: str, url: str, *, base_branch: str, head_branch: 
                    message: str, author_name: str = "HishamOS", author_email: str = "hishamos@localhost",
                    date: datetime | None = None, credentials: GitCredentials | None = None,
                    allow_file: bool = False, retries: int = 3, backoff: float = 1.0,
-                   field: str = "git_url") -> BranchCommit:
+                   field: str = "git_url", dry_run: bool = False) -> BranchCommit:
     """Fetch ``base_branch`` (depth 1), commit ``source_dir`` on it (into ``subdir`` or replacing the
     whole tree) and push the commit to ``head_branch``; only objects the remote lacks are sent.
+
+    ``dry_run``: everything up to the commit happens in the export's own git dir (reads of the
+    remote only), nothing is pushed; ``pushed`` then says whether a push *would* happen.
 
     The head branch belongs to this export: when the base moved, the rebuilt commit replaces it
     with ``--force-with-lease`` (never over a concurrent update).
@@ -133,8 +136,11 @@ def commit_on_base(source_dir: str, url: str, *, base_branch: str, head_branch: 
     changed = [c for c in changed if c]
     sha = git.run("commit-tree", tree, "-p", base_sha, "-F", "-",
                   env=identity_env(author_name, author_email, date, newest), stdin=body)
-    pushed = push(root, url, sha, [head_branch], credentials, retries=retries, backoff=backoff,
-                  allow_file=allow_file, field=field, force_with_lease=True)
+    if dry_run:
+        pushed = heads.get(head_branch) != sha
+    else:
+        pushed = push(root, url, sha, [head_branch], credentials, retries=retries, backoff=backoff,
+                      allow_file=allow_file, field=field, force_with_lease=True)
     return BranchCommit(base_branch, base_sha, head_branch, sha, pushed, tuple(changed[:MAX_LISTED_FILES]),
                         len(changed))
 
@@ -188,7 +194,9 @@ class RequestForge(Protocol):
 class RequestResult:
     """The task's report (XCom-safe: plain values, no credentials)."""
 
-    status: str  # opened | updated | unchanged | merged | closed | pushed (generic remote)
+    # opened | updated | unchanged | merged | closed | pushed (generic remote); dry runs: would_open,
+    # would_update, would_push (or merged/closed/unchanged as found)
+    status: str
     head_branch: str
     base_branch: str
     base_sha: str
@@ -218,8 +226,11 @@ def check_spec(spec: RequestSpec) -> RequestSpec:
 
 
 def publish_request(forge: RequestForge | None, repository: str, commit: BranchCommit,
-                    spec: RequestSpec) -> RequestResult:
-    """Open or update the one request for ``commit.head_branch`` (see the module docstring)."""
+                    spec: RequestSpec, *, dry_run: bool = False) -> RequestResult:
+    """Open or update the one request for ``commit.head_branch`` (see the module docstring).
+
+    ``dry_run``: only the lookup (a read) is made; the result says what would be opened or updated.
+    """
     result = RequestResult("unchanged", commit.head_branch, commit.base_branch, commit.base_sha, commit.head_sha,
                            commit.pushed, commit.changed_count, list(commit.changed_files))
     if commit.unchanged:
@@ -227,10 +238,22 @@ def publish_request(forge: RequestForge | None, repository: str, commit: BranchC
                           "no commit, no push, no request")
         return result
     if forge is None:
-        result.status = "pushed"
-        result.message = f"pushed {commit.head_branch}; a generic git remote has no request API, none opened"
+        result.status = "would_push" if dry_run else "pushed"
+        result.message = (f"{'dry run: would push' if dry_run else 'pushed'} {commit.head_branch}; a generic git "
+                          "remote has no request API, none opened")
         return result
     existing = forge.find_request(repository, commit.head_branch)
+    if dry_run:
+        result.status = "would_open" if existing is None else (
+            "would_update" if existing.state == "open" else existing.state)
+        result.message = (f"dry run: would push {commit.head_sha[:12]} to {commit.head_branch}"
+                          if commit.pushed else f"dry run: {commit.head_branch} already holds the commit")
+        result.message += ("; would open a request" if existing is None else
+                           f"; would update {existing.url}" if existing.state == "open" else
+                           f"; {existing.url} is {existing.state}: would leave it")
+        if existing is not None:
+            result.request_url, result.request_number = existing.url, existing.number
+        return result
     if existing is None:
         request = forge.open_request(repository, commit.head_branch, commit.base_branch, spec)
         result.status, result.message = "opened", f"opened {request.url}"

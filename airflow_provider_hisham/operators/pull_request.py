@@ -50,6 +50,9 @@ class PullRequestOperator(BaseOperator):
     :param draft: open as a draft (GitHub draft PR, GitLab ``Draft:`` title).
     :param reviewers: user names asked to review (when the request is opened).
     :param labels: labels added (when the request is opened).
+    :param dry_run: report what would happen (branch, commit, changed files, request to open or
+        update) after reads only: no push, no request. Also on when the run's ``params.dry_run``
+        is true.
     """
 
     template_fields: Sequence[str] = (
@@ -93,9 +96,11 @@ class PullRequestOperator(BaseOperator):
         commit_date: datetime | None = None,
         push_retries: int = 3,
         push_backoff: float = 2.0,
+        dry_run: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.dry_run = dry_run
         self.source_dir = source_dir
         self.target = target
         self.repository_name = repository_name
@@ -143,6 +148,7 @@ class PullRequestOperator(BaseOperator):
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         ti = context["ti"]
+        dry_run = self.dry_run is True or (context.get("params") or {}).get("dry_run") is True
         source = check_source_dir(self.source_dir)
         spec = self._spec(ti.dag_id, ti.run_id)
         check_subdir(self.subdir)
@@ -168,9 +174,11 @@ class PullRequestOperator(BaseOperator):
             source, url, base_branch=base, head_branch=head, subdir=self.subdir,
             message=self.commit_message or f"{spec.title}\n\n{spec.body}", author_name=self.author_name,
             author_email=self.author_email, date=self.commit_date, credentials=credentials,
-            allow_file=self.allow_local_remote, retries=self.push_retries, backoff=self.push_backoff, field=field)
-        result = publish_request(forge, str(repository), commit, spec).as_dict()
+            allow_file=self.allow_local_remote, retries=self.push_retries, backoff=self.push_backoff, field=field,
+            dry_run=dry_run)
+        result = publish_request(forge, str(repository), commit, spec, dry_run=dry_run).as_dict()
         result["url"] = result["request_url"] or web_url
+        result["dry_run"] = dry_run
         discard_git_dir(source)
         log.info("pull_request: %s", result["message"])
         return result

@@ -225,6 +225,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "draft": _BOOL,
                 "reviewers": templated({"type": "array", "items": _STR_T, "maxItems": 50}),
                 "labels": templated({"type": "array", "items": _STR_T, "maxItems": 50}),
+                "dry_run": _BOOL,
                 "commit_message": _STR_T,
                 "author_name": _STR_T,
                 "author_email": _STR_T,

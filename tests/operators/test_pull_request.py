@@ -139,3 +139,24 @@ def test_example_dag_puts_the_approval_between_generation_and_the_pull_request(t
     assert dag.get_task("review").task_id in propose.upstream_task_ids
     assert "generate" in dag.get_task("review").upstream_task_ids
     assert propose.draft is True and propose.labels == ["generated", "hishamos"]
+
+
+def test_dry_run_reads_only_and_says_what_would_happen(github_conn, github_api, make_project):
+    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+
+    repo = _existing(GitHubRepositoryHook(github_conn), "op-dry", make_project)
+    src = make_project(3, "op-dry-gen", seed="gen")
+    before = len(github_api.state.bodies)
+    kwargs = (f"source_dir={str(src)!r}, repository_name='op-dry', github_conn_id={github_conn!r}, "
+              "head_branch='hisham/dry', labels=['x'], body='b', commit_message='Generated'")
+    plan = xcom(run_dag(_dag("pr_dry", kwargs + ", dry_run=True")), "propose")
+    assert plan["dry_run"] is True and plan["status"] == "would_open" and plan["pushed"] is True
+    assert plan["changed_count"] > 0 and "would push" in plan["message"] and "would open" in plan["message"]
+    # No side effect: no branch, no pull request, no write request at all.
+    assert github_api.state.git.head(repo.id, "hisham/dry") is None
+    assert repo.id not in github_api.state.pulls or github_api.state.pulls[repo.id] == []
+    assert len(github_api.state.bodies) == before
+    real = xcom(run_dag(_dag("pr_dry", kwargs)), "propose")
+    assert real["status"] == "opened" and real["commit_sha"] == plan["commit_sha"]
+    again = xcom(run_dag(_dag("pr_dry", kwargs + ", dry_run=True")), "propose")
+    assert again["status"] == "would_update" and again["pushed"] is False and "already holds" in again["message"]
