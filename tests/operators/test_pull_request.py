@@ -32,7 +32,11 @@ def _existing(hook, name, make_project, *, gitlab=False):
     return repo
 
 
-def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project):
+def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project, capfd, caplog):
+    import json
+
+    from airflow_provider_hisham.export.git import state_root
+
     from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
 
     repo = _existing(GitHubRepositoryHook(github_conn), "op-pr", make_project)
@@ -61,6 +65,11 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
     third = xcom(run_dag(_dag("pr_op", kwargs)), "propose")
     assert third["status"] == "merged" and len(github_api.state.pulls[repo.id]) == 1
     assert github_api.state.checker.violations == []
+    # The token is in no log line, result, or file of the export's git state.
+    captured = capfd.readouterr()
+    assert TOKEN not in captured.out + captured.err + caplog.text
+    assert TOKEN not in json.dumps([result, second, third])
+    assert not any(TOKEN.encode() in p.read_bytes() for p in state_root().rglob("*") if p.is_file())
 
 
 def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project):
