@@ -104,3 +104,17 @@ def test_after_push_settings_apply_once_then_only_when_absent():
     assert apply_after_push(forge, "r", settings, just_created=False) == ["protection:dev"]
     assert forge.default == "trunk" and forge.topics == ["by-hand"]
     assert apply_after_push(forge, "r", None, just_created=True) == []
+
+
+def test_request_mode_and_settings_modules_import_no_airflow():
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    code = ("import json, sys; import airflow_provider_hisham.export.pull_request, airflow_provider_hisham.export.settings; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('airflow', 'github', 'gitlab'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(REPO_ROOT), "PATH": "/usr/bin:/bin"})
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
