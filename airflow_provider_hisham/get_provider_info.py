@@ -40,6 +40,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hisham.operators.repo_creation",
                     "airflow_provider_hisham.operators.approval",
                     "airflow_provider_hisham.operators.retention",
+                    "airflow_provider_hisham.operators.pull_request",
                 ],
             }
         ],

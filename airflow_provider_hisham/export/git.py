@@ -138,7 +138,7 @@ def check_identity(name: object, email: object) -> None:
             raise InvalidValueError(label, f"{value[:100]!r} starts with '-'")
 
 
-def _check_message(message: object) -> str:
+def check_message(message: object) -> str:
     if not isinstance(message, str) or not message.strip():
         raise InvalidValueError("commit_message", "is empty")
     if "\x00" in message or len(message.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
@@ -217,6 +217,18 @@ class GitRunner:
         return proc.stdout.rstrip("\n")
 
 
+def identity_env(author_name: str, author_email: str, date: datetime | None, newest: float) -> dict[str, str]:
+    """Author and committer with a fixed date (``date``, else the newest file's time): same input, same sha."""
+    when = date or datetime.fromtimestamp(int(newest), tz=timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    stamp = f"@{int(when.timestamp())} +0000"
+    return {
+        "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email, "GIT_AUTHOR_DATE": stamp,
+        "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email, "GIT_COMMITTER_DATE": stamp,
+    }
+
+
 def commit_tree(source_dir: str | os.PathLike, *, branch: str = "main", message: str = "Initial commit",
                 author_name: str = "HishamOS", author_email: str = "hishamos@localhost",
                 date: datetime | None = None) -> str:
@@ -228,28 +240,20 @@ def commit_tree(source_dir: str | os.PathLike, *, branch: str = "main", message:
     root = Path(os.path.realpath(check_source_dir(source_dir)))
     check_branch(branch)
     check_identity(author_name, author_email)
-    body = _check_message(message)
+    body = check_message(message)
     newest = scan_tree(source_dir)
     git = GitRunner(git_dir_for(root), root)
     git.run("init", "-q", "--template=")
     git.run("add", "-A")
     tree = git.run("write-tree")
-    when = date or datetime.fromtimestamp(int(newest), tz=timezone.utc)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    stamp = f"@{int(when.timestamp())} +0000"
-    identity = {
-        "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email, "GIT_AUTHOR_DATE": stamp,
-        "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email, "GIT_COMMITTER_DATE": stamp,
-    }
-    sha = git.run("commit-tree", tree, "-F", "-", env=identity, stdin=body)
+    sha = git.run("commit-tree", tree, "-F", "-", env=identity_env(author_name, author_email, date, newest), stdin=body)
     git.run("update-ref", f"refs/heads/{branch}", sha)
     git.run("symbolic-ref", "HEAD", f"refs/heads/{branch}")
     return sha
 
 
 def _remote_runner(url: str, credentials: GitCredentials | None, source_dir: str | os.PathLike | None,
-                   allow_file: bool, field: str) -> tuple[Remote, GitRunner]:
+                   allow_file: bool, field: str, work_tree: Path | None = None) -> tuple[Remote, GitRunner]:
     """Check the remote (and the credential's host) before anything runs; a runner for it."""
     remote = parse_remote(url, field=field, allow_file=allow_file)
     if credentials is not None:
@@ -260,7 +264,7 @@ def _remote_runner(url: str, credentials: GitCredentials | None, source_dir: str
             GitRunner(git_dir).run("init", "-q", "--bare", "--template=")
     else:
         git_dir = git_dir_for(source_dir)
-    return remote, GitRunner(git_dir, credentials=credentials, protocols=(remote.protocol,))
+    return remote, GitRunner(git_dir, work_tree, credentials=credentials, protocols=(remote.protocol,))
 
 
 def _ls_remote(git: GitRunner, remote: Remote) -> dict[str, str]:
@@ -281,9 +285,12 @@ def remote_heads(url: str, credentials: GitCredentials | None = None, *, source_
 
 def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[str],
          credentials: GitCredentials | None = None, *, retries: int = 3, backoff: float = 1.0,
-         allow_file: bool = False, field: str = "git_url") -> bool:
+         allow_file: bool = False, field: str = "git_url", force_with_lease: bool = False) -> bool:
     """Push ``sha`` (made by ``commit_tree``) to every branch in ``branches`` at ``url``; False when the
     remote already had it.
+
+    ``force_with_lease`` replaces a branch only if it still points where ``ls-remote`` saw it (a
+    request branch this export owns, rebuilt on a moved base), never a concurrent update.
 
     ``url`` must be https/http (a local repository only with ``allow_file``) and, with
     ``credentials``, on their origin. Transient failures (network, 5xx) are retried with
@@ -303,8 +310,9 @@ def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[s
             if not todo:
                 log.info("remote already holds %s on %s; nothing to push", sha, ", ".join(branches))
                 return False
-            git.run("push", "--porcelain", "--end-of-options", remote.url, *[f"{sha}:refs/heads/{b}" for b in todo],
-                    network=True, error=PushError)
+            leases = [f"--force-with-lease=refs/heads/{b}:{heads.get(b, '')}" for b in todo] if force_with_lease else []
+            git.run("push", "--porcelain", *leases, "--end-of-options", remote.url,
+                    *[f"{sha}:refs/heads/{b}" for b in todo], network=True, error=PushError)
             return True
         except GitCommandError as exc:
             attempt += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
+from urllib.parse import quote
 
 from airflow.providers.github.hooks.github import GithubHook
 from airflow.sdk.log import mask_secret
@@ -20,7 +21,9 @@ from urllib3.util.retry import Retry
 
 from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
+from airflow_provider_hisham.export.pull_request import ChangeRequest, RequestSpec
 from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.export.settings import RepositorySettings
 from airflow_provider_hisham.export.urls import Origin, connection_origin
 from airflow_provider_hisham.secrets import decrypt_secret
 
@@ -115,13 +118,25 @@ class GitHubRepositoryHook(GithubHook):
             return None
 
     def create_repository(self, name: str, org: str | None = None, *, private: bool = True,
-                          description: str | None = None) -> RemoteRepository:
-        """``POST /user/repos`` or ``POST /orgs/{org}/repos``; ``NameTakenError`` when the name is used."""
+                          description: str | None = None,
+                          settings: RepositorySettings | None = None) -> RemoteRepository:
+        """``POST /user/repos`` or ``POST /orgs/{org}/repos``; ``NameTakenError`` when the name is used.
+
+        The creation-time ``settings`` (visibility, delete-branch-on-merge) travel in this one
+        request, so they are set exactly once, with the repository.
+        """
         client = self.get_conn()
         owner = client.get_organization(org) if org else client.get_user()
         kwargs: dict[str, Any] = {"private": private, "auto_init": False}
         if description:
             kwargs["description"] = description
+        if settings is not None:
+            if settings.visibility:
+                kwargs["private"] = settings.visibility != "public"
+                if org and settings.visibility == "internal":
+                    kwargs["visibility"] = "internal"
+            if settings.delete_branch_on_merge is not None:
+                kwargs["delete_branch_on_merge"] = settings.delete_branch_on_merge
         try:
             repo = owner.create_repo(name, **kwargs)
         except GithubException as exc:
@@ -157,6 +172,90 @@ class GitHubRepositoryHook(GithubHook):
         if not token:
             raise ValueError(f"connection {self.github_conn_id!r} yields no token usable for git push")
         return GitCredentials(self.push_username, token, self.git_origin(), f"connection {self.github_conn_id!r}")
+
+
+    # -- repository settings after the first push (export.settings decides when) --------------
+    def _api(self, verb: str, path: str, body: Any = None) -> Any:
+        """One REST call through PyGithub's requester (its retries and rate-limit handling)."""
+        _, data = self.get_conn().requester.requestJsonAndCheck(verb, path, input=body)
+        return data
+
+    def get_topics(self, full_name: str) -> list[str]:
+        """``GET /repos/{owner}/{repo}/topics``."""
+        return list(self._api("GET", f"/repos/{full_name}/topics").get("names", []))
+
+    def set_topics(self, full_name: str, topics: list[str]) -> None:
+        """``PUT /repos/{owner}/{repo}/topics`` (replaces the set)."""
+        self._api("PUT", f"/repos/{full_name}/topics", {"names": list(topics)})
+
+    def set_default_branch(self, full_name: str, branch: str) -> None:
+        """``PATCH /repos/{owner}/{repo}`` with ``default_branch``."""
+        self._api("PATCH", f"/repos/{full_name}", {"default_branch": branch})
+
+    def get_default_branch(self, full_name: str) -> str | None:
+        return self._api("GET", f"/repos/{full_name}").get("default_branch")
+
+    def get_protection(self, full_name: str, branch: str) -> dict | None:
+        """``GET .../branches/{branch}/protection``; None when the branch is not protected (404)."""
+        try:
+            return self._api("GET", f"/repos/{full_name}/branches/{quote(branch, safe='')}/protection")
+        except GithubException as exc:  # GitHub says "Branch not protected": key on the status, not the text
+            if exc.status == 404:
+                return None
+            raise
+
+    def set_protection(self, full_name: str, branch: str, required_reviews: int | None,
+                       required_checks: list[str], strict: bool) -> None:
+        """``PUT .../branches/{branch}/protection`` (all four required fields, as GitHub documents)."""
+        body = {
+            # ``contexts`` is deprecated in favour of ``checks`` but is the one the description requires
+            "required_status_checks": {"strict": strict, "contexts": list(required_checks)} if required_checks else None,
+            "enforce_admins": False,
+            "required_pull_request_reviews": ({"required_approving_review_count": required_reviews}
+                                              if required_reviews is not None else None),
+            "restrictions": None,
+        }
+        self._api("PUT", f"/repos/{full_name}/branches/{quote(branch, safe='')}/protection", body)
+
+    # -- pull requests (export.pull_request.RequestForge) ---------------------------------
+    @staticmethod
+    def _as_request(pull: Any) -> ChangeRequest:
+        state = "merged" if pull.merged_at else pull.state  # list items carry merged_at, not merged
+        return ChangeRequest(pull.number, pull.html_url, state, pull.head.ref, pull.base.ref, pull.title,
+                             bool(pull.draft))
+
+    def find_request(self, repository: str, head_branch: str) -> ChangeRequest | None:
+        """``GET /repos/{owner}/{repo}/pulls?state=all&head=owner:branch``: the newest one, any state."""
+        repo = self.get_conn().get_repo(repository, lazy=True)
+        owner = repository.split("/", 1)[0]
+        for pull in repo.get_pulls(state="all", head=f"{owner}:{head_branch}", sort="created", direction="desc"):
+            if pull.head.ref == head_branch:
+                return self._as_request(pull)
+        return None
+
+    def open_request(self, repository: str, head_branch: str, base_branch: str, spec: RequestSpec) -> ChangeRequest:
+        """``POST .../pulls``, then reviewers (``POST .../requested_reviewers``) and labels."""
+        repo = self.get_conn().get_repo(repository, lazy=True)
+        pull = repo.create_pull(base=base_branch, head=head_branch, title=spec.title, body=spec.body,
+                                draft=spec.draft, maintainer_can_modify=True)
+        self._review_and_label(repository, pull, spec)
+        log.info("opened pull request %s", pull.html_url)
+        return self._as_request(pull)
+
+    def update_request(self, repository: str, request: ChangeRequest, spec: RequestSpec) -> ChangeRequest:
+        """``PATCH .../pulls/{n}`` (title and body follow the workflow); reviewers and labels are only
+        added when the request is opened (a person may have changed them since)."""
+        data = self._api("PATCH", f"/repos/{repository}/pulls/{request.number}",
+                         {"title": spec.title, "body": spec.body})
+        return ChangeRequest(data["number"], data["html_url"], "open", data["head"]["ref"], data["base"]["ref"],
+                             data["title"], bool(data.get("draft")))
+
+    def _review_and_label(self, repository: str, pull: Any, spec: RequestSpec) -> None:
+        if spec.reviewers:
+            pull.create_review_request(reviewers=list(spec.reviewers))
+        if spec.labels:
+            # {"labels": [...]}: the form GitHub's description declares (PyGithub posts a bare list)
+            self._api("POST", f"/repos/{repository}/issues/{pull.number}/labels", {"labels": list(spec.labels)})
 
 
 def _name_taken(data: Any) -> bool:

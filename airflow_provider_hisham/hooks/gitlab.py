@@ -19,7 +19,9 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
+from airflow_provider_hisham.export.pull_request import ChangeRequest, RequestSpec
 from airflow_provider_hisham.export.remote import RemoteRepository
+from airflow_provider_hisham.export.settings import RepositorySettings
 from airflow_provider_hisham.export.urls import Origin, connection_origin
 from airflow_provider_hisham.secrets import decrypt_secret
 
@@ -127,8 +129,13 @@ class GitLabHook(BaseHook):
             raise
 
     def create_project(self, name: str, namespace: str | None = None, *, private: bool = True,
-                       description: str | None = None) -> RemoteRepository:
-        """``POST /projects`` (JSON body); ``NameTakenError`` when the path is used."""
+                       description: str | None = None,
+                       settings: RepositorySettings | None = None) -> RemoteRepository:
+        """``POST /projects`` (JSON body); ``NameTakenError`` when the path is used.
+
+        Creation-time ``settings`` go in this request (visibility, topics, remove the source
+        branch after merge, merge only when the pipeline succeeds): set once, with the project.
+        """
         import gitlab
 
         client = self.get_conn()
@@ -136,6 +143,15 @@ class GitLabHook(BaseHook):
                                 "initialize_with_readme": False}
         if description:
             data["description"] = description
+        if settings is not None:
+            if settings.visibility:
+                data["visibility"] = settings.visibility
+            if settings.topics:
+                data["topics"] = list(settings.topics)
+            if settings.delete_branch_on_merge is not None:
+                data["remove_source_branch_after_merge"] = settings.delete_branch_on_merge
+            if settings.required_status_checks:
+                data["only_allow_merge_if_pipeline_succeeds"] = True
         namespace = namespace or self.namespace
         if namespace:
             data["namespace_id"] = self._call(client.namespaces.get, namespace).id
@@ -166,3 +182,101 @@ class GitLabHook(BaseHook):
         self.get_conn()
         assert self._token is not None and self._git_origin is not None
         return GitCredentials(self.push_username, self._token, self._git_origin, f"connection {self.gitlab_conn_id!r}")
+
+    # -- settings after the first push (export.settings.SettingsForge) ---------------------
+    def _project(self, project_id: int | str):
+        return self.get_conn().projects.get(project_id, lazy=True)
+
+    def get_topics(self, project_id: int | str) -> list[str]:
+        return list(self._call(self.get_conn().projects.get, project_id).topics or [])
+
+    def set_topics(self, project_id: int | str, topics: list[str]) -> None:
+        """``PUT /projects/{id}`` with ``topics``."""
+        self._call(self.get_conn().projects.update, project_id, {"topics": list(topics)})
+
+    def get_default_branch(self, project_id: int | str) -> str | None:
+        return self._call(self.get_conn().projects.get, project_id).default_branch
+
+    def set_default_branch(self, project_id: int | str, branch: str) -> None:
+        """``PUT /projects/{id}`` with ``default_branch``."""
+        self._call(self.get_conn().projects.update, project_id, {"default_branch": branch})
+
+    def get_protection(self, project_id: int | str, branch: str) -> dict | None:
+        """``GET /projects/{id}/protected_branches/{name}``; None when not protected (404)."""
+        import gitlab
+
+        try:
+            return self._call(self._project(project_id).protectedbranches.get, branch).attributes
+        except gitlab.exceptions.GitlabGetError as exc:
+            if exc.response_code == 404:
+                return None
+            raise
+
+    def set_protection(self, project_id: int | str, branch: str, required_reviews: int | None,
+                       required_checks: list[str], strict: bool) -> None:
+        """``POST /projects/{id}/protected_branches`` (after ``DELETE`` of the rule GitLab itself adds to
+        a new project's default branch). Required reviews map to GitLab Free's equivalent: nobody
+        pushes, changes arrive through merge requests (``push_access_level`` 0, merge: developers).
+        Required checks map to the project's ``only_allow_merge_if_pipeline_succeeds``."""
+        import gitlab
+
+        project = self._project(project_id)
+        if self.get_protection(project_id, branch) is not None:
+            self._call(project.protectedbranches.delete, branch)
+        push_level = 0 if required_reviews else 40  # 0: no one, 40: maintainers
+        try:
+            self._call(project.protectedbranches.create, {"name": branch, "push_access_level": push_level,
+                                                          "merge_access_level": 30, "allow_force_push": False})
+        except gitlab.exceptions.GitlabCreateError as exc:
+            if exc.response_code != 409:  # protected meanwhile by someone else: theirs wins
+                raise
+        if required_checks:
+            self._call(self.get_conn().projects.update, project_id, {"only_allow_merge_if_pipeline_succeeds": True})
+
+    # -- merge requests (export.pull_request.RequestForge) --------------------------------
+    @staticmethod
+    def _as_request(mr: Any) -> ChangeRequest:
+        state = {"opened": "open", "locked": "open"}.get(mr.state, mr.state)
+        return ChangeRequest(mr.iid, mr.web_url, state, mr.source_branch, mr.target_branch, mr.title,
+                             bool(getattr(mr, "draft", False)))
+
+    def find_request(self, repository: int | str, head_branch: str) -> ChangeRequest | None:
+        """``GET /projects/{id}/merge_requests?source_branch=...&state=all``: the newest, any state."""
+        project = self._project(repository)
+        found = self._call(project.mergerequests.list, source_branch=head_branch, state="all",
+                           order_by="created_at", sort="desc", get_all=False, per_page=20)
+        mine = [mr for mr in found if mr.source_branch == head_branch]
+        return self._as_request(mine[0]) if mine else None
+
+    def _user_ids(self, usernames: tuple[str, ...]) -> list[int]:
+        ids = []
+        for name in usernames:
+            users = self._call(self.get_conn().users.list, username=name, get_all=False)
+            if not users:
+                log.warning("GitLab user %r not found; not requested as reviewer", name)
+                continue
+            ids.append(users[0].id)
+        return ids
+
+    def open_request(self, repository: int | str, head_branch: str, base_branch: str,
+                     spec: RequestSpec) -> ChangeRequest:
+        """``POST /projects/{id}/merge_requests`` (draft: GitLab's ``Draft:`` title prefix)."""
+        data: dict[str, Any] = {"source_branch": head_branch, "target_branch": base_branch,
+                                "title": f"Draft: {spec.title}" if spec.draft else spec.title,
+                                "description": spec.body}
+        if spec.labels:
+            data["labels"] = ",".join(spec.labels)
+        if spec.reviewers:
+            data["reviewer_ids"] = self._user_ids(spec.reviewers)
+        mr = self._call(self._project(repository).mergerequests.create, data)
+        log.info("opened merge request %s", mr.web_url)
+        return self._as_request(mr)
+
+    def update_request(self, repository: int | str, request: ChangeRequest, spec: RequestSpec) -> ChangeRequest:
+        """``PUT /projects/{id}/merge_requests/{iid}``: title and description; still a draft only if it
+        still is one (a person may have marked it ready); reviewers and labels are set at opening only."""
+        title = f"Draft: {spec.title}" if request.draft else spec.title
+        mr = self._call(self._project(repository).mergerequests.update, request.number,
+                        {"title": title, "description": spec.body})
+        return ChangeRequest(mr["iid"], mr["web_url"], "open", mr["source_branch"], mr["target_branch"],
+                             mr["title"], bool(mr.get("draft")))

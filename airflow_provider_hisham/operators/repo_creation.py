@@ -58,6 +58,11 @@ class RepoCreationOperator(BaseOperator):
     :param hishamos_conn_id: when set, register a RepositoryExport record for
         ``generated_project_id`` in HishamOS (facts and retry marker in its ``config``; see
         :mod:`airflow_provider_hisham.records`). A generic ``git`` target records nothing.
+    :param settings: repository settings for a created GitHub/GitLab repository (visibility,
+        description, topics, default_branch, delete_branch_on_merge, protect_branches,
+        required_reviews, required_status_checks, strict_status_checks): sent with the create
+        request, or after the first push by the creating try; later tries only fill in what is
+        absent (see :mod:`airflow_provider_hisham.export.settings`).
     :param strict_hishamos_records: fail (without retrying) when the organization's HishamOS tier
         refuses the record; default ``[hisham] strict_hishamos_records`` (False: warn, keep the
         export or archive and succeed without a record).
@@ -106,9 +111,11 @@ class RepoCreationOperator(BaseOperator):
         strict_hishamos_records: bool | None = None,
         source_storage_url: str | None = None,
         source_manifest_sha256: str | None = None,
+        settings: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.settings = settings
         if on_conflict not in ("fail", "reuse", "suffix"):
             raise ValueError(f"on_conflict must be fail, reuse or suffix, got {on_conflict!r}")
         self.source_dir = source_dir
@@ -182,18 +189,12 @@ class RepoCreationOperator(BaseOperator):
             remote_heads,
         )
         from airflow_provider_hisham.export.remote import check_repository_name
-        from airflow_provider_hisham.export.urls import parse_remote
 
         # Every value a run's conf can set is checked before anything is committed or sent.
         for branch in self.branches:
             check_branch(branch, "branches")
         if self.target == "git":
-            if not self.git_url:
-                raise ValueError("target='git' needs git_url")
-            remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
-            credentials = self._git_credentials()
-            if credentials is not None:
-                credentials.check_remote(remote)
+            credentials = self._checked_git_url()
         else:
             check_repository_name(name, self.namespace)
             hook = self._hosting_hook()
@@ -209,27 +210,36 @@ class RepoCreationOperator(BaseOperator):
             return {"url": self.git_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
 
         from airflow_provider_hisham.export.remote import ensure_repository
+        from airflow_provider_hisham.export.settings import apply_after_push, parse_settings, push_when_ready
 
+        settings = parse_settings(self.settings)
         marker = self._marker(context)
-        description = f"{self.description or 'Generated project exported by HishamOS'} [{marker}]"
+        wanted = (settings.description if settings else None) or self.description
+        description = f"{wanted or 'Generated project exported by HishamOS'} [{marker}]"
         if self.target == "github":
             get = lambda n: hook.get_repository(n, self.namespace)  # noqa: E731
             create = lambda n: hook.create_repository(n, self.namespace, private=self.private,  # noqa: E731
-                                                      description=description)
+                                                      description=description, settings=settings)
         else:
             get = lambda n: hook.get_project(n, self.namespace)  # noqa: E731
             create = lambda n: hook.create_project(n, self.namespace, private=self.private,  # noqa: E731
-                                                   description=description)
+                                                   description=description, settings=settings)
         remote = ensure_repository(
             name, self.on_conflict, get=get, create=create,
             heads=lambda r: remote_heads(r.clone_url, credentials, source_dir=source, field="clone_url"),
             commit_sha=sha, branch=self.default_branch, marker=marker,
         )
-        push(source, remote.clone_url, sha, [self.default_branch], credentials,
-             retries=self.push_retries, backoff=self.push_backoff, field="clone_url")
+        send = lambda: push(source, remote.clone_url, sha, [self.default_branch], credentials,  # noqa: E731
+                            retries=self.push_retries, backoff=self.push_backoff, field="clone_url")
+        # Only a repository created moments ago may be "not found" yet: only then is that retried.
+        push_when_ready(send, first_wait=self.push_backoff) if remote.created else send()
         for branch in self.branches:
             created = hook.create_branch(remote.id, branch, sha)
             log.info("branch %s %s", branch, "created" if created else "already exists")
+        applied = apply_after_push(hook, remote.id, settings, just_created=remote.created,
+                                   topics_at_creation=self.target == "gitlab")
+        if applied:
+            log.info("repository settings applied: %s", ", ".join(applied))
         discard_git_dir(source)
         return {"url": remote.web_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
 
@@ -241,6 +251,18 @@ class RepoCreationOperator(BaseOperator):
         from airflow_provider_hisham.hooks.gitlab import GitLabHook
 
         return GitLabHook(self.gitlab_conn_id)
+
+    def _checked_git_url(self) -> GitCredentials | None:
+        """Check ``git_url`` and that its connection's token may go there, before anything runs."""
+        from airflow_provider_hisham.export.urls import parse_remote
+
+        if not self.git_url:
+            raise ValueError("target='git' needs git_url")
+        remote = parse_remote(self.git_url, allow_file=self.allow_local_remote)
+        credentials = self._git_credentials()
+        if credentials is not None:
+            credentials.check_remote(remote)
+        return credentials
 
     def _git_credentials(self) -> GitCredentials | None:
         if not self.git_conn_id:

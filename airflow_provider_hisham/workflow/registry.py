@@ -62,6 +62,20 @@ def _count(maximum: int) -> dict:
     return {"type": "integer", "minimum": 1, "maximum": maximum}
 
 
+# Repository settings on creation (export/settings.py checks the values again at run time).
+SETTINGS_SCHEMA = _object({
+    "visibility": {"enum": ["private", "internal", "public"]},
+    "description": _STR,
+    "topics": {"type": "array", "items": _STR_T, "maxItems": 20},
+    "default_branch": _STR_T,
+    "delete_branch_on_merge": _BOOL,
+    "protect_branches": {"type": "array", "items": _STR_T, "maxItems": 20},
+    "required_reviews": {"type": "integer", "minimum": 0, "maximum": 6},
+    "required_status_checks": {"type": "array", "items": _STR_T, "maxItems": 50},
+    "strict_status_checks": _BOOL,
+})
+
+
 BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     StepType(
         "api_call",
@@ -135,6 +149,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "hishamos_conn_id": _STR_T,
                 "strict_hishamos_records": _BOOL,
                 "generated_project_id": _STR_T,
+                "settings": templated(SETTINGS_SCHEMA),
             },
             required=["source_dir"],
         ),
@@ -186,6 +201,38 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
             required=["project"],
         ),
         "A person approves (or rejects: what follows is skipped) what is about to be published.",
+    ),
+    StepType(
+        "pull_request",
+        "airflow_provider_hisham.operators.pull_request.PullRequestOperator",
+        _object(
+            {
+                "source_dir": _STR_T,
+                "target": templated({"enum": ["github", "gitlab", "git"]}),
+                "repository_name": _STR_T,
+                "namespace": _STR_T,
+                "github_conn_id": _STR_T,
+                "gitlab_conn_id": _STR_T,
+                "git_url": _STR_T,
+                "git_conn_id": _STR_T,
+                "base_branch": _STR_T,
+                "head_branch": _STR_T,
+                "subdir": _STR,
+                "title": _STR_T,
+                "body": _STR,
+                "story_id": {"type": ["string", "integer"]},
+                "story_url": _STR,
+                "draft": _BOOL,
+                "reviewers": templated({"type": "array", "items": _STR_T, "maxItems": 50}),
+                "labels": templated({"type": "array", "items": _STR_T, "maxItems": 50}),
+                "dry_run": _BOOL,
+                "commit_message": _STR_T,
+                "author_name": _STR_T,
+                "author_email": _STR_T,
+            },
+            required=["source_dir"],
+        ),
+        "Proposes a directory to an existing repository: a run-named branch on the base and one PR/MR for it.",
     ),
 )
 

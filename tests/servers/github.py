@@ -28,6 +28,14 @@ SPEC = Path(__file__).resolve().parent.parent / "node" / "node_modules" / "@octo
 OPERATIONS = [
     ("/user", "get"), ("/orgs/{org}", "get"), ("/user/repos", "post"), ("/orgs/{org}/repos", "post"),
     ("/repos/{owner}/{repo}", "get"), ("/repos/{owner}/{repo}/git/refs", "post"),
+    # request mode and repository settings
+    ("/repos/{owner}/{repo}", "patch"), ("/repos/{owner}/{repo}/pulls", "get"), ("/repos/{owner}/{repo}/pulls", "post"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}", "patch"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers", "post"),
+    ("/repos/{owner}/{repo}/issues/{issue_number}/labels", "post"),
+    ("/repos/{owner}/{repo}/topics", "get"), ("/repos/{owner}/{repo}/topics", "put"),
+    ("/repos/{owner}/{repo}/branches/{branch}/protection", "get"),
+    ("/repos/{owner}/{repo}/branches/{branch}/protection", "put"),
 ]
 DOCS = "https://docs.github.com/rest"
 NAME_TAKEN = {
@@ -37,14 +45,18 @@ NAME_TAKEN = {
     "documentation_url": f"{DOCS}/repos/repos#create-a-repository-for-the-authenticated-user",
     "status": "422",
 }
-_ROUTES = [
-    ("GET", re.compile(r"^/user$"), "/user"),
-    ("GET", re.compile(r"^/orgs/(?P<org>[^/]+)$"), "/orgs/{org}"),
-    ("POST", re.compile(r"^/user/repos$"), "/user/repos"),
-    ("POST", re.compile(r"^/orgs/(?P<org>[^/]+)/repos$"), "/orgs/{org}/repos"),
-    ("GET", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$"), "/repos/{owner}/{repo}"),
-    ("POST", re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/git/refs$"), "/repos/{owner}/{repo}/git/refs"),
-]
+_PARAM = {"branch": ".+", "pull_number": "\\d+", "issue_number": "\\d+"}
+
+
+def _route(template: str) -> re.Pattern:
+    """The regex for an OpenAPI path template (``{branch}`` may hold slashes, numbers are digits)."""
+    parts = re.split(r"\{(\w+)\}", template)
+    rx = "".join(re.escape(part) if k % 2 == 0 else f"(?P<{part}>{_PARAM.get(part, '[^/]+')})"
+                 for k, part in enumerate(parts))
+    return re.compile(f"^{rx}$")
+
+
+_ROUTES = [(method.upper(), _route(template), template) for template, method in OPERATIONS]
 
 
 @dataclass
@@ -58,7 +70,18 @@ class GitHubState:
     faults: list[tuple[str, str, int, dict, dict]] = field(default_factory=list)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    pulls: dict[str, list[dict]] = field(default_factory=dict)  # full_name -> pull request bodies
+    topics: dict[str, list[str]] = field(default_factory=dict)
+    protections: dict[tuple[str, str], dict] = field(default_factory=dict)  # (full_name, branch) -> PUT body
+    bodies: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, JSON body) of writes
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def set_pull_state(self, full_name: str, number: int, state: str) -> None:
+        """What a person does in the UI: merge (``merged``) or close (``closed``) a pull request."""
+        with self.lock:
+            pull = next(p for p in self.pulls[full_name] if p["number"] == number)
+            pull.update(state="closed", merged=state == "merged", closed_at="2026-01-01T00:00:00Z",
+                        merged_at="2026-01-01T00:00:00Z" if state == "merged" else None)
 
     def fail_next(self, method: str, path_prefix: str, kind: str, count: int = 1) -> None:
         """Queue ``count`` faults for requests starting with ``path_prefix``.
@@ -83,6 +106,7 @@ class GitHubState:
             "5xx": (502, {}, {"message": "Server Error"}),
             "unauthorized": (401, {}, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"}),
             "drop": (0, {}, {}),  # close the connection without an answer (a network error)
+            "drop_after": (-1, {}, {}),  # do the work, then close the connection (the answer is lost)
         }
         status, headers, body = table[kind]
         with self.lock:
@@ -101,7 +125,8 @@ def _examples() -> dict[str, Any]:
     examples = spec["components"]["examples"]
     # GitHub's examples predate some required fields (has_discussions, archived_at); the
     # handler fills those in, and the checker validates every body actually sent.
-    return {name: examples[name]["value"] for name in ("full-repository", "private-user", "organization-full", "git-ref")}
+    return {name: examples[name]["value"] for name in ("full-repository", "private-user", "organization-full", "git-ref",
+                                                       "pull-request", "pull-request-simple", "label-items")}
 
 
 class GitHubHandler(JsonHandler):
@@ -122,6 +147,15 @@ class GitHubHandler(JsonHandler):
         method, path = self.command, self.path_only
         route = next(((m, t, rx.match(path)) for m, rx, t in _ROUTES if m == method and rx.match(path)), None)
         status, payload, headers = self._dispatch(method, path, body, route)
+        if status == -1:  # drop_after: handle the request as usual, then lose the answer
+            status, payload, headers = self._dispatch(method, path, body, route)
+            if route is not None:
+                self.state.checker.check(method, path, route[1], body, status, json.dumps(payload).encode(),
+                                         self.query)
+            status = 0
+        if method in ("POST", "PUT", "PATCH") and body:
+            with self.state.lock:
+                self.state.bodies.append((method, path, json.loads(body)))
         if status == 0:
             with self.state.lock:
                 self.state.requests.append((method, path, 0))
@@ -163,9 +197,147 @@ class GitHubHandler(JsonHandler):
         repo = self.state.repos.get(full_name)
         if repo is None:
             return 404, _not_found("repos/repos#get-a-repository"), headers
-        if template == "/repos/{owner}/{repo}":
+        if template == "/repos/{owner}/{repo}" and method == "GET":
             return 200, repo, headers
-        return self._create_ref(full_name, data, headers)
+        if template == "/repos/{owner}/{repo}/git/refs":
+            return self._create_ref(full_name, data, headers)
+        return self._settings_and_pulls(method, template, full_name, repo, params, data, headers)
+
+    # -- request mode and repository settings ----------------------------------------------
+    def _settings_and_pulls(self, method: str, template: str, full_name: str, repo: dict, params: dict,
+                            data: Any, headers: dict) -> tuple[int, Any, dict]:
+        state = self.state
+        if template == "/repos/{owner}/{repo}":  # PATCH
+            with state.lock:
+                for key in ("description", "private", "visibility", "default_branch", "delete_branch_on_merge",
+                            "homepage"):
+                    if key in data:
+                        repo[key] = data[key]
+                if "private" in data:
+                    repo["visibility"] = "private" if data["private"] else "public"
+            return 200, repo, headers
+        if template == "/repos/{owner}/{repo}/topics":
+            with state.lock:
+                if method == "PUT":
+                    state.topics[full_name] = [n.lower() for n in data.get("names", [])]
+                    repo["topics"] = state.topics[full_name]
+                return 200, {"names": list(state.topics.get(full_name, []))}, headers
+        if template == "/repos/{owner}/{repo}/branches/{branch}/protection":
+            branch = params["branch"]
+            if self.state.git.head(full_name, branch) is None:
+                return 404, _not_found("branches/branch-protection#get-branch-protection") | {
+                    "message": "Branch not found"}, headers
+            with state.lock:
+                if method == "GET":
+                    if (full_name, branch) not in state.protections:
+                        return 404, _not_found("branches/branch-protection#get-branch-protection") | {
+                            "message": "Branch not protected"}, headers
+                    return 200, self._protection(full_name, branch, state.protections[(full_name, branch)]), headers
+                state.protections[(full_name, branch)] = data
+                return 200, self._protection(full_name, branch, data), headers
+        pulls = state.pulls.setdefault(full_name, [])
+        if template == "/repos/{owner}/{repo}/pulls" and method == "GET":
+            wanted, head = self.query.get("state", ["open"])[0], self.query.get("head", [None])[0]
+            with state.lock:
+                found = [p for p in reversed(pulls) if (wanted == "all" or p["state"] == wanted)
+                         and (head is None or p["head"]["label"] == head)]
+            return 200, [self._simple(p) for p in found], headers
+        if template == "/repos/{owner}/{repo}/pulls":  # POST
+            return self._open_pull(full_name, repo, pulls, data, headers)
+        number = int(params.get("pull_number") or params.get("issue_number"))
+        pull = next((p for p in pulls if p["number"] == number), None)
+        if pull is None:
+            return 404, _not_found("pulls/pulls"), headers
+        with state.lock:
+            if template == "/repos/{owner}/{repo}/pulls/{pull_number}":  # PATCH
+                for key in ("title", "body", "state", "base"):
+                    if key in data:
+                        pull[key] = data[key] if key != "base" else {**pull["base"], "ref": data[key]}
+                return 200, pull, headers
+            if template.endswith("/requested_reviewers"):
+                logins = [r for r in data.get("reviewers", []) if r not in
+                          {u["login"] for u in pull["requested_reviewers"]}]
+                pull["requested_reviewers"] += [self._user_simple(r) for r in logins]
+                return 201, self._simple(pull), headers
+            # labels: GitHub adds to the existing ones
+            names = [n if isinstance(n, str) else n["name"] for n in data.get("labels", [])]
+            have = {lab["name"] for lab in pull["labels"]}
+            for name in names:
+                if name not in have:
+                    pull["labels"].append(self._label(full_name, name))
+            return 200, pull["labels"], headers
+
+    def _open_pull(self, full_name: str, repo: dict, pulls: list, data: dict, headers: dict) -> tuple[int, Any, dict]:
+        head, base = data.get("head", ""), data.get("base", "")
+        owner = full_name.split("/")[0]
+        branch = head.split(":", 1)[-1]
+        head_sha, base_sha = self.state.git.head(full_name, branch), self.state.git.head(full_name, base)
+        if head_sha is None or base_sha is None:
+            return 422, {"message": "Validation Failed", "errors": [{"resource": "PullRequest", "code": "invalid",
+                                                                      "field": "head" if head_sha is None else "base"}],
+                         "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request", "status": "422"}, headers
+        with self.state.lock:
+            if any(p["state"] == "open" and p["head"]["ref"] == branch for p in pulls):
+                return 422, {"message": "Validation Failed", "errors": [{
+                    "resource": "PullRequest", "code": "custom",
+                    "message": f"A pull request already exists for {owner}:{branch}."}],
+                    "documentation_url": f"{DOCS}/pulls/pulls#create-a-pull-request", "status": "422"}, headers
+            number = sum(len(v) for v in self.state.pulls.values()) + 1
+            pull = self._example("pull-request")
+            for key in ("assignee", "milestone", "active_lock_reason", "auto_merge", "merged_by"):
+                pull[key] = None
+            base_repo = {**repo}
+            pull.update(
+                number=number, id=5000 + number, state="open", locked=False, title=data.get("title", ""),
+                body=data.get("body"), draft=bool(data.get("draft", False)), merged=False, mergeable=None,
+                merged_at=None, closed_at=None, merge_commit_sha=None, assignees=[], requested_reviewers=[],
+                requested_teams=[], labels=[], url=f"{self.server_url}/repos/{full_name}/pulls/{number}",
+                html_url=f"{self.server_url}/{full_name}/pull/{number}",
+                head={**pull["head"], "ref": branch, "sha": head_sha, "label": f"{owner}:{branch}", "repo": base_repo,
+                      "user": repo["owner"]},
+                base={**pull["base"], "ref": base, "sha": base_sha, "label": f"{owner}:{base}", "repo": base_repo,
+                      "user": repo["owner"]},
+                user=repo["owner"], comments=0, review_comments=0, commits=1, additions=1, deletions=0,
+                changed_files=1,
+            )
+            pulls.append(pull)
+        return 201, pull, {**headers, "Location": pull["url"]}
+
+    def _simple(self, pull: dict) -> dict:
+        """A ``pull-request-simple`` view of a stored pull request (what list endpoints return)."""
+        keys = self.examples["pull-request-simple"].keys()
+        return {k: pull[k] for k in keys if k in pull}
+
+    def _user_simple(self, login: str) -> dict:
+        user = self._example("pull-request")["user"]
+        user.update(login=login, html_url=f"{self.server_url}/{login}", url=f"{self.server_url}/users/{login}")
+        return user
+
+    def _label(self, full_name: str, name: str) -> dict:
+        label = self._example("label-items")[0]
+        label.update(name=name, url=f"{self.server_url}/repos/{full_name}/labels/{name}", default=False)
+        return label
+
+    def _protection(self, full_name: str, branch: str, data: dict) -> dict:
+        """The ``protected-branch`` body for what was PUT (the fields GitHub echoes)."""
+        url = f"{self.server_url}/repos/{full_name}/branches/{branch}/protection"
+        body: dict[str, Any] = {"url": url}
+        checks = data.get("required_status_checks")
+        if checks:
+            body["required_status_checks"] = {
+                "url": f"{url}/required_status_checks", "strict": bool(checks.get("strict")),
+                "contexts": [c["context"] for c in checks.get("checks", [])] + list(checks.get("contexts", [])),
+                "checks": [{"context": c["context"], "app_id": c.get("app_id")} for c in checks.get("checks", [])],
+                "contexts_url": f"{url}/required_status_checks/contexts"}
+        reviews = data.get("required_pull_request_reviews")
+        if reviews:
+            body["required_pull_request_reviews"] = {
+                "url": f"{url}/required_pull_request_reviews",
+                "dismiss_stale_reviews": bool(reviews.get("dismiss_stale_reviews")),
+                "require_code_owner_reviews": bool(reviews.get("require_code_owner_reviews")),
+                "required_approving_review_count": int(reviews.get("required_approving_review_count", 1))}
+        body["enforce_admins"] = {"url": f"{url}/enforce_admins", "enabled": bool(data.get("enforce_admins"))}
+        return body
 
     def _user(self) -> dict:
         user = self._example("private-user")

@@ -79,7 +79,7 @@ def test_dagbag_loads_valid_configs_and_files_each_invalid_one_as_its_own_import
     assert sorted(bag.import_errors) == ["workflows/bad_type.yaml", "workflows/nested/bad_ref.yml"]
     assert (
         "workflows/bad_type.yaml:6: step 'second': field 'steps[1].type': unknown step type 'mail'; "
-        "known step types: agent, api_call, approval, combine_projects, echo, file_generation, repo_creation"
+        "known step types: agent, api_call, approval, combine_projects, echo, file_generation, pull_request, repo_creation"
     ) in bag.import_errors["workflows/bad_type.yaml"]
     assert (
         "workflows/nested/bad_ref.yml:6: step 'first': field 'steps[0].config.value': refers to step 'later', "

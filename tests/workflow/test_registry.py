@@ -25,7 +25,7 @@ def test_builtins_map_to_the_provider_operators_by_path():
 
 
 def test_unknown_type_lists_the_known_ones():
-    with pytest.raises(UnknownStepTypeError, match="unknown step type 'sms'; known step types: agent, api_call, approval, combine_projects, file_generation, repo_creation"):
+    with pytest.raises(UnknownStepTypeError, match="unknown step type 'sms'; known step types: agent, api_call, approval, combine_projects, file_generation, pull_request, repo_creation"):
         StepTypeRegistry().get("sms")
 
 
@@ -58,5 +58,5 @@ def test_entry_point_group_adds_step_types(tmp_path):
     env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{tmp_path}")
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     names, operator = json.loads(out.stdout)
-    assert names == ["agent", "api_call", "approval", "combine_projects", "file_generation", "repo_creation", "slack_message"]
+    assert names == ["agent", "api_call", "approval", "combine_projects", "file_generation", "pull_request", "repo_creation", "slack_message"]
     assert operator == "hisham_plugin_demo.SlackOperator"

@@ -90,7 +90,7 @@ CASES = [
     ("step-missing-id", steps("  - type: api_call"), "'id' is a required property", None, "steps[0]", 5),
     ("step-id-uppercase", steps("  - {id: Make, type: api_call}"), "'Make' does not match", "Make", "steps[0].id", 5),
     ("unknown-step-field", steps("  - id: a", "    type: api_call", "    retires: 2"), "unknown field 'retires'", "a", "steps[0]", 5),
-    ("unknown-step-type", steps("  - id: a", "    type: send_email"), "unknown step type 'send_email'; known step types: agent, api_call, approval, combine_projects, file_generation, repo_creation", "a", "steps[0].type", 6),
+    ("unknown-step-type", steps("  - id: a", "    type: send_email"), "unknown step type 'send_email'; known step types: agent, api_call, approval, combine_projects, file_generation, pull_request, repo_creation", "a", "steps[0].type", 6),
     ("unknown-config-field", steps("  - id: a", "    type: file_generation", "    config:", "      project_id: p", "      projekt: q"), "unknown field 'projekt'; allowed: context, hishamos_conn_id", "a", "steps[0].config", 7),
     ("config-wrong-enum", steps("  - id: a", "    type: repo_creation", "    config:", "      source_dir: /x", "      target: bitbucket"), "'bitbucket' is not one of ['github', 'gitlab', 'git', 'zip', 'tar.gz'] (or a {{ ... }} template)", "a", "steps[0].config.target", 9),
     ("config-missing-required", steps("  - id: a", "    type: file_generation", "    config: {template: t}"), "'project_id' is a required property", "a", "steps[0].config", 7),
