@@ -1,0 +1,65 @@
+"""The fault suite's results file, ``artifacts/faults.json``, read by ``python -m scripts.report``.
+
+Every fault test takes the ``fault_log`` fixture, says which faults it injected (``inject``, with
+the count the stand-in actually served) and, after its last assertion, ``survived(outcome)``. A
+test that fails before that is recorded as not survived. Entries are merged by test id under a
+file lock, so the dag.test() suite (tests/faults) and the e2e kill tests (tests/e2e) share one file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = Path(os.environ.get("HISHAM_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
+RESULTS = ARTIFACTS / "faults.json"
+
+
+class FaultLog:
+    """One test's record: the faults it injected and whether the run survived them."""
+
+    def __init__(self, test_id: str) -> None:
+        self.test_id = test_id
+        self.faults: list[dict[str, Any]] = []
+        self.outcome: str | None = None
+
+    def inject(self, target: str, kind: str, served: int) -> None:
+        """Note ``served`` faults of ``kind`` that ``target`` really answered with (0 is a test bug)."""
+        assert served > 0, f"{target}: the {kind} fault was never served, so nothing was tested"
+        self.faults.append({"target": target, "kind": kind, "served": served})
+
+    def survived(self, outcome: str) -> None:
+        """Call after the last assertion: ``outcome`` is "success" or "failed: <the clear error>"."""
+        assert self.faults, "a fault test must inject at least one fault"
+        self.outcome = outcome
+
+
+def write_entry(test_id: str, entry: dict[str, Any]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / ".faults.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        except ValueError:
+            data = {}
+        data.setdefault("cases", {})[test_id] = entry
+        data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        tmp = RESULTS.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, RESULTS)
+
+
+@pytest.fixture
+def fault_log(request: pytest.FixtureRequest) -> Iterator[FaultLog]:
+    log = FaultLog(request.node.nodeid)
+    yield log
+    write_entry(log.test_id, {"faults": log.faults, "injected": sum(f["served"] for f in log.faults),
+                              "survived": log.outcome is not None, "outcome": log.outcome or "test failed"})
