@@ -1,0 +1,137 @@
+"""Real ``dag.test()`` runs of repository export with retries while GitHub, GitLab or the git
+server misbehave: rate limits, 5xx, stalls past the timeout, resets, answers lost after the
+repository was created, and pushes refused by a real ``pre-receive`` hook.
+
+Each run ends successful (exactly one repository, holding the pushed commit) or failed with an
+error naming the cause; a refused push leaves no branch behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from tests.conftest import run_dag, xcom
+from tests.servers.repo_fixtures import TOKEN
+
+HEAD = """
+from datetime import datetime, timedelta
+from airflow.sdk import DAG
+from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+
+with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+         default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
+    RepoCreationOperator(task_id="export", push_backoff=0.1, {kwargs})
+"""
+
+
+def _run(dag_id: str, kwargs: str, retries: int = 3):
+    return run_dag(HEAD.format(dag_id=dag_id, kwargs=kwargs, retries=retries))
+
+
+def _queue(state, method: str, prefix: str, kind: str, count: int, delay: float) -> list:
+    """Queue ``count`` faults (HTTP answers through ``fail_next``, network ones through ``fail_network``)."""
+    if kind in ("stall", "reset", "drop_after_commit"):
+        state.fail_network(method, prefix, kind, count, delay=delay)
+        return state.network_faults
+    state.fail_next(method, prefix, kind, count)
+    return state.faults
+
+
+def _retarget(monkeypatch, conn_id: str, **extra) -> None:
+    """The test connection with extra fields (e.g. a short ``timeout`` for the stall faults)."""
+    key = f"AIRFLOW_CONN_{conn_id.upper()}"
+    body = json.loads(os.environ[key])
+    body["extra"].update(extra)
+    monkeypatch.setenv(key, json.dumps(body))
+
+
+GITHUB_FAULTS = [("5xx", 2), ("secondary429", 1), ("primary429", 1), ("reset", 2), ("drop_after_commit", 1),
+                 ("stall", 1)]
+
+
+@pytest.mark.parametrize(("kind", "count"), GITHUB_FAULTS)
+def test_github_repository_created_once(kind, count, github_conn, github_api, make_project, monkeypatch,
+                                        fault_log):
+    name = f"gh-fault-{kind}"
+    _retarget(monkeypatch, github_conn, timeout=1)
+    queue = _queue(github_api.state, "POST", "/user/repos", kind, count, delay=2.5)
+    before = len(queue)
+    run = _run(f"fault_{name.replace('-', '_')}", f"source_dir={str(make_project(4, name))!r}, target='github', "
+                                                  f"github_conn_id={github_conn!r}")
+    fault_log.inject("github POST /user/repos", kind, before - len(queue))
+    assert run.state == "success"
+    assert [n for n in github_api.state.repos if n.startswith(f"octo-user/{name}")] == [f"octo-user/{name}"]
+    assert github_api.state.git.head(f"octo-user/{name}") == xcom(run, "export")["commit_sha"]
+    fault_log.survived("success")
+
+
+GITLAB_FAULTS = [("429", 2), ("5xx", 1), ("reset", 1), ("drop_after_commit", 1), ("stall", 1)]
+
+
+@pytest.mark.parametrize(("kind", "count"), GITLAB_FAULTS)
+def test_gitlab_project_created_once(kind, count, gitlab_conn, gitlab_api, make_project, monkeypatch, fault_log):
+    name = f"gl-fault-{kind}".replace("_", "-")
+    _retarget(monkeypatch, gitlab_conn, timeout=1)
+    queue = _queue(gitlab_api.state, "POST", "/api/v4/projects", kind, count, delay=2.5)
+    before = len(queue)
+    run = _run(f"fault_{name.replace('-', '_')}", f"source_dir={str(make_project(4, name))!r}, target='gitlab', "
+                                                  f"gitlab_conn_id={gitlab_conn!r}")
+    fault_log.inject("gitlab POST /api/v4/projects", kind, before - len(queue))
+    assert run.state == "success"
+    assert [p["path_with_namespace"] for p in gitlab_api.state.projects.values()
+            if p["path"].startswith(name)] == [f"gl-user/{name}"]
+    assert gitlab_api.state.git.head(f"gl-user/{name}") == xcom(run, "export")["commit_sha"]
+    fault_log.survived("success")
+
+
+@pytest.fixture
+def git_conn(git_server, monkeypatch) -> str:
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_FAULTS", json.dumps(
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN}))
+    return "git_faults"
+
+
+def _pushes(git_server, path: str) -> int:
+    """receive-pack POSTs nginx logged for ``path`` (each is one push attempt)."""
+    log = (git_server.run / "access.log").read_text()
+    return sum(1 for line in log.splitlines() if f"/{path}.git/git-receive-pack" in line and '"POST' in line)
+
+
+def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, git_conn, make_project, capfd,
+                                                                   caplog, fault_log):
+    path = "plain/refused"
+    git_server.create_bare(path)
+    git_server.set_push_hook(path, refuse="push refused by policy: protected repository")
+    run = _run("fault_push_refused", f"source_dir={str(make_project(3, 'refused'))!r}, target='git', "
+                                     f"git_conn_id={git_conn!r}, git_url={git_server.repo_url(path)!r}", retries=1)
+    attempts = _pushes(git_server, path)
+    fault_log.inject("git receive-pack", "pre-receive declined", attempts)
+    assert run.state == "failed"
+    output = capfd.readouterr()
+    text = output.out + output.err + caplog.text
+    assert "push refused by policy: protected repository" in text or "pre-receive hook declined" in text
+    assert git_server.head(path) is None  # nothing half-pushed
+    assert TOKEN not in text
+    fault_log.survived("failed: pre-receive hook declined")
+
+
+def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log):
+    path = "plain/refused-once"
+    git_server.create_bare(path)
+    git_server.set_push_hook(path, refuse="temporarily read-only")
+    hook = git_server.root / f"{path}.git" / "hooks" / "pre-receive"
+    # The hook removes itself after refusing once: the next push (a retry) is accepted.
+    hook.write_text(hook.read_text().replace("exit 1", f"rm -f {hook}\nexit 1"))
+    run = _run("fault_push_refused_once", f"source_dir={str(make_project(3, 'refused-once'))!r}, target='git', "
+                                          f"git_conn_id={git_conn!r}, git_url={git_server.repo_url(path)!r}")
+    fault_log.inject("git receive-pack", "pre-receive declined", 1 if not hook.exists() else 0)
+    assert run.state == "success"
+    sha = xcom(run, "export")["commit_sha"]
+    assert git_server.head(path) == sha
+    commits = subprocess.run(["git", "-C", str(git_server.root / f"{path}.git"), "rev-list", "--count", sha], capture_output=True, text=True)
+    assert commits.stdout.strip() == "1"  # one commit, not one per attempt
+    fault_log.survived("success")
