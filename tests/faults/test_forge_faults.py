@@ -122,10 +122,9 @@ def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, gi
 def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log):
     path = "plain/refused-once"
     git_server.create_bare(path)
-    git_server.set_push_hook(path, refuse="temporarily read-only")
-    hook = git_server.root / f"{path}.git" / "hooks" / "pre-receive"
     # The hook removes itself after refusing once: the next push (a retry) is accepted.
-    hook.write_text(hook.read_text().replace("exit 1", f"rm -f {hook}\nexit 1"))
+    git_server.set_push_hook(path, refuse="temporarily read-only", once=True)
+    hook = git_server.root / f"{path}.git" / "hooks" / "pre-receive"
     run = _run("fault_push_refused_once", f"source_dir={str(make_project(3, 'refused-once'))!r}, target='git', "
                                           f"git_conn_id={git_conn!r}, git_url={git_server.repo_url(path)!r}")
     fault_log.inject("git receive-pack", "pre-receive declined", 1 if not hook.exists() else 0)

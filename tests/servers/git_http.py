@@ -121,12 +121,18 @@ class GitHttpServer:
             subprocess.run(["git", "-C", str(repo), "config", "http.receivepack", "true"], check=True)
         return repo
 
-    def set_push_hook(self, path: str, *, refuse: str | None = None, stall: float = 0.0) -> None:
-        """Make pushes to ``path`` misbehave through a real ``pre-receive`` hook: wait ``stall``
-        seconds, then refuse with ``refuse`` (git's "pre-receive hook declined") or accept."""
+    def set_push_hook(self, path: str, *, refuse: str | None = None, stall: float = 0.0, once: bool = False,
+                      mark: Path | None = None) -> None:
+        """Make pushes to ``path`` misbehave through a real ``pre-receive`` hook: touch ``mark`` (a
+        push reached the hook), wait ``stall`` seconds, then refuse with ``refuse`` (git's
+        "pre-receive hook declined") or accept. ``once``: the hook removes itself after one push."""
         hook = self.root / f"{path}.git" / "hooks" / "pre-receive"
         hook.parent.mkdir(parents=True, exist_ok=True)
         lines = ["#!/bin/sh", "cat >/dev/null"]
+        if once:
+            lines.append(f"rm -f {shlex.quote(str(hook))}")
+        if mark is not None:
+            lines.append(f"touch {shlex.quote(str(mark))}")
         if stall:
             lines.append(f"sleep {stall:.3f}")
         if refuse is not None:
