@@ -42,19 +42,24 @@ class FaultLog:
         self.outcome = outcome
 
 
-def write_entry(test_id: str, entry: dict[str, Any]) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / ".faults.lock", "w") as lock:
+def merge_artifact(path: Path, section: str, key: str, entry: dict[str, Any]) -> None:
+    """Set ``data[section][key] = entry`` in the JSON file ``path``, under a lock, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            data = json.loads(path.read_text()) if path.exists() else {}
         except ValueError:
             data = {}
-        data.setdefault("cases", {})[test_id] = entry
+        data.setdefault(section, {})[key] = entry
         data["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        tmp = RESULTS.with_suffix(".tmp")
+        tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, RESULTS)
+        os.replace(tmp, path)
+
+
+def write_entry(test_id: str, entry: dict[str, Any]) -> None:
+    merge_artifact(RESULTS, "cases", test_id, entry)
 
 
 @pytest.fixture
