@@ -23,7 +23,7 @@ import pytest
 from tests.conftest import skip_or_fail
 from tests.e2e.rest import Rest
 from tests.faults.manifest import manifest_mismatches
-from tests.faults.results import fault_log  # noqa: F401 - fixture
+from tests.faults.results import fault_log, register_secrets  # noqa: F401 - fixture
 from tests.faults.stack import bundle_stack
 from tests.servers.hishamos_agents import EXECUTE_PATH
 
@@ -77,6 +77,7 @@ def services():
     token = secrets.token_urlsafe(24)
     with HishamOSServer(rate_limits=False) as hishamos, GitHttpServer(token) as git:
         yield {"hishamos": hishamos, "git": git, "token": token}
+        register_secrets({token, *hishamos.state.secrets()})  # for the report's scan of the kept logs
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("HISHAM_ARTIFACTS_DIR") or REPO_ROOT / "artifacts")
 RESULTS = ARTIFACTS / "faults.json"
+LOGS = ARTIFACTS / "logs"  # what the runs logged, scanned for SCAN_SECRETS by the report
+SCAN_SECRETS = ARTIFACTS / ".scan" / "secrets.json"  # the test credentials the runs used
 
 
 class FaultLog:
@@ -56,6 +58,28 @@ def merge_artifact(path: Path, section: str, key: str, entry: dict[str, Any]) ->
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, path)
+
+
+def register_secrets(values: Any) -> None:
+    """Add test credentials the report must not find in any log or artifact."""
+    values = sorted({v for v in values if isinstance(v, str) and len(v) >= 8})
+    path = SCAN_SECRETS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        known = set(json.loads(path.read_text())) if path.exists() else set()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(known | set(values))))
+        os.replace(tmp, path)
+
+
+def save_log(name: str, text: str) -> Path:
+    """Keep a run's log under ``artifacts/logs/`` (``name``: a test id or a stack's label)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:180]
+    path = LOGS / f"{safe}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
 
 
 def write_entry(test_id: str, entry: dict[str, Any]) -> None:

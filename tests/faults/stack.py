@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import skip_or_fail
 from tests.e2e.stack import AirflowStack, postgres_available, redis_available
+from tests.faults.results import save_log
 
 
 @contextmanager
@@ -38,7 +39,15 @@ def bundle_stack(executor: str, dag_files: dict[str, str], *, extra_env: dict[st
             yield stack
         failed = False
     finally:
+        keep_logs(home, f"stack-{executor}-{home.name}")
         if failed:
             print(f"\nkept the stack's home for inspection: {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
+
+
+def keep_logs(home: Path, label: str) -> None:
+    """Every component log and task log of a stack, in one file under artifacts/logs/."""
+    parts = [f"=== {p.relative_to(home)}\n{p.read_text(errors='replace')}"
+             for p in sorted([*home.glob("*.log"), *(home / "logs").rglob("*")]) if p.is_file()]
+    save_log(label, "\n".join(parts))
