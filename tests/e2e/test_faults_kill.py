@@ -27,7 +27,7 @@ from tests.faults.results import fault_log, register_secrets  # noqa: F401 - fix
 from tests.faults.stack import bundle_stack
 from tests.servers.hishamos_agents import EXECUTE_PATH
 
-GP = "/api/v1/projects/generated-projects/"
+pytestmark = pytest.mark.timeout(900)  # the stack's start and three killed-and-retried runs
 FILES = 4000  # enough small files that generation takes seconds even on a fast machine
 DAGS = '''
 import os

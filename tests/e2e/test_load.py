@@ -146,6 +146,7 @@ def _archive_mismatches(summary: dict, archive: Path) -> list[str]:
     return [] if inside == manifest else [f"{archive.name}: members differ from the manifest"]
 
 
+@pytest.mark.timeout(1500)  # never hang CI: about 4 (Local) and 7 (Celery) minutes on 2 busy cores
 @pytest.mark.parametrize("executor", ["LocalExecutor", "CeleryExecutor"])
 def test_load(executor):
     with bundle_stack(executor, {"hisham_load_dags.py": DAGS}, parallelism=PARALLELISM) as stack:

@@ -6,10 +6,13 @@ exactly one story, agent run or generated-project record: no retry duplicated an
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from airflow.utils.state import DagRunState
 
 from tests.conftest import run_dag, xcom
+from tests.faults.manifest import manifest_mismatches
 from tests.servers.hishamos_agents import EXECUTE_PATH
 
 STORIES = "/api/v1/projects/stories/"
@@ -20,6 +23,7 @@ from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
 from airflow_provider_hisham.operators.api_call import HishamOSApiCallOperator
 from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
 
 RETRY = dict(retries=3, retry_delay=pendulum.duration(seconds=0))
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False) as dag:
@@ -95,4 +99,39 @@ def test_generation_record_survives(kind, hishamos, hishamos_conn, fault_log, ai
     (record,) = hishamos.state.generated_projects.values()
     assert record["status"] == "completed"
     assert xcom(dr, "generate")["generated_project_id"] == record["id"]
+    fault_log.survived("success")
+
+
+EXPORTS = "/api/v1/projects/repository-exports/"
+GENERATE_AND_ARCHIVE = """
+    generate = FileGenerationOperator(task_id="generate", project_id="fault-archived",
+        structure={"README.md": "# archived\\n", "src/app.py": "print(1)\\n"},
+        hishamos_conn_id="hishamos_faults", hishamos_project_id="{{ dag_run.conf['project'] }}", **RETRY)
+    archive = RepoCreationOperator(task_id="archive", target="zip", archive_dir="fault-archives",
+        source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}", hishamos_conn_id="hishamos_faults",
+        generated_project_id="{{ ti.xcom_pull('generate')['generated_project_id'] }}", **RETRY)
+    generate >> archive
+"""
+
+
+def test_generate_and_archive_survives_lost_answers(hishamos, hishamos_conn, fault_log):
+    """Each step loses an answer after HishamOS committed it, and a lookup fails: one record,
+    one export record, one archive, and the tree still matches its manifest."""
+    from airflow_provider_hisham.operators.file_generation import output_root_from_config
+
+    hishamos_conn("password", conn_id="hishamos_faults", timeout=5)
+    project = hishamos.state.demo_project_id
+    faults = [("POST generated-projects", hishamos.inject("drop_after_commit", method="POST", path=GP)),
+              ("POST repository-exports", hishamos.inject("drop_after_commit", method="POST", path=EXPORTS)),
+              ("GET repository-exports", hishamos.inject("reset", method="GET", path=EXPORTS))]
+    dr = _run("fault_generate_archive", GENERATE_AND_ARCHIVE, conf={"project": project})
+    for target, fault in faults:
+        fault_log.inject(f"hishamos {target}", fault.kind, fault.hits)
+    assert dr.state == DagRunState.SUCCESS
+    (record,) = hishamos.state.generated_projects.values()
+    (export,) = hishamos.state.repository_exports.values()
+    assert export["generated_project"] == record["id"]
+    archives = list((Path(output_root_from_config()) / "fault-archives").glob("fault-archived*"))
+    assert [a.name for a in archives] == ["fault-archived.zip"]
+    assert manifest_mismatches(xcom(dr, "generate")) == []
     fault_log.survived("success")
