@@ -49,42 +49,35 @@ def _retarget(monkeypatch, conn_id: str, **extra) -> None:
     monkeypatch.setenv(key, json.dumps(body))
 
 
-GITHUB_FAULTS = [("5xx", 2), ("secondary429", 1), ("primary429", 1), ("reset", 2), ("drop_after_commit", 1),
-                 ("stall", 1)]
+# forge -> (the create call, the account repositories are created under)
+FORGES = {"github": ("/user/repos", "octo-user"), "gitlab": ("/api/v4/projects", "gl-user")}
+FORGE_FAULTS = [("github", "5xx", 2), ("github", "secondary429", 1), ("github", "primary429", 1),
+                ("github", "reset", 2), ("github", "drop_after_commit", 1), ("github", "stall", 1),
+                ("gitlab", "429", 2), ("gitlab", "5xx", 1), ("gitlab", "reset", 1),
+                ("gitlab", "drop_after_commit", 1), ("gitlab", "stall", 1)]
 
 
-@pytest.mark.parametrize(("kind", "count"), GITHUB_FAULTS)
-def test_github_repository_created_once(kind, count, github_conn, github_api, make_project, monkeypatch,
-                                        fault_log):
-    name = f"gh-fault-{kind}"
-    _retarget(monkeypatch, github_conn, timeout=1)
-    queue = _queue(github_api.state, "POST", "/user/repos", kind, count, delay=2.5)
+def _created(forge: str, api, name: str) -> list[str]:
+    """The repositories the forge holds whose name starts with ``name``."""
+    if forge == "github":
+        return [n for n in api.state.repos if n.split("/", 1)[1].startswith(name)]
+    return [p["path_with_namespace"] for p in api.state.projects.values() if p["path"].startswith(name)]
+
+
+@pytest.mark.parametrize(("forge", "kind", "count"), FORGE_FAULTS)
+def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log):
+    conn_id, api = request.getfixturevalue(f"{forge}_conn"), request.getfixturevalue(f"{forge}_api")
+    create, owner = FORGES[forge]
+    name = f"{forge}-fault-{kind}".replace("_", "-")
+    _retarget(monkeypatch, conn_id, timeout=1)
+    queue = _queue(api.state, "POST", create, kind, count, delay=2.5)
     before = len(queue)
-    run = _run(f"fault_{name.replace('-', '_')}", f"source_dir={str(make_project(4, name))!r}, target='github', "
-                                                  f"github_conn_id={github_conn!r}")
-    fault_log.inject("github POST /user/repos", kind, before - len(queue))
+    run = _run(f"fault_{name.replace('-', '_')}", f"source_dir={str(make_project(4, name))!r}, target={forge!r}, "
+                                                  f"{forge}_conn_id={conn_id!r}")
+    fault_log.inject(f"{forge} POST {create}", kind, before - len(queue))
     assert run.state == "success"
-    assert [n for n in github_api.state.repos if n.startswith(f"octo-user/{name}")] == [f"octo-user/{name}"]
-    assert github_api.state.git.head(f"octo-user/{name}") == xcom(run, "export")["commit_sha"]
-    fault_log.survived("success")
-
-
-GITLAB_FAULTS = [("429", 2), ("5xx", 1), ("reset", 1), ("drop_after_commit", 1), ("stall", 1)]
-
-
-@pytest.mark.parametrize(("kind", "count"), GITLAB_FAULTS)
-def test_gitlab_project_created_once(kind, count, gitlab_conn, gitlab_api, make_project, monkeypatch, fault_log):
-    name = f"gl-fault-{kind}".replace("_", "-")
-    _retarget(monkeypatch, gitlab_conn, timeout=1)
-    queue = _queue(gitlab_api.state, "POST", "/api/v4/projects", kind, count, delay=2.5)
-    before = len(queue)
-    run = _run(f"fault_{name.replace('-', '_')}", f"source_dir={str(make_project(4, name))!r}, target='gitlab', "
-                                                  f"gitlab_conn_id={gitlab_conn!r}")
-    fault_log.inject("gitlab POST /api/v4/projects", kind, before - len(queue))
-    assert run.state == "success"
-    assert [p["path_with_namespace"] for p in gitlab_api.state.projects.values()
-            if p["path"].startswith(name)] == [f"gl-user/{name}"]
-    assert gitlab_api.state.git.head(f"gl-user/{name}") == xcom(run, "export")["commit_sha"]
+    assert _created(forge, api, name) == [f"{owner}/{name}"]
+    assert api.state.git.head(f"{owner}/{name}") == xcom(run, "export")["commit_sha"]
     fault_log.survived("success")
 
 
