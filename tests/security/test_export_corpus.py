@@ -265,7 +265,9 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 def _serve(server: http.server.HTTPServer) -> None:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    threading.Timer(600, server.shutdown).start()  # stops by itself even if teardown never runs
+    timer = threading.Timer(600, server.shutdown)  # stops by itself even if teardown never runs
+    timer.daemon = True  # and never keeps the test process alive after the tests (it did, for 600 s)
+    timer.start()
 
 
 @pytest.fixture(scope="module")

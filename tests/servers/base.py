@@ -8,7 +8,10 @@ a test forgets to stop it.
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,6 +57,12 @@ class JsonHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
+    def reset_connection(self) -> None:
+        """Close with RST: the client sees 'connection reset', never a response."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
     def handle_request(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -61,6 +70,62 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.handle_request()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET
+
+
+# Network faults every stand-in can inject, besides its own error answers (see ``NetworkFault``).
+NETWORK_FAULTS = ("stall", "reset", "drop_after_commit")
+
+
+class NetworkFault:
+    """How a stand-in misbehaves on the network for one request.
+
+    ``stall``: wait ``delay`` seconds, then answer normally (past a client's timeout it looks hung);
+    ``reset``: close with RST before processing (nothing committed); ``drop_after_commit``: process
+    and commit the request, then close with RST instead of answering (the client never learns).
+    """
+
+    def __init__(self, kind: str, delay: float = 0.0) -> None:
+        if kind not in NETWORK_FAULTS:
+            raise ValueError(f"unknown network fault {kind!r}; one of {NETWORK_FAULTS}")
+        self.kind, self.delay = kind, delay
+
+    def before(self, handler: JsonHandler) -> bool:
+        """Apply the fault before processing; True when the request must not be processed."""
+        if self.kind == "stall":
+            time.sleep(self.delay)
+        if self.kind == "reset":
+            handler.reset_connection()
+            return True
+        return False
+
+    def after(self, handler: JsonHandler) -> bool:
+        """Apply the fault once the request was processed; True when the answer must not be sent."""
+        if self.kind == "drop_after_commit":
+            handler.reset_connection()
+            return True
+        return False
+
+
+class NetworkFaultPlan:
+    """Mixin for a stand-in's state: network faults queued per method and path prefix.
+
+    The state provides ``network_faults`` (a list) and ``lock``.
+    """
+
+    network_faults: list[tuple[str, str, NetworkFault]]
+    lock: threading.Lock
+
+    def fail_network(self, method: str, path_prefix: str, kind: str, count: int = 1, *, delay: float = 0.0) -> None:
+        """Queue ``count`` network faults (``base.NETWORK_FAULTS``) for requests starting with ``path_prefix``."""
+        with self.lock:
+            self.network_faults.extend([(method, path_prefix, NetworkFault(kind, delay))] * count)
+
+    def take_network_fault(self, method: str, path: str) -> NetworkFault | None:
+        with self.lock:
+            for i, (m, prefix, fault) in enumerate(self.network_faults):
+                if m == method and path.startswith(prefix):
+                    return self.network_faults.pop(i)[2]
+        return None
 
 
 class _Server(ThreadingHTTPServer):

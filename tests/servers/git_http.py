@@ -11,6 +11,7 @@ interrupted.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -119,6 +120,28 @@ class GitHttpServer:
             subprocess.run(["git", "init", "-q", "--bare", "-b", default_branch, str(repo)], check=True)
             subprocess.run(["git", "-C", str(repo), "config", "http.receivepack", "true"], check=True)
         return repo
+
+    def set_push_hook(self, path: str, *, refuse: str | None = None, stall: float = 0.0, once: bool = False,
+                      mark: Path | None = None) -> None:
+        """Make pushes to ``path`` misbehave through a real ``pre-receive`` hook: touch ``mark`` (a
+        push reached the hook), wait ``stall`` seconds, then refuse with ``refuse`` (git's
+        "pre-receive hook declined") or accept. ``once``: the hook removes itself after one push."""
+        hook = self.root / f"{path}.git" / "hooks" / "pre-receive"
+        hook.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["#!/bin/sh", "cat >/dev/null"]
+        if once:
+            lines.append(f"rm -f {shlex.quote(str(hook))}")
+        if mark is not None:
+            lines.append(f"touch {shlex.quote(str(mark))}")
+        if stall:
+            lines.append(f"sleep {stall:.3f}")
+        if refuse is not None:
+            lines += [f"echo {shlex.quote(refuse)} >&2", "exit 1"]
+        hook.write_text("\n".join(lines) + "\n")
+        hook.chmod(0o755)
+
+    def clear_push_hook(self, path: str) -> None:
+        (self.root / f"{path}.git" / "hooks" / "pre-receive").unlink(missing_ok=True)
 
     def head(self, path: str, branch: str = "main") -> str | None:
         """The sha ``branch`` points at in the served repository, or None."""

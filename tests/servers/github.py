@@ -6,7 +6,8 @@ Serves the operations repository export uses (``GET /user``, ``GET /orgs/{org}``
 ``@octokit/openapi``'s ``api.github.com.json`` and every request and documented response is
 validated against that file (``state.checker.violations`` must stay empty). Created repositories
 are real bare repositories on a ``GitHttpServer``: ``clone_url`` points there, so a real push
-follows creation. Faults (rate limits with GitHub's headers, 5xx) are queued with ``fail_next``.
+follows creation. Faults (rate limits with GitHub's headers, 5xx) are queued with ``fail_next``;
+network faults (a stall, a reset, a response dropped after committing) with ``fail_network``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.servers.base import JsonHandler, LocalServer
+from tests.servers.base import JsonHandler, LocalServer, NetworkFault, NetworkFaultPlan
 from tests.servers.git_http import GitHttpServer
 from tests.servers.openapi_check import SpecChecker
 
@@ -60,7 +61,7 @@ _ROUTES = [(method.upper(), _route(template), template) for template, method in 
 
 
 @dataclass
-class GitHubState:
+class GitHubState(NetworkFaultPlan):
     token: str
     git: GitHttpServer
     checker: SpecChecker
@@ -74,6 +75,7 @@ class GitHubState:
     topics: dict[str, list[str]] = field(default_factory=dict)
     protections: dict[tuple[str, str], dict] = field(default_factory=dict)  # (full_name, branch) -> PUT body
     bodies: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, JSON body) of writes
+    network_faults: list[tuple[str, str, NetworkFault]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set_pull_state(self, full_name: str, number: int, state: str) -> None:
@@ -146,6 +148,11 @@ class GitHubHandler(JsonHandler):
         body = self.read_body()
         method, path = self.command, self.path_only
         route = next(((m, t, rx.match(path)) for m, rx, t in _ROUTES if m == method and rx.match(path)), None)
+        network = self.state.take_network_fault(method, path)
+        if network and network.before(self):
+            with self.state.lock:
+                self.state.requests.append((method, path, 0))
+            return
         status, payload, headers = self._dispatch(method, path, body, route)
         if status == -1:  # drop_after: handle the request as usual, then lose the answer
             status, payload, headers = self._dispatch(method, path, body, route)
@@ -167,6 +174,8 @@ class GitHubHandler(JsonHandler):
                                      check_request=status != 401)
         with self.state.lock:
             self.state.requests.append((method, path, status))
+        if network and network.after(self):
+            return
         self.send(status, raw, content_type="application/json; charset=utf-8", headers=headers)
 
     def _dispatch(self, method: str, path: str, body: bytes, route) -> tuple[int, Any, dict]:

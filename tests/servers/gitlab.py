@@ -7,7 +7,8 @@ declares ``POST /projects`` as multipart only, which real clients do not send; s
 shared/PEERS_NOTES.md). Auth: ``PRIVATE-TOKEN`` or ``Authorization: Bearer`` (OAuth); wrong token
 -> 401 ``{"message": "401 Unauthorized"}``. Taken path -> 400 ``{"message": {"name": ["has
 already been taken"], ...}}``. Faults (429 with ``Retry-After`` and ``RateLimit-*`` headers, 5xx)
-are queued with ``fail_next``. Projects are real bare repositories on a ``GitHttpServer``.
+are queued with ``fail_next``, network faults (a stall, a reset, a response dropped after
+committing) with ``fail_network``. Projects are real bare repositories on a ``GitHttpServer``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from tests.servers.base import JsonHandler, LocalServer
+from tests.servers.base import JsonHandler, LocalServer, NetworkFault, NetworkFaultPlan
 from tests.servers.git_http import GitHttpServer
 
 
 @dataclass
-class GitLabState:
+class GitLabState(NetworkFaultPlan):
     token: str
     git: GitHttpServer
     username: str = "gl-user"
@@ -37,6 +38,7 @@ class GitLabState:
     merge_requests: dict[int, list[dict]] = field(default_factory=dict)  # project id -> MRs
     protected: dict[tuple[int, str], dict] = field(default_factory=dict)  # (project id, branch) -> rule
     users: dict[str, int] = field(default_factory=lambda: {"reviewer-one": 11, "reviewer-two": 12})
+    network_faults: list[tuple[str, str, NetworkFault]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def set_mr_state(self, project_id: int, iid: int, state: str) -> None:
@@ -82,6 +84,11 @@ class GitLabHandler(JsonHandler):
 
     def handle_request(self) -> None:
         raw = self.read_body()
+        network = self.state.take_network_fault(self.command, self.path.split("?", 1)[0])
+        if network and network.before(self):
+            with self.state.lock:
+                self.state.requests.append((self.command, self.path_only, 0, json.loads(raw) if raw else None))
+            return
         status, body, headers = self._dispatch(raw)
         if status == -1:  # drop_after
             status, body, headers = self._dispatch(raw)
@@ -91,6 +98,8 @@ class GitLabHandler(JsonHandler):
             return
         with self.state.lock:
             self.state.requests.append((self.command, self.path_only, status, json.loads(raw) if raw else None))
+        if network and network.after(self):
+            return
         if isinstance(body, str):
             self.send(status, body, content_type="text/plain", headers=headers)
         else:

@@ -54,8 +54,6 @@ import json
 import math
 import re
 import secrets
-import socket
-import struct
 import threading
 import time
 import uuid
@@ -787,10 +785,7 @@ class HishamOSHandler(JsonHandler):
 
     # -- faults ---------------------------------------------------------------------------
     def _reset_connection(self) -> None:
-        """Close with RST: the client sees 'connection reset', never a response."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-        self.connection.close()
+        self.reset_connection()
 
     def _send_status_fault(self, fault: Fault) -> None:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
