@@ -3,7 +3,7 @@
 Lineage tools join runs on these names, so every step names the same thing the same way:
 
 * HishamOS objects: namespace ``hishamos://<host[:port]>``, names ``projects/<id>``,
-  ``projects/<id>/stories/<id>``, ``generated-projects/<id>``, ``agents/<slug>``;
+  ``stories/<id>``, ``generated-projects/<id>``, ``agents/<slug>``;
 * templates: namespace ``hisham-template``, the template's name or folder;
 * folders and archives on the worker: namespace ``file://<hostname>``, the absolute path;
 * repositories: namespace ``<scheme>://<host[:port]>`` of the remote, the repository path
@@ -31,10 +31,9 @@ def hishamos_namespace(base_url: str | None) -> str:
     return f"hishamos://{host}:{parts.port}" if parts.port else f"hishamos://{host}"
 
 
-def hishamos_object(base_url: str | None, kind: str, object_id: Any, project_id: Any = None) -> Dataset:
-    """``kind``: ``projects``, ``stories`` (under its project when known), ``generated-projects``, ``agents``."""
-    if kind == "stories" and project_id:
-        return hishamos_namespace(base_url), f"projects/{project_id}/stories/{object_id}"
+def hishamos_object(base_url: str | None, kind: str, object_id: Any) -> Dataset:
+    """``kind``: ``projects``, ``stories``, ``generated-projects``, ``agents``. Ids are UUIDs, unique
+    across projects, so a story is named alike by steps that know its project and steps that do not."""
     return hishamos_namespace(base_url), f"{kind}/{object_id}"
 
 

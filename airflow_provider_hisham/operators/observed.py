@@ -154,7 +154,7 @@ def _datasets(op: Any, result: Any) -> tuple[list[lineage.Dataset], list[lineage
             ins.append(lineage.template(op.template))
         story = lineage.story_of(op.context if isinstance(op.context, dict) else None)
         if story is not None:
-            ins.append(lineage.hishamos_object(base, "stories", story, op.hishamos_project_id))
+            ins.append(lineage.hishamos_object(base, "stories", story))
         if op.hishamos_project_id:
             ins.append(lineage.hishamos_object(base, "projects", op.hishamos_project_id))
         outs += _local(res.get("output_dir"))
@@ -182,7 +182,7 @@ def _datasets(op: Any, result: Any) -> tuple[list[lineage.Dataset], list[lineage
         if project:
             ins.append(lineage.hishamos_object(base, "projects", project))
         if action == "create_story" and res.get("id"):
-            outs.append(lineage.hishamos_object(base, "stories", res["id"], project))
+            outs.append(lineage.hishamos_object(base, "stories", res["id"]))
         elif action == "create_project" and res.get("id"):
             outs.append(lineage.hishamos_object(base, "projects", res["id"]))
         elif action in ("get_story", "update_story_status") and (data.get("story_id") or data.get("id")):

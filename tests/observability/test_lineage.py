@@ -9,7 +9,7 @@ from airflow_provider_hisham.observability import lineage
 
 def test_names_of_hishamos_objects_folders_templates_and_repositories():
     base = "http://127.0.0.1:8000"
-    assert lineage.hishamos_object(base, "stories", "s1", "p1") == ("hishamos://127.0.0.1:8000", "projects/p1/stories/s1")
+    assert lineage.hishamos_object(base, "stories", "s1") == ("hishamos://127.0.0.1:8000", "stories/s1")
     assert lineage.hishamos_object("https://hishamos.example", "projects", "p1") == ("hishamos://hishamos.example",
                                                                                       "projects/p1")
     assert lineage.local_path("/tmp/x/../y") == (f"file://{socket.gethostname()}", "/tmp/y")
