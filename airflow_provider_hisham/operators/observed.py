@@ -168,6 +168,9 @@ def _datasets(op: Any, result: Any) -> tuple[list[lineage.Dataset], list[lineage
             outs.append(lineage.repository(res["url"]))
         outs += _local(res.get("archive_path"))
     elif step == "combine":
+        sources = op.sources.values() if isinstance(op.sources, dict) else op.sources
+        for source in sources if isinstance(sources, (list, tuple, type({}.values()))) else ():
+            ins += _local(source.get("output_dir") if isinstance(source, dict) else source)
         outs += _local(res.get("output_dir"))
     elif step == "agent":
         story = lineage.story_of(op.inputs if isinstance(op.inputs, dict) else None)
