@@ -144,6 +144,7 @@ class HishamOSHook(HttpHook):
         self._retrying: dict[bool, Any] = {}
         self._depth = 0
         self._scrubber = SecretScrubber()
+        audit.watch(self._scrubber)  # audit records never carry this hook's credentials
         self._origin: tuple[str, str, int | None] | None = None
         #: who HishamOS sees (user id, login email, or "api_key"), for audit records
         self.acting_as: str | None = None
@@ -230,7 +231,6 @@ class HishamOSHook(HttpHook):
     def _secret(self, value: Any, users: tuple[str, ...] = ()) -> None:
         """Remember a credential for scrubbing and mask every form of it in Airflow's logs."""
         new = self._scrubber.add(value, users)
-        audit.remember_secret(value, users)
         if new:
             from airflow.sdk.log import mask_secret
 

@@ -2,8 +2,8 @@
 
 Records go to the stdlib logger ``airflow_provider_hisham.audit`` at INFO, one JSON object per
 line, so a deployment routes them (a handler, a file, a log shipper) apart from task logs. Every
-value passes three filters before it is written: the process's :data:`SECRETS` (every form of
-each credential the clients loaded), credential-named keys and JWT-shaped strings
+value passes three filters before it is written: the scrubbers of the live clients (every form
+of each credential they loaded, see :func:`watch`), credential-named keys and JWT-shaped strings
 (``api.results.redact_credentials``), and a length cap.
 """
 
@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,13 +26,32 @@ SCHEMA_VERSION = 1
 MAX_TEXT = 2000
 logger = logging.getLogger(LOGGER_NAME)
 
-#: Every credential a client of this process loaded (the HishamOS hook adds each one it sends).
-SECRETS = SecretScrubber()
+#: The scrubbers of the live clients (each HishamOS hook's: every form of each credential it loaded
+#: or obtained). Weak: a client's secrets are forgotten with it, so a long-lived process (a
+#: ``dag.test()`` session, a worker) does not pile up patterns.
+_SCRUBBERS: weakref.WeakSet[SecretScrubber] = weakref.WeakSet()
 
 
-def remember_secret(value: Any, users: Iterable[str] = ()) -> None:
-    """Never write ``value`` (in any of its forms) into an audit record."""
-    SECRETS.add(value, users)
+_kept: list[list[SecretScrubber]] = []
+
+
+def watch(scrubber: SecretScrubber) -> None:
+    """Never write a secret ``scrubber`` knows (now or later) into an audit record."""
+    _SCRUBBERS.add(scrubber)
+    for kept in _kept:
+        kept.append(scrubber)
+
+
+@contextmanager
+def keeping_clients() -> Iterator[None]:
+    """Keep the scrubbers of clients made in the block until it ends: a step's last records (its
+    outputs, its outcome) are written after its hooks are gone."""
+    kept: list[SecretScrubber] = []
+    _kept.append(kept)
+    try:
+        yield
+    finally:
+        _kept.remove(kept)
 
 
 @dataclass(frozen=True)
@@ -62,10 +83,10 @@ def _clip(value: Any) -> Any:
 
 
 def clean(value: Any, scrubber: SecretScrubber | None = None) -> Any:
-    """``value`` as it may be written: JSON-able, secrets of ``SECRETS`` (and ``scrubber``)
+    """``value`` as it may be written: JSON-able, secrets of the watched scrubbers (and ``scrubber``)
     replaced, credential keys and JWTs redacted, long texts cut."""
     value = redact_credentials(_clip(value))
-    for s in (SECRETS, scrubber):
+    for s in (*list(_SCRUBBERS), scrubber):
         if s:
             value = s.scrub_value(value)
     return value

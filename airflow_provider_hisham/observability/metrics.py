@@ -46,9 +46,9 @@ METRICS: tuple[Metric, ...] = (
     Metric(f"{PREFIX}.api.reauthentications", "counter", ("mode",), "401 answers followed by a new token"),
     Metric(f"{PREFIX}.file_generation.files", "counter", ("template",), "files generated"),
     Metric(f"{PREFIX}.file_generation.bytes", "counter", ("template",), "bytes generated"),
-    Metric(f"{PREFIX}.repo_creation.bytes_pushed", "counter", ("target",),
-           "bytes of the git objects of the pushed commit (uncompressed; 0 when the remote had it)"),
-    Metric(f"{PREFIX}.repo_creation.archive_bytes", "counter", ("target",), "bytes of archives written"),
+    Metric(f"{PREFIX}.repo_creation.bytes_pushed", "counter", ("dag_id", "task_id"),
+           "bytes of the git objects of the pushed commit (uncompressed; none sent when the remote already had it)"),
+    Metric(f"{PREFIX}.repo_creation.archive_bytes", "counter", ("dag_id", "task_id"), "bytes of archives written"),
     Metric(f"{PREFIX}.agent.cost", "gauge (delta)", ("agent",), "agent cost reported by HishamOS"),
     Metric(f"{PREFIX}.agent.tokens", "counter", ("agent",), "agent tokens reported by HishamOS"),
 )

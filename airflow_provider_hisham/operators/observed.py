@@ -123,13 +123,14 @@ def observed(method: Callable[..., Any]) -> Callable[..., Any]:
     def run(self: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
         obs = Observation(self.hisham_step, _who(self, context))
         self._hisham_observation = obs
-        with events.listening(obs.on_event):
-            try:
-                result = method(self, context, *args, **kwargs)
-            except BaseException as exc:
-                _safely(obs.finish, error=exc)
-                raise
-        _safely(obs.finish, result)
+        with audit.keeping_clients():
+            with events.listening(obs.on_event):
+                try:
+                    result = method(self, context, *args, **kwargs)
+                except BaseException as exc:
+                    _safely(obs.finish, error=exc)
+                    raise
+            _safely(obs.finish, result)
         self._hisham_result = result
         return result
 

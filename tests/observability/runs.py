@@ -31,9 +31,8 @@ states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 print("CHILD_RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id, "tasks": states}))
 """
 
-#: A story is created, a project generated from a template for it and registered in HishamOS,
-#: an agent reviews it, and the project is pushed to a git repository.
-WORKFLOW = """
+#: The imports and DAG line of the tests' workflows (``DAG_ID`` replaced by each).
+HEADER = """
 import pendulum
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
@@ -42,6 +41,10 @@ from airflow_provider_hisham.operators.file_generation import FileGenerationOper
 from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
 
 with DAG("DAG_ID", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+"""
+#: A story is created, a project generated from a template for it and registered in HishamOS,
+#: an agent reviews it, and the project is pushed to a git repository.
+WORKFLOW = HEADER + """
     story = HishamOSApiCallOperator(
         task_id="story", hishamos_conn_id="CONN_ID", action="create_story",
         data={"project": "{{ dag_run.conf['project'] }}", "title": "{{ dag_run.conf['title'] }}",

@@ -11,7 +11,11 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVy
 
 
 def test_a_record_is_one_json_line_without_secrets(caplog):
-    audit.remember_secret("s3cret-Token-value")
+    from airflow_provider_hisham.secrets import SecretScrubber
+
+    client = SecretScrubber()  # a client's (e.g. the HishamOS hook's) scrubber
+    audit.watch(client)
+    client.add("s3cret-Token-value")
     who = audit.Who("alice@example.com", "d", "r", "t", -1, 1)
     rec = audit.record("api_call", who, "GET /api/v1/projects/{id}/", "http://h/api/v1/projects/s3cret-Token-value/",
                        "ok", 12.3456, password="hunter22", note=f"token {JWT}", long="x" * 5000)
@@ -26,6 +30,23 @@ def test_a_record_is_one_json_line_without_secrets(caplog):
     for secret in ("s3cret-Token-value", "hunter22", JWT):
         assert secret not in line
     assert len(parsed["details"]["long"]) < 2100
+
+
+def test_clients_secrets_are_kept_for_the_step_then_forgotten():
+    import gc
+
+    from airflow_provider_hisham.secrets import SecretScrubber
+
+    with audit.keeping_clients():
+        client = SecretScrubber()
+        audit.watch(client)
+        client.add("gone-with-the-hook")
+        del client
+        gc.collect()
+        assert audit.clean("x gone-with-the-hook") == "x ***"  # the step's last records are still scrubbed
+    gc.collect()
+    # nothing accumulates in a long-lived process (a dag.test() session, a worker)
+    assert audit.clean("x gone-with-the-hook") == "x gone-with-the-hook"
 
 
 def test_outputs_of_finished_steps():

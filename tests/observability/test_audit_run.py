@@ -4,22 +4,12 @@ each naming the user and the task instance; no credential, even one a run's conf
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 
-import pytest
-
-from airflow_provider_hisham.observability.audit import LOGGER_NAME
 from tests.conftest import run_dag
+from tests.observability.runs import HEADER
 
-DAG = """
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_hisham.operators.api_call import HishamOSApiCallOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
-
-with DAG("observed_audit", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
+DAG = HEADER.replace("DAG_ID", "observed_audit") + """
     story = HishamOSApiCallOperator(
         task_id="story", hishamos_conn_id="CONN_ID", action="create_story",
         data={"project": "{{ dag_run.conf['project'] }}", "title": "{{ dag_run.conf['token'] }}",
@@ -35,26 +25,6 @@ with DAG("observed_audit", schedule=None, start_date=pendulum.datetime(2025, 1, 
                                 target="git", git_url="GIT_URL", allow_local_remote=True)
     story >> generate >> [archive, push]
 """
-
-
-class Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-@pytest.fixture
-def audit_lines():
-    handler, logger = Collect(), logging.getLogger(LOGGER_NAME)
-    old_level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    yield handler.lines
-    logger.removeHandler(handler)
-    logger.setLevel(old_level)
 
 
 def test_a_real_run_writes_one_json_line_per_action_and_no_secret(hishamos, hishamos_conn, audit_lines, tmp_path):

@@ -9,7 +9,6 @@ import logging
 from airflow_provider_hisham.observability.audit import LOGGER_NAME, Who
 from airflow_provider_hisham.operators import observed
 from tests.conftest import run_dag
-from tests.observability.test_audit_run import audit_lines  # noqa: F401 - the fixture
 
 DAG = """
 import pendulum
@@ -39,7 +38,7 @@ class Recorder:
         cls.calls.append(("timing", name, dt, tags or {}))
 
 
-def test_combine_and_a_failed_call(hishamos, hishamos_conn, audit_lines, monkeypatch):  # noqa: F811
+def test_combine_and_a_failed_call(hishamos, hishamos_conn, audit_lines, monkeypatch):
     Recorder.calls = []
     monkeypatch.setattr(observed, "Stats", Recorder)
     conn_id = hishamos_conn("api_key", conn_id="hishamos_observed_steps")
@@ -62,7 +61,7 @@ def test_combine_and_a_failed_call(hishamos, hishamos_conn, audit_lines, monkeyp
     assert logging.getLogger(LOGGER_NAME).handlers  # the fixture's handler saw them
 
 
-def test_a_deferred_approval_records_the_request_and_counts_no_outcome_yet(audit_lines, monkeypatch):  # noqa: F811
+def test_a_deferred_approval_records_the_request_and_counts_no_outcome_yet(audit_lines, monkeypatch):
     """``dag.test()`` cannot answer a human-in-the-loop request, so the deferral is observed directly
     with Airflow's own ``TaskDeferred``; its answer arrives in ``execute_complete``, also ``@observed``."""
     import datetime as dt
