@@ -345,7 +345,7 @@ class HishamOSHook(HttpHook):
         try:
             for attempt in self._retry_loop(safe):
                 with attempt:
-                    if attempt.retry_state.attempt_number > 1:
+                    if attempt.retry_state.attempt_number > 1 and events.active():
                         events.emit(events.API_RETRY, method=method, path=self._scrubber.scrub(path.split("?", 1)[0]),
                                     reason=self._retry_reason, user=self.acting_as,
                                     attempt=attempt.retry_state.attempt_number)
@@ -427,6 +427,8 @@ class HishamOSHook(HttpHook):
 
     def _event(self, kind: str, method: str, path: str, status: int | None, start: float, **fields: Any) -> None:
         """Report a request to observers (metrics, audit): the path without its query, scrubbed."""
+        if not events.active():
+            return
         events.emit(kind, method=method, path=self._scrubber.scrub(path.split("?", 1)[0]), status=status,
                     duration_ms=(time.perf_counter() - start) * 1000, user=self.acting_as,
                     base_url=getattr(self, "base_url", None), **fields)
