@@ -44,6 +44,7 @@ from airflow_provider_hisham.export.errors import (
 )
 from airflow_provider_hisham.export.tree import check_source_dir, scan_tree
 from airflow_provider_hisham.export.urls import Origin, Remote, check_credential_host, parse_remote
+from airflow_provider_hisham.observability import events
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,17 @@ def remote_heads(url: str, credentials: GitCredentials | None = None, *, source_
     return _ls_remote(git, remote)
 
 
+def _object_bytes(git: GitRunner, sha: str) -> int:
+    """Bytes of the objects of ``sha`` (uncompressed): what a push of a parentless commit sends
+    (reported to observers only; 0 when git cannot tell)."""
+    try:
+        names = "\n".join(line.split(" ", 1)[0] for line in git.run("rev-list", "--objects", sha).splitlines())
+        sizes = git.run("cat-file", "--batch-check=%(objectsize)", stdin=names + "\n")
+    except GitCommandError:
+        return 0
+    return sum(int(n) for n in sizes.split() if n.isdigit())
+
+
 def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[str],
          credentials: GitCredentials | None = None, *, retries: int = 3, backoff: float = 1.0,
          allow_file: bool = False, field: str = "git_url", force_with_lease: bool = False) -> bool:
@@ -310,9 +322,13 @@ def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[s
             if not todo:
                 log.info("remote already holds %s on %s; nothing to push", sha, ", ".join(branches))
                 return False
+            started = time.monotonic()
             leases = [f"--force-with-lease=refs/heads/{b}:{heads.get(b, '')}" for b in todo] if force_with_lease else []
             git.run("push", "--porcelain", *leases, "--end-of-options", remote.url,
                     *[f"{sha}:refs/heads/{b}" for b in todo], network=True, error=PushError)
+            if events.active():
+                events.emit(events.GIT_PUSH, url=remote.url, sha=sha, branches=list(todo), bytes=_object_bytes(git, sha),
+                            duration_ms=(time.monotonic() - started) * 1000)
             return True
         except GitCommandError as exc:
             attempt += 1

@@ -46,6 +46,7 @@ from airflow_provider_hisham.api.idempotency import (
     with_marker_tag,
 )
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
+from airflow_provider_hisham.observability import audit, events
 from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
 
 __all__ = [
@@ -143,7 +144,11 @@ class HishamOSHook(HttpHook):
         self._retrying: dict[bool, Any] = {}
         self._depth = 0
         self._scrubber = SecretScrubber()
+        audit.watch(self._scrubber)  # audit records never carry this hook's credentials
         self._origin: tuple[str, str, int | None] | None = None
+        #: who HishamOS sees (user id, login email, or "api_key"), for audit records
+        self.acting_as: str | None = None
+        self._retry_reason: str | None = None
 
     # -- connection -------------------------------------------------------------------------
     @staticmethod
@@ -259,13 +264,16 @@ class HishamOSHook(HttpHook):
         if mode == "jwt_secret":
             secret = self._clean(self._field(extra, "jwt_secret"), "jwt_secret")
             user = self.user_id or self._field(extra, "default_user_id")
+            self.acting_as = str(user).strip() if user else None
             return JwtSecretAuth(secret, str(user).strip() if user else user, on_secret=self._secret)
         if self.user_id:
             self.log.warning("user_id %r is only used by auth mode jwt_secret; connection %s (mode %s) acts as "
                              "its own user", self.user_id, self.hishamos_conn_id, mode)
         if mode == "api_key":
+            self.acting_as = "api_key"
             return ApiKeyAuth(self._clean(self._field(extra, "api_key"), "api_key"))
         email = self._clean(conn.login, "login", secret=False)
+        self.acting_as = email
         password = self._clean(conn.password, "password")
         if email and password:
             self._secret(password, (email,))
@@ -337,6 +345,10 @@ class HishamOSHook(HttpHook):
         try:
             for attempt in self._retry_loop(safe):
                 with attempt:
+                    if attempt.retry_state.attempt_number > 1 and events.active():
+                        events.emit(events.API_RETRY, method=method, path=self._scrubber.scrub(path.split("?", 1)[0]),
+                                    reason=self._retry_reason, user=self.acting_as,
+                                    attempt=attempt.retry_state.attempt_number)
                     if ambiguous and recover is not None:
                         found = recover()
                         if found is not None:
@@ -400,19 +412,31 @@ class HishamOSHook(HttpHook):
             except requests.RequestException as exc:
                 self.log.info("HishamOS %s %s -> %s after %.1f ms", method, path, type(exc).__name__,
                               (time.perf_counter() - start) * 1000)
+                self._event(events.API_CALL, method, path, None, start, error=type(exc).__name__)
                 raise
             self.log.info("HishamOS %s %s -> %s in %.1f ms", method, path, resp.status_code,
                           (time.perf_counter() - start) * 1000)
+            self._event(events.API_CALL, method, path, resp.status_code, start)
             if resp.status_code == 401 and authenticate and not replayed and self._auth.reauthenticate():
                 replayed = True
+                self._event(events.API_REAUTH, method, path, 401, start, mode=self.auth_mode)
                 continue
             if resp.status_code in (429, 502, 503, 504):
                 raise RetryableResponse(resp)
             return resp
 
+    def _event(self, kind: str, method: str, path: str, status: int | None, start: float, **fields: Any) -> None:
+        """Report a request to observers (metrics, audit): the path without its query, scrubbed."""
+        if not events.active():
+            return
+        events.emit(kind, method=method, path=self._scrubber.scrub(path.split("?", 1)[0]), status=status,
+                    duration_ms=(time.perf_counter() - start) * 1000, user=self.acting_as,
+                    base_url=getattr(self, "base_url", None), **fields)
+
     def _log_retry(self, state: Any) -> None:
         exc = state.outcome.exception()
         what = f"HTTP {exc.response.status_code}" if isinstance(exc, RetryableResponse) else type(exc).__name__
+        self._retry_reason = what
         self.log.warning("HishamOS call failed (%s), attempt %d; retrying in %.2f s", what, state.attempt_number,
                          state.next_action.sleep if state.next_action else 0.0)
 

@@ -47,6 +47,7 @@ from airflow_provider_hisham.agents import (
 from airflow_provider_hisham.agents.budget import usage_record
 from airflow_provider_hisham.api.errors import HishamOSAPIError, HishamOSConfigError
 from airflow_provider_hisham.api.idempotency import marker
+from airflow_provider_hisham.operators.observed import Observed, observed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -118,7 +119,7 @@ def _is_agent_task(task: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, HishamOSAgentOperator)
 
 
-class HishamOSAgentOperator(BaseOperator):
+class HishamOSAgentOperator(Observed, BaseOperator):
     """Execute a HishamOS agent and return its answer.
 
     :param agent: the agent: id, name, slug, or a reference resolved through ``agents``.
@@ -135,6 +136,8 @@ class HishamOSAgentOperator(BaseOperator):
         fenced ``json`` block), the object's keys (except those base keys; a non-object JSON, or
         one with a base key, is under ``json``).
     """
+
+    hisham_step = "agent"
 
     template_fields: Sequence[str] = ("agent", "prompt", "inputs", "context", "user_id")
     template_fields_renderers = {"inputs": "json", "context": "json"}
@@ -172,6 +175,7 @@ class HishamOSAgentOperator(BaseOperator):
             raise HishamOSConfigError(f"task {self.task_id!r}: {name} must be a mapping, got {type(value).__name__}")
         return dict(value)
 
+    @observed
     def execute(self, context: Context) -> dict[str, Any]:
         hook = _hook(self.hishamos_conn_id, self._user())
         ti = context["ti"]

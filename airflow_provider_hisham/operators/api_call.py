@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_hisham.api.errors import NOT_RETRYABLE, HishamOSConfigError, HishamOSError
 from airflow_provider_hisham.api.idempotency import marker
 from airflow_provider_hisham.api.results import shape_result
+from airflow_provider_hisham.operators.observed import Observed, observed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -109,7 +110,7 @@ def _query_params(params: Any) -> dict[str, Any] | None:
     return dict(params) if params else None
 
 
-class HishamOSApiCallOperator(BaseOperator):
+class HishamOSApiCallOperator(Observed, BaseOperator):
     """Call the HishamOS API on behalf of a user and push the JSON result (or part of it) to XCom.
 
     :param hishamos_conn_id: connection of type ``hishamos``.
@@ -130,6 +131,8 @@ class HishamOSApiCallOperator(BaseOperator):
     an agent run HishamOS failed (``HishamOSAgentError``: execute answered 5xx) fail the task at
     once, whatever its ``retries``: a retry cannot fix them, and an agent run is charged.
     """
+
+    hisham_step = "api_call"
 
     template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
     template_fields_renderers = {"data": "json", "query_params": "json"}
@@ -166,6 +169,7 @@ class HishamOSApiCallOperator(BaseOperator):
 
         return HishamOSHook(self.hishamos_conn_id, user_id=self._user())
 
+    @observed
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 

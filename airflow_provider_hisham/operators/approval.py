@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 
+from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.publishing.summary import build_summary, decision_from_response
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def hitl_users(users: Any) -> list[dict[str, str]] | None:
     return out
 
 
-class PublishApprovalOperator(ApprovalOperator):
+class PublishApprovalOperator(Observed, ApprovalOperator):
     """Wait for a person to approve publishing ``project``; reject skips what follows.
 
     :param project: the generation result (``{{ steps.generate.output }}``) or the folder (templated).
@@ -54,6 +55,8 @@ class PublishApprovalOperator(ApprovalOperator):
         with access to the DAG.
     :param list_limit: files listed by name in the summary (the rest are counted).
     """
+
+    hisham_step = "approval"
 
     template_fields: Sequence[str] = ("subject", "project", "target", "branch", "story")
     ui_color = "#fdf2d0"
@@ -95,6 +98,7 @@ class PublishApprovalOperator(ApprovalOperator):
         self.on_timeout = on_timeout
         self.list_limit = list_limit
 
+    @observed
     def execute(self, context: Context) -> Any:
         summary = build_summary(self.project, target=self.target, branch=self.branch, story=self.story,
                                 limit=self.list_limit)
@@ -103,6 +107,7 @@ class PublishApprovalOperator(ApprovalOperator):
                       summary.files.total_files, summary.files.total_bytes, self.target, self.branch, self.on_timeout)
         return super().execute(context)
 
+    @observed
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Record the decision, then let ApprovalOperator skip the downstream tasks on reject."""
         response = super().execute_complete(context=context, event=event)

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.workflow.combine import PROJECT_ID, CombineError, merge_directories
 
 
@@ -20,7 +21,7 @@ def generated_projects_root() -> Path:
     return Path(configured or os.path.join(AIRFLOW_HOME, "generated-projects"))
 
 
-class CombineProjectsOperator(BaseOperator):
+class CombineProjectsOperator(Observed, BaseOperator):
     """Merge lanes' generated projects into ``generated-projects/{project_id}/``.
 
     ``sources`` is what a parallel block hands its combine step (``{{ steps.<block>.output }}``:
@@ -28,6 +29,8 @@ class CombineProjectsOperator(BaseOperator):
     value itself when it is a path) is merged. Returns the same summary keys as
     FileGenerationOperator, so ``repo_creation`` can follow it.
     """
+
+    hisham_step = "combine"
 
     template_fields = ("project_id", "sources", "output_root")
 
@@ -37,6 +40,7 @@ class CombineProjectsOperator(BaseOperator):
         self.sources = sources
         self.output_root = output_root
 
+    @observed
     def execute(self, context) -> dict:
         if not isinstance(self.project_id, str) or not PROJECT_ID.match(self.project_id):
             raise CombineError(f"project_id {self.project_id!r} must match {PROJECT_ID.pattern}")

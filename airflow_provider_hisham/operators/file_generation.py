@@ -7,7 +7,6 @@ rendering, safety and atomic writes are in :mod:`airflow_provider_hisham.generat
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator, shipped_templates_dir
 from airflow_provider_hisham.generation.safe_load import load_json
+from airflow_provider_hisham.operators.observed import Observed, observed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,7 +79,7 @@ def templates_dirs_from_config(extra: str | None = None) -> list[str]:
     return seen
 
 
-class FileGenerationOperator(BaseOperator):
+class FileGenerationOperator(Observed, BaseOperator):
     """Generate ``{output_root}/{project_id}/`` from a template or an inline structure.
 
     :param project_id: folder name of the generated project (templated).
@@ -104,6 +104,8 @@ class FileGenerationOperator(BaseOperator):
     :param workers: processes used for large trees (default: 2 when there are 2+ CPUs).
     :param max_file_bytes, max_files, max_project_bytes: override the ``[hisham]`` limits.
     """
+
+    hisham_step = "file_generation"
 
     template_fields: Sequence[str] = ("project_id", "template", "context", "structure", "structure_from", "output_root", "hishamos_project_id")
     template_fields_renderers = {"context": "json", "structure": "json"}
@@ -165,6 +167,7 @@ class FileGenerationOperator(BaseOperator):
             raise GenerationError("render_structure cannot be used with structure_from: agent output is never rendered")
         return structure_from_output(self.structure_from, source=str(self.source_step or "structure_from"), limits=self._limits())
 
+    @observed
     def execute(self, context: Context) -> dict[str, Any]:
         if [self.template, self.structure, self.structure_from].count(None) != 2:
             raise GenerationError("FileGenerationOperator needs exactly one of 'template', 'structure' or 'structure_from'")
@@ -183,7 +186,6 @@ class FileGenerationOperator(BaseOperator):
         root = self.output_root or output_root_from_config()
         generator = ProjectGenerator(root, limits=self._limits(), templates_dirs=templates_dirs_from_config(self.templates_dir), workers=self.workers)
         tags = {"template": str(self.template or "structure")}
-        started = time.monotonic()
         last = [0]
 
         def progress(done: int, total: int) -> None:
@@ -208,13 +210,11 @@ class FileGenerationOperator(BaseOperator):
                 progress=progress,
             )
         except Exception as exc:
-            Stats.incr("hisham.file_generation.failures", tags=tags)
             if record is not None:
                 from airflow_provider_hisham.records import is_last_try
 
                 record.failed(exc, last_try=is_last_try(context["ti"], self.retries))
             raise
-        Stats.timing("hisham.file_generation.duration", (time.monotonic() - started) * 1000.0, tags=tags)
         Stats.incr("hisham.file_generation.files", result.summary["total_files"], tags=tags)
         Stats.incr("hisham.file_generation.bytes", result.summary["total_bytes"], tags=tags)
         for warning in result.warnings:

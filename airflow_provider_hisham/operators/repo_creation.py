@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.links.repository import RepositoryLink
+from airflow_provider_hisham.operators.observed import Observed, observed
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 TARGETS = ("github", "gitlab", "git", "zip", "tar.gz")
 
 
-class RepoCreationOperator(BaseOperator):
+class RepoCreationOperator(Observed, BaseOperator):
     """Commit ``source_dir`` and push it to a new GitHub/GitLab repository or any git URL, or archive it.
 
     Retry-safe: the commit is deterministic (fixed dates, no parent), the remote is looked up
@@ -72,6 +73,8 @@ class RepoCreationOperator(BaseOperator):
         ``source_dir``. Archives are then also copied to storage (``archive_url``; see
         :mod:`airflow_provider_hisham.storage`).
     """
+
+    hisham_step = "repo_creation"
 
     template_fields: Sequence[str] = (
         "source_dir", "target", "repository_name", "namespace", "git_url", "default_branch", "branches",
@@ -147,6 +150,7 @@ class RepoCreationOperator(BaseOperator):
         self.source_manifest_sha256 = source_manifest_sha256
 
     # -- execution -------------------------------------------------------------------------
+    @observed
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.export.tree import check_source_dir
 

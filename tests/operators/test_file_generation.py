@@ -11,6 +11,7 @@ import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 from airflow_provider_hisham.operators import file_generation as fg
+from airflow_provider_hisham.operators import observed
 from tests.conftest import run_dag, xcom
 from tests.servers.fixtures import both_tiers
 
@@ -29,7 +30,7 @@ class RecordingStats:
         cls.calls.append(("incr", name, count))
 
     @classmethod
-    def timing(cls, name, dt, *, tags=None):
+    def timing(cls, name, dt, tags=None):
         cls.calls.append(("timing", name, dt))
 
 
@@ -37,6 +38,7 @@ class RecordingStats:
 def stats(monkeypatch):
     RecordingStats.calls = []
     monkeypatch.setattr(fg, "Stats", RecordingStats)
+    monkeypatch.setattr(observed, "Stats", RecordingStats)  # the step's duration, successes, failures
     return RecordingStats
 
 
