@@ -1,4 +1,4 @@
-"""The example DAGs of dags/ (sequential, parallel, conditional) in a CeleryExecutor deployment.
+"""The example DAGs of dags/ (sequential, parallel, conditional, agents) in a CeleryExecutor deployment.
 
 Each is triggered through the REST API with a conf validated by its Params, against the local
 HishamOS stand-in and the local git smart-HTTP server running in this test process, so the test
@@ -134,6 +134,28 @@ def test_example_runs_green_and_produces_a_project_a_commit_or_archive_and_recor
         assert hishamos.state.stories, "the sequential example creates stories in HishamOS"
     if name == "conditional":
         assert "skipped" in result.states().values(), "one branch of the conditional example must be skipped"
+
+
+def test_agents_example_files_a_story_per_requirement_and_pushes_the_coding_agents_files(example_runs, services, tmp_path):
+    """Requirements agent -> one story per requirement (mapped api_call) -> coding agent -> files -> commit."""
+    result, conf, rest = example_runs["agents"]
+    assert result.state == "success", result.states()
+    tis = rest.task_instances.get_mapped_task_instances(result.dag_id, result.run_id, "create_story").task_instances
+    requirements = rest.xcom(result, "requirements")["requirements"]
+    assert len(requirements) == 3 and sorted(ti.map_index for ti in tis) == [0, 1, 2]
+    assert {str(getattr(ti.state, "value", ti.state)) for ti in tis} == {"success"}
+    hishamos, git = services["hishamos"], services["git"]
+    stories = [hishamos.state.stories[s["id"]] for s in rest.xcom(result, "stories")]
+    assert [s["title"] for s in stories] == [r["title"] for r in requirements]
+    assert {s["project"] for s in stories} == {conf["hishamos_project"]}
+    generated = Path(rest.xcom(result, "generate")["output_dir"])
+    files = sorted(str(p.relative_to(generated)) for p in generated.rglob("*") if p.is_file())
+    assert "README.md" in files and any(f.startswith("src/") and f.endswith(".py") for f in files), files
+    sha = rest.xcom(result, "publish")["commit_sha"]
+    assert git.head("example-agents") == sha
+    clone = tmp_path / "agents-clone"
+    subprocess.run(["git", "clone", "-q", str(git.root / "example-agents.git"), str(clone)], check=True)
+    assert sorted(str(p.relative_to(clone)) for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts) == files
 
 
 def test_parallel_example_steps_overlap_in_time(example_runs):
