@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_api_call import start_server  # noqa: E402 - one way to start the stand-in
+from bench.bench_api_call import interleaved_rounds, start_server  # noqa: E402 - one way to start and to time
 
 AGENT = "Business Analyst Agent"
 INPUTS = {"prompt": "Customers can export orders as CSV; Exports include the totals", "project": "bench"}
@@ -166,15 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
             side.run(args.warmup)
         masking = MaskingClock()
         totals = {"plain": 0.0, "operator": 0.0}
-        for r in range(args.rounds):
-            times = {"plain": 0.0, "operator": 0.0}
-            done = 0
-            while done < args.n:
-                size = min(args.chunk, args.n - done)
-                order = ("plain", "operator") if (done // args.chunk + r) % 2 == 0 else ("operator", "plain")
-                for side in order:
-                    times[side] += sides[side].run(size)
-                done += size
+        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
             for side in totals:
                 totals[side] += times[side]
             print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e3:.2f} ms/step), "

@@ -83,6 +83,21 @@ class HookLoop:
         return time.perf_counter() - start
 
 
+def interleaved_rounds(sides: dict, n: int, rounds: int, chunk: int):
+    """Each round's ``{side: seconds}`` for ``n`` runs a side: small chunks of each side in turn,
+    the first side alternating, so load from other processes on a shared machine hits both alike."""
+    names = tuple(sides)
+    for r in range(rounds):
+        times = dict.fromkeys(names, 0.0)
+        done = 0
+        while done < n:
+            size = min(chunk, n - done)
+            for side in names if (done // chunk + r) % 2 == 0 else names[::-1]:
+                times[side] += sides[side].run(size)
+            done += size
+        yield times
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=1000, help="story creations per side per round")
@@ -111,17 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         for loop in sides.values():
             loop.run(args.warmup)
         totals = {"plain": 0.0, "hook": 0.0}
-        for r in range(args.rounds):
-            # Alternate small chunks of each side, so load from other processes on a shared
-            # machine hits both sides alike.
-            times = {"plain": 0.0, "hook": 0.0}
-            done = 0
-            while done < args.n:
-                size = min(args.chunk, args.n - done)
-                order = ("plain", "hook") if (done // args.chunk + r) % 2 == 0 else ("hook", "plain")
-                for side in order:
-                    times[side] += sides[side].run(size)
-                done += size
+        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
             for side in totals:
                 totals[side] += times[side]
             print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e6:.0f} us/story), "
