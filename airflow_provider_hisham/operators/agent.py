@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -129,6 +130,14 @@ def resolve_agents(names: Iterable[str], *, agents: Mapping[str, str] | None = N
     return {ref: {k: str(a.get(k)) for k in ("id", "name", "agent_id")} for ref, a in found.items()}
 
 
+def _is_agent_id(reference: str) -> bool:
+    try:
+        uuid.UUID(reference.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _is_agent_task(task: Any) -> bool:
     cls = getattr(task, "operator_class", None) or type(task)  # a mapped task is a MappedOperator
     return isinstance(cls, type) and issubclass(cls, HishamOSAgentOperator)
@@ -195,7 +204,10 @@ class HishamOSAgentOperator(BaseOperator):
         map_index = getattr(ti, "map_index", -1)
         map_index = -1 if map_index is None else map_index
         try:
-            agent = agent_directory(hook, self.agents, run_mapping(context.get("dag_run"))).resolve(str(self.agent))
+            # an agent id (what a definition's resolve_agents task hands on) is final: the run's
+            # conf maps references, it does not redirect an agent already resolved
+            conf_mapping = {} if _is_agent_id(str(self.agent)) else run_mapping(context.get("dag_run"))
+            agent = agent_directory(hook, self.agents, conf_mapping).resolve(str(self.agent))
         except AgentNotFoundError as exc:
             raise AirflowFailException(f"task {self.task_id}: {exc}") from exc
         slug = str(agent.get("agent_id") or agent["id"])

@@ -633,8 +633,9 @@ class _Translator:
             return None, {}
         self.field_base[task_id] = {"inputs": path}
         # the agent as the first task resolved it: a task whose resolver failed fails rendering,
-        # so no agent runs (handlers and rework heads would otherwise run on upstream_failed)
-        agent_ref = "{{ steps.%s.output[%s].name }}" % (RESOLVE_TASK, _literal(step.data["agent"]))
+        # so no agent runs (handlers and rework heads would otherwise run on upstream_failed); by
+        # id, which no run's conf mapping can redirect again (the operator maps references only)
+        agent_ref = "{{ steps.%s.output[%s].id }}" % (RESOLVE_TASK, _literal(step.data["agent"]))
         config = {
             "agent": agent_ref,
             "inputs": self.refs(inputs, path, task_id, extra),
