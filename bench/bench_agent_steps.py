@@ -28,9 +28,7 @@ scrubber) is measured too and reported as its share, so a missed target says whe
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
 import sys
 import tempfile
@@ -42,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_api_call import interleaved_rounds, start_server  # noqa: E402 - one way to start and to time
+from bench.bench_api_call import interleaved_rounds, parse_sizes, start_server  # noqa: E402 - shared scaffolding
 
 AGENT = "Business Analyst Agent"
 INPUTS = {"prompt": "Customers can export orders as CSV; Exports include the totals", "project": "bench"}
@@ -138,15 +136,7 @@ class MaskingClock:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=500, help="agent steps per side per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--chunk", type=int, default=25, help="steps per side before switching sides")
-    args = parser.parse_args(argv)
-
-    os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-home-"))
-    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    args = parse_sizes(argv, __doc__, "agent steps", n=500, warmup=20, chunk=25)
     proc, info = start_server()
     try:
         conn_id = "hishamos_bench"

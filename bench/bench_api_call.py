@@ -98,16 +98,22 @@ def interleaved_rounds(sides: dict, n: int, rounds: int, chunk: int):
         yield times
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1000, help="story creations per side per round")
+def parse_sizes(argv: list[str] | None, doc: str, what: str, n: int, warmup: int, chunk: int) -> argparse.Namespace:
+    """``--n``, ``--rounds``, ``--warmup``, ``--chunk`` of a two-sided bench, then the local
+    environment it runs in (a temporary AIRFLOW_HOME unless set; no proxy for 127.0.0.1)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=n, help=f"{what} per side per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--chunk", type=int, default=50, help="calls per side before switching sides")
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--chunk", type=int, default=chunk, help=f"{what} per side before switching sides")
     args = parser.parse_args(argv)
-
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-home-"))
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_sizes(argv, __doc__, "story creations", n=1000, warmup=50, chunk=50)
     proc, info = start_server()
     try:
         conn_id = "hishamos_bench"

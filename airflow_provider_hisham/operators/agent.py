@@ -4,10 +4,11 @@ A thin operator over :mod:`airflow_provider_hisham.agents` (plain Python) and th
 
 * the agent reference resolves by the ``agents`` mapping (the task's, then the run's
   ``dag_run.conf["agents"]``, then the connection's extra ``agents``: see
-  :func:`~airflow_provider_hisham.agents.resolve.merge_mappings`), then id, exact name, slug, and the slug of the name with/without "agent"; the
-  backend's agent list is fetched once per process and connection and kept ``AGENT_CACHE_SECONDS``
-  (Airflow 3 runs each task in its own process, so in practice: once per task; under
-  ``dag.test()`` once per run). :func:`resolve_agents` checks references before any agent runs;
+  :func:`~airflow_provider_hisham.agents.resolve.merge_mappings`; an agent id is never remapped),
+  then id, exact name, slug, and the slug of the name with/without "agent"; the backend's agent
+  list is fetched once per process and connection and kept ``AGENT_CACHE_SECONDS`` (Airflow 3
+  runs each task in its own process, so in practice: once per task; under ``dag.test()`` once
+  per run). :func:`resolve_agents` checks references before any agent runs;
 * prompt and context are built like HishamOS's engine (:mod:`airflow_provider_hisham.agents.prompt`);
 * durable: the context carries the task instance's marker (``airflow_idempotency_key``); a retry
   (try 2+) looks it up in the agent's executions and reuses that answer instead of paying again.

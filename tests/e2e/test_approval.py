@@ -9,14 +9,13 @@ it and why (in the step's XCom, its log and the HITL detail).
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import airflow_client.client as ac
 import pytest
 
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import running_stack
 from tests.e2e.rest import Rest
 
 DAG_ID = "hisham_review_before_publish"
@@ -55,12 +54,8 @@ READING_SECONDS = 10
 @pytest.fixture(scope="module", params=["LocalExecutor", "CeleryExecutor"])
 def approval_stack(request):
     """A deployment with a real admin user, so the answer records who gave it."""
-    stack, home = start_stack(request.param, admin_password=PASSWORD)
-    try:
+    with running_stack(request.param, admin_password=PASSWORD) as stack:
         yield stack
-    finally:
-        stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
