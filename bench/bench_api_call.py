@@ -83,16 +83,37 @@ class HookLoop:
         return time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=1000, help="story creations per side per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=50)
-    parser.add_argument("--chunk", type=int, default=50, help="calls per side before switching sides")
-    args = parser.parse_args(argv)
+def interleaved_rounds(sides: dict, n: int, rounds: int, chunk: int):
+    """Each round's ``{side: seconds}`` for ``n`` runs a side: small chunks of each side in turn,
+    the first side alternating, so load from other processes on a shared machine hits both alike."""
+    names = tuple(sides)
+    for r in range(rounds):
+        times = dict.fromkeys(names, 0.0)
+        done = 0
+        while done < n:
+            size = min(chunk, n - done)
+            for side in names if (done // chunk + r) % 2 == 0 else names[::-1]:
+                times[side] += sides[side].run(size)
+            done += size
+        yield times
 
+
+def parse_sizes(argv: list[str] | None, doc: str, what: str, n: int, warmup: int, chunk: int) -> argparse.Namespace:
+    """``--n``, ``--rounds``, ``--warmup``, ``--chunk`` of a two-sided bench, then the local
+    environment it runs in (a temporary AIRFLOW_HOME unless set; no proxy for 127.0.0.1)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=n, help=f"{what} per side per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--chunk", type=int, default=chunk, help=f"{what} per side before switching sides")
+    args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-home-"))
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_sizes(argv, __doc__, "story creations", n=1000, warmup=50, chunk=50)
     proc, info = start_server()
     try:
         conn_id = "hishamos_bench"
@@ -111,17 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
         for loop in sides.values():
             loop.run(args.warmup)
         totals = {"plain": 0.0, "hook": 0.0}
-        for r in range(args.rounds):
-            # Alternate small chunks of each side, so load from other processes on a shared
-            # machine hits both sides alike.
-            times = {"plain": 0.0, "hook": 0.0}
-            done = 0
-            while done < args.n:
-                size = min(args.chunk, args.n - done)
-                order = ("plain", "hook") if (done // args.chunk + r) % 2 == 0 else ("hook", "plain")
-                for side in order:
-                    times[side] += sides[side].run(size)
-                done += size
+        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
             for side in totals:
                 totals[side] += times[side]
             print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e6:.0f} us/story), "

@@ -156,7 +156,8 @@ def wait_until_interrupted(airflow: AirflowStack) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dag", default="sequential",
-                        help="DAG id, or a pattern tag of the examples: sequential (default), parallel, conditional")
+                        help="DAG id, or a pattern tag of the examples: sequential (default), parallel, conditional, "
+                             "agents (requirements agent -> a story per requirement -> coding agent -> pushed repository)")
     parser.add_argument("--bundle", action="append", default=[], help="extra DAG folder(s) besides dags/")
     parser.add_argument("--conf", default={}, type=parse_conf, help="JSON object merged over what the quickstart fills in")
     parser.add_argument("--home", default=None, help="AIRFLOW_HOME to use (default: a new temporary folder)")

@@ -23,6 +23,10 @@ class AgentNotFoundError(AgentError, HishamOSConfigError):
             f"The backend has: {', '.join(self.available) or 'no agents'}")
 
 
+class AgentMappingError(AgentError, HishamOSConfigError):
+    """An agent mapping (here: ``dag_run.conf["agents"]``) that is not reference -> agent strings."""
+
+
 class AgentBudgetExceeded(AgentError):
     """The run's agent steps spent (or this step would spend) more than ``max_cost``/``max_tokens``."""
 

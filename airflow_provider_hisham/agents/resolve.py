@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_hisham.agents.errors import AgentNotFoundError
+from airflow_provider_hisham.agents.errors import AgentMappingError, AgentNotFoundError
 
 
 def slugify(name: str) -> str:
@@ -30,6 +30,44 @@ def slug_candidates(reference: str) -> list[str]:
     if slug == "agent":
         return [slug]
     return [slug, slug[: -len("-agent")] if slug.endswith("-agent") else f"{slug}-agent"]
+
+
+#: ``dag_run.conf["agents"]``: at most this many references, each side at most MAX_REFERENCE chars.
+MAX_CONF_MAPPINGS = 200
+MAX_REFERENCE = 200
+CONF_KEY = "agents"
+
+
+def merge_mappings(*, task: Mapping[str, str] | None = None, conf: Mapping[str, str] | None = None,
+                   connection: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The explicit mapping an agent step uses; earlier sources win per reference.
+
+    Precedence (highest first): the task's own ``agents`` (the definition's ``metadata.agents`` /
+    top-level ``agents``, or the step config of the provider's format), then the run's
+    ``dag_run.conf["agents"]``, then the connection's extra ``agents``. A run may therefore map a
+    reference its definition leaves open, or override a deployment-wide default, but never
+    redirect an agent the workflow's author chose.
+    """
+    return {**dict(connection or {}), **dict(conf or {}), **dict(task or {})}
+
+
+def mapping_from_conf(conf: Any) -> dict[str, str]:
+    """``dag_run.conf["agents"]`` checked (the conf is untrusted): ``{}`` when absent, else a
+    mapping of bounded, non-empty strings, or an error naming the field."""
+    if not isinstance(conf, Mapping) or conf.get(CONF_KEY) in (None, {}):
+        return {}
+    raw = conf[CONF_KEY]
+    where = f"dag_run.conf[{CONF_KEY!r}]"
+    if not isinstance(raw, Mapping):
+        raise AgentMappingError(f"{where} must map agent references to agent ids, names or slugs, got {type(raw).__name__}")
+    if len(raw) > MAX_CONF_MAPPINGS:
+        raise AgentMappingError(f"{where} has {len(raw)} entries; at most {MAX_CONF_MAPPINGS}")
+    for key, value in raw.items():
+        for side, text in (("reference", key), ("target", value)):
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_REFERENCE:
+                raise AgentMappingError(f"{where}: {side} {str(text)[:60]!r} of {str(key)[:60]!r} must be a non-empty "
+                                        f"string of at most {MAX_REFERENCE} characters")
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 class AgentDirectory:

@@ -2,11 +2,13 @@
 
 A thin operator over :mod:`airflow_provider_hisham.agents` (plain Python) and the HishamOS hook:
 
-* the agent reference resolves by the ``agents`` mapping (the task's, then the connection's extra
-  ``agents``), then id, exact name, slug, and the slug of the name with/without "agent"; the
-  backend's agent list is fetched once per process and connection and kept ``AGENT_CACHE_SECONDS``
-  (Airflow 3 runs each task in its own process, so in practice: once per task; under
-  ``dag.test()`` once per run). :func:`resolve_agents` checks references before any agent runs;
+* the agent reference resolves by the ``agents`` mapping (the task's, then the run's
+  ``dag_run.conf["agents"]``, then the connection's extra ``agents``: see
+  :func:`~airflow_provider_hisham.agents.resolve.merge_mappings`; an agent id is never remapped),
+  then id, exact name, slug, and the slug of the name with/without "agent"; the backend's agent
+  list is fetched once per process and connection and kept ``AGENT_CACHE_SECONDS`` (Airflow 3
+  runs each task in its own process, so in practice: once per task; under ``dag.test()`` once
+  per run). :func:`resolve_agents` checks references before any agent runs;
 * prompt and context are built like HishamOS's engine (:mod:`airflow_provider_hisham.agents.prompt`);
 * durable: the context carries the task instance's marker (``airflow_idempotency_key``); a retry
   (try 2+) looks it up in the agent's executions and reuses that answer instead of paying again.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,7 @@ from airflow_provider_hisham.agents import (
     USAGE_XCOM_KEY,
     AgentBudgetExceeded,
     AgentDirectory,
+    AgentMappingError,
     AgentNotFoundError,
     Spent,
     answer_from_execution,
@@ -41,6 +45,8 @@ from airflow_provider_hisham.agents import (
     check_after,
     check_before,
     find_execution,
+    mapping_from_conf,
+    merge_mappings,
     spent_by_others,
     step_result,
 )
@@ -93,25 +99,45 @@ def clear_agent_cache() -> None:
     _agent_cache.clear()
 
 
-def agent_directory(hook: HishamOSHook, mapping: Mapping[str, str] | None = None) -> AgentDirectory:
-    """The backend's agents (cached per process and connection) with the connection's and ``mapping``'s references."""
+def agent_directory(hook: HishamOSHook, mapping: Mapping[str, str] | None = None,
+                    run_mapping: Mapping[str, str] | None = None) -> AgentDirectory:
+    """The backend's agents (cached per process and connection) with the references of ``mapping``
+    (the task's), ``run_mapping`` (the run's conf) and the connection's extra, in that precedence."""
     hook.get_conn()
     key = (hook.hishamos_conn_id, hook.base_url)
     cached = _agent_cache.get(key)
     if cached is None or time.monotonic() - cached[0] > AGENT_CACHE_SECONDS:
         cached = (time.monotonic(), hook.list_agents())
         _agent_cache[key] = cached
-    return AgentDirectory(cached[1], {**_connection_mapping(hook), **dict(mapping or {})})
+    return AgentDirectory(cached[1], merge_mappings(task=mapping, conf=run_mapping, connection=_connection_mapping(hook)))
+
+
+def run_mapping(dag_run: Any) -> dict[str, str]:
+    """The run's ``dag_run.conf["agents"]``, checked; a malformed one fails the task without retries."""
+    try:
+        return mapping_from_conf(getattr(dag_run, "conf", None))
+    except AgentMappingError as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 def resolve_agents(names: Iterable[str], *, agents: Mapping[str, str] | None = None,
-                   hishamos_conn_id: str = "hishamos_default", user_id: str | None = None) -> dict[str, dict[str, str]]:
+                   hishamos_conn_id: str = "hishamos_default", user_id: str | None = None,
+                   conf_agents: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
     """``{reference: {"id", "name", "agent_id"}}`` for every reference, or one
     :class:`AgentNotFoundError` naming all unresolved ones and the agents the backend has.
-    Call it in a workflow's first task so that a bad reference fails before any agent runs."""
-    directory = agent_directory(_hook(hishamos_conn_id, user_id), agents)
+    Call it in a workflow's first task so that a bad reference fails before any agent runs;
+    ``conf_agents`` is the run's ``dag_run.conf["agents"]`` (below ``agents`` in precedence)."""
+    directory = agent_directory(_hook(hishamos_conn_id, user_id), agents, conf_agents)
     found = directory.resolve_all(names)
     return {ref: {k: str(a.get(k)) for k in ("id", "name", "agent_id")} for ref, a in found.items()}
+
+
+def _is_agent_id(reference: str) -> bool:
+    try:
+        uuid.UUID(reference.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _is_agent_task(task: Any) -> bool:
@@ -127,7 +153,8 @@ class HishamOSAgentOperator(Observed, BaseOperator):
         non-empty string input, else ``"Execute <agent> task"`` (HishamOS's engine's rule).
     :param inputs: the step's inputs (templated; sent as the context, like HishamOS's engine).
     :param context: more context, merged over ``inputs``.
-    :param agents: reference -> agent id, name or slug (over the connection's extra ``agents``).
+    :param agents: reference -> agent id, name or slug (over ``dag_run.conf["agents"]``, which is
+        over the connection's extra ``agents``).
     :param user_id: HishamOS user to act as (auth mode ``jwt_secret``).
     :param max_cost: / :param max_tokens: the run's budget for agent steps: fail before paying when
         the run's other agent steps already spent it, or after the answer that went over it.
@@ -182,7 +209,10 @@ class HishamOSAgentOperator(Observed, BaseOperator):
         map_index = getattr(ti, "map_index", -1)
         map_index = -1 if map_index is None else map_index
         try:
-            agent = agent_directory(hook, self.agents).resolve(str(self.agent))
+            # an agent id (what a definition's resolve_agents task hands on) is final: the run's
+            # conf maps references, it does not redirect an agent already resolved
+            conf_mapping = {} if _is_agent_id(str(self.agent)) else run_mapping(context.get("dag_run"))
+            agent = agent_directory(hook, self.agents, conf_mapping).resolve(str(self.agent))
         except AgentNotFoundError as exc:
             raise AirflowFailException(f"task {self.task_id}: {exc}") from exc
         slug = str(agent.get("agent_id") or agent["id"])

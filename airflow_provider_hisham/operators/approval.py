@@ -109,11 +109,22 @@ class PublishApprovalOperator(Observed, ApprovalOperator):
 
     @observed
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Record the decision, then let ApprovalOperator skip the downstream tasks on reject."""
-        response = super().execute_complete(context=context, event=event)
+        """Record the decision; on reject ApprovalOperator skips the downstream tasks by raising
+        ``DownstreamTasksSkipped``, so the decision is logged and pushed before that goes on."""
+        from airflow.providers.common.compat.sdk import DownstreamTasksSkipped
+
+        skipped: DownstreamTasksSkipped | None = None
+        try:
+            super().execute_complete(context=context, event=event)  # validates the answer
+        except DownstreamTasksSkipped as exc:
+            skipped = exc
         decision = decision_from_response(
-            response["chosen_options"], response.get("params_input"), response.get("responded_by_user"),
-            response.get("responded_at"), event.get("timedout", False), self.APPROVE,
+            event["chosen_options"], event.get("params_input"), event.get("responded_by_user"),
+            event.get("responded_at"), event.get("timedout", False), self.APPROVE,
         )
         self.log.info("%s", decision.log_line())
-        return {**decision.as_dict(), "chosen_options": list(response["chosen_options"])}
+        result = {**decision.as_dict(), "chosen_options": list(event["chosen_options"])}
+        if skipped is not None:
+            context["ti"].xcom_push(key="return_value", value=result)  # a raising task pushes no return value
+            raise skipped
+        return result

@@ -26,7 +26,8 @@ What the fields become (the policy is documented in the README):
   in Jinja's sandbox and skips the step with the reason in its log (a condition that cannot be
   evaluated counts as false); a branch member runs only when no earlier member's condition held.
 - ``max_retries``, ``timeout_seconds`` -> retries, execution timeout (HishamOS's defaults 3 / 300).
-- ``loop`` (``type: for``) -> dynamic task mapping over the list; ``sub_workflow`` ->
+- ``loop`` (``type: for``) -> dynamic task mapping over the list (its body steps may be agents or
+  provider steps, e.g. one ``api_call`` story per item; ``{{item.key}}`` reads the item); ``sub_workflow`` ->
   ``TriggerDagRunOperator`` waiting (deferred) for the other definition's DAG.
 - A step may carry ``type`` (api_call, file_generation, repo_creation...) and ``config`` instead
   of ``agent``: it is checked against that step type's schema, not HishamOS's.
@@ -224,6 +225,25 @@ def _plain_condition(expression: str) -> None:
     walk(_env().parse("{{ (" + expression + "\n) }}"))
 
 
+def _provider_loop_steps(steps: Any) -> list[tuple[int, int]]:
+    """(step index, body index) of every provider step (one with ``type``) in a loop's body."""
+    found = []
+    for i, step in enumerate(steps if isinstance(steps, list) else []):
+        body = step.get("loop", {}).get("steps") if isinstance(step, dict) and isinstance(step.get("loop"), dict) else None
+        for j, sub in enumerate(body if isinstance(body, list) else []):
+            if isinstance(sub, dict) and "type" in sub:
+                found.append((i, j))
+    return found
+
+
+def _loop_view(step: Any, provider_bodies: list[int]) -> Any:
+    """``step`` as HishamOS's schema should judge it: its provider body steps stood in for."""
+    if not provider_bodies:
+        return step
+    body = [{"id": "x", "agent": "x"} if j in provider_bodies else s for j, s in enumerate(step["loop"]["steps"])]
+    return {**step, "loop": {**step["loop"], "steps": body}}
+
+
 class _Translator:
     """A HishamOS definition -> the provider's plan."""
 
@@ -253,9 +273,13 @@ class _Translator:
         data = self.source.data
         steps = data.get("steps")
         provider = {i for i, s in enumerate(steps) if isinstance(s, dict) and "type" in s} if isinstance(steps, list) else set()
+        in_loops = _provider_loop_steps(steps)  # (step index, body index) of provider steps in loops
         hishamos_view = {k: v for k, v in data.items() if k != "agents"}  # top-level agents: ours
-        if provider:  # judged by the provider's step-type schema below
-            hishamos_view["steps"] = [{"id": "x", "agent": "x"} if i in provider else s for i, s in enumerate(steps)]
+        if provider or in_loops:  # judged by the provider's step-type schema below
+            hishamos_view["steps"] = [
+                {"id": "x", "agent": "x"} if i in provider else _loop_view(s, [j for k, j in in_loops if k == i])
+                for i, s in enumerate(steps)
+            ]
         if _fast_valid(_fast_hishamos_check(), hishamos_view):
             hishamos_view = None  # jsonschema-rs found nothing: no need for the messages
         for error in [] if hishamos_view is None else sorted(_hishamos_validator().iter_errors(hishamos_view), key=lambda e: list(map(str, e.absolute_path))):
@@ -267,6 +291,11 @@ class _Translator:
             step = steps[index]
             for error in _validator("provider_step", PROVIDER_STEP_SCHEMA).iter_errors(step):
                 self.issue(("steps", index) + tuple(error.absolute_path), _schema_message(error), step.get("id"))
+        for index, sub in in_loops:
+            body = steps[index]["loop"]["steps"][sub]
+            for error in _validator("provider_step", PROVIDER_STEP_SCHEMA).iter_errors(body):
+                where = ("steps", index, "loop", "steps", sub) + tuple(error.absolute_path)
+                self.issue(where, _schema_message(error), steps[index].get("id"))
         if "agents" in data:
             self.check_extension(("agents",), data["agents"], EXTENSIONS_SCHEMA["properties"]["agents"])
         if isinstance(data.get("metadata"), dict):
@@ -566,19 +595,24 @@ class _Translator:
             options["doc_md"] = doc
         return options
 
+    def provider_config(self, data: dict, path: tuple, step_id: str, task_id: str,
+                        loop_names: dict | None = None) -> tuple[str | None, dict]:
+        """A step of one of the provider's types (``type`` + ``config``) at ``path``."""
+        try:
+            step_type = self.registry.get_public(data["type"])
+        except UnknownStepTypeError as exc:
+            self.issue(path + ("type",), str(exc), step_id)
+            return None, {}
+        config = data.get("config", {})
+        for error in _config_validator(step_type.config_schema).iter_errors(config):
+            self.issue(path + ("config",) + tuple(error.absolute_path), _schema_message(error), step_id)
+        self.field_base[task_id] = {k: path + ("config", k) for k in config}
+        return data["type"], self.refs(config, path + ("config",), task_id, loop_names)
+
     def step_config(self, step: _Step, task_id: str) -> tuple[str | None, dict]:
         data = step.data
         if step.kind == "provider":
-            try:
-                step_type = self.registry.get_public(data["type"])
-            except UnknownStepTypeError as exc:
-                self.issue(step.path + ("type",), str(exc), step.id)
-                return None, {}
-            config = data.get("config", {})
-            for error in _config_validator(step_type.config_schema).iter_errors(config):
-                self.issue(step.path + ("config",) + tuple(error.absolute_path), _schema_message(error), step.id)
-            self.field_base[task_id] = {k: step.path + ("config", k) for k in config}
-            return data["type"], self.refs(config, step.path + ("config",), task_id)
+            return self.provider_config(data, step.path, step.id, task_id)
         if step.kind == "sub_workflow":
             sub = data.get("sub_workflow")
             if not isinstance(sub, dict):
@@ -599,8 +633,9 @@ class _Translator:
             return None, {}
         self.field_base[task_id] = {"inputs": path}
         # the agent as the first task resolved it: a task whose resolver failed fails rendering,
-        # so no agent runs (handlers and rework heads would otherwise run on upstream_failed)
-        agent_ref = "{{ steps.%s.output[%s].name }}" % (RESOLVE_TASK, _literal(step.data["agent"]))
+        # so no agent runs (handlers and rework heads would otherwise run on upstream_failed); by
+        # id, which no run's conf mapping can redirect again (the operator maps references only)
+        agent_ref = "{{ steps.%s.output[%s].id }}" % (RESOLVE_TASK, _literal(step.data["agent"]))
         config = {
             "agent": agent_ref,
             "inputs": self.refs(inputs, path, task_id, extra),
@@ -693,15 +728,19 @@ class _Translator:
         body = loop.get("steps") or [{"id": f"{step.id}__each", "agent": step.data.get("agent"), "inputs": step.data.get("inputs", {})}]
         item_expr = "ti.xcom_pull(task_ids='%s', key='items')[ti.map_index]" % items
         previous = items
+        names = {variable: item_expr, "loop." + variable: item_expr, "loop.index": "ti.map_index"}
         for index, sub in enumerate(body):
-            if not isinstance(sub, dict) or not sub.get("agent"):
-                self.issue(path + ("steps", index), "a loop body step needs an agent", step.id)
+            if not isinstance(sub, dict) or not (sub.get("agent") or sub.get("type")):
+                self.issue(path + ("steps", index), "a loop body step needs an agent, or a type and its config", step.id)
                 return
             sub_id = sub.get("id") or f"{step.id}__each"
             self.reserve(sub_id)
-            sub_step = _Step(step.index, sub, sub_id, "agent")
-            sub_path = path + ("steps", index, "inputs") if loop.get("steps") else step.path + ("inputs",)
-            kind, config = self.agent_config(sub_step, sub_id, sub.get("inputs", {}), sub_path, {variable: item_expr, "loop." + variable: item_expr, "loop.index": "ti.map_index"})
+            if sub.get("type"):  # a provider step mapped over the list (e.g. one story per item)
+                kind, config = self.provider_config(sub, path + ("steps", index), step.id, sub_id, names)
+            else:
+                sub_step = _Step(step.index, sub, sub_id, "agent")
+                sub_path = path + ("steps", index, "inputs") if loop.get("steps") else step.path + ("inputs",)
+                kind, config = self.agent_config(sub_step, sub_id, sub.get("inputs", {}), sub_path, names)
             if kind is None:
                 return
             sub_options = {k: v for k, v in options.items() if k != "doc_md"}
@@ -752,6 +791,10 @@ class _Translator:
         fallback = _literal(original)
         if path_text in loop_names:
             return f"({loop_names[path_text]})"
+        head, _, rest = path_text.partition(".")
+        if rest and head in loop_names and re.fullmatch(rf"{_NAME}(?:\.{_NAME})*", rest):  # {{item.title}}
+            keys = "".join(f"[{_literal(k)}]" for k in rest.split("."))
+            return f"(({loop_names[head]}){keys} | default({fallback}))"
         match = _INPUT.match(path_text)
         if match:
             keys = match.group(1)[1:].split(".")
@@ -1036,12 +1079,13 @@ def fail_run() -> None:
     raise RuntimeError("a step of the workflow failed (its on_failure handler may have run); the run is failed")
 
 
-def resolve_agents(agents: list[str], mapping: dict, hishamos_conn_id: str = "hishamos_default") -> dict:
+def resolve_agents(agents: list[str], mapping: dict, hishamos_conn_id: str = "hishamos_default", dag_run: Any = None) -> dict:
     """First task of a definition: every agent it names resolved (``{reference: {"id", "name",
-    "agent_id"}}``) before any agent runs, or one error naming each unresolved one."""
-    from airflow_provider_hisham.operators.agent import resolve_agents as resolve
+    "agent_id"}}``) before any agent runs, or one error naming each unresolved one. The run's
+    ``dag_run.conf["agents"]`` maps what the definition's own mapping leaves open."""
+    from airflow_provider_hisham.operators.agent import resolve_agents as resolve, run_mapping
 
-    return resolve(agents, agents=mapping, hishamos_conn_id=hishamos_conn_id)
+    return resolve(agents, agents=mapping, hishamos_conn_id=hishamos_conn_id, conf_agents=run_mapping(dag_run))
 
 
 def _internal(name: str, description: str, callable_: Any) -> StepType:

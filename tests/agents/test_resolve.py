@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from airflow_provider_hisham.agents import AgentDirectory, AgentNotFoundError, slug_candidates, slugify
@@ -61,3 +63,33 @@ def test_every_unresolved_reference_is_named_with_what_the_backend_has(directory
 def test_no_agents_at_all():
     with pytest.raises(AgentNotFoundError, match="The backend has: no agents"):
         AgentDirectory([]).resolve("QA Agent")
+
+
+def test_mapping_precedence_task_then_conf_then_connection():
+    from airflow_provider_hisham.agents import merge_mappings
+
+    merged = merge_mappings(task={"A": "task"}, conf={"A": "conf", "B": "conf"}, connection={"A": "c", "B": "c", "C": "c"})
+    assert merged == {"A": "task", "B": "conf", "C": "c"}
+    assert merge_mappings() == {}
+
+
+@pytest.mark.parametrize(("conf", "message"), [
+    ({"agents": ["QA Agent"]}, r"must map agent references .* got list"),
+    ({"agents": {"QA Agent": 3}}, r"target '3' of 'QA Agent' must be a non-empty string"),
+    ({"agents": {"": "qa"}}, r"reference '' of '' must be a non-empty string"),
+    ({"agents": {"QA Agent": "x" * 201}}, r"at most 200 characters"),
+    ({"agents": {f"r{i}": "qa" for i in range(201)}}, r"201 entries; at most 200"),
+])
+def test_a_malformed_conf_mapping_is_refused_naming_the_field(conf, message):
+    from airflow_provider_hisham.agents import AgentMappingError, mapping_from_conf
+
+    with pytest.raises(AgentMappingError, match=r"dag_run\.conf\['agents'\]") as info:
+        mapping_from_conf(conf)
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+def test_a_conf_without_a_mapping_maps_nothing():
+    from airflow_provider_hisham.agents import mapping_from_conf
+
+    assert mapping_from_conf(None) == mapping_from_conf({}) == mapping_from_conf({"agents": None}) == {}
+    assert mapping_from_conf({"agents": {"QA Agent": "qa-testing-agent"}}) == {"QA Agent": "qa-testing-agent"}

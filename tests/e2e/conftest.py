@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,17 @@ def start_stack(executor: str, **kwargs) -> tuple[AirflowStack, Path]:
     stack = AirflowStack(home=home, executor=executor, bundles=bundles, **kwargs)
     stack.__enter__()
     return stack, home
+
+
+@contextmanager
+def running_stack(executor: str, **kwargs) -> Iterator[AirflowStack]:
+    """:func:`start_stack` for a ``with`` block: stopped and its home removed afterwards."""
+    stack, home = start_stack(executor, **kwargs)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=["LocalExecutor", "CeleryExecutor"])

@@ -15,7 +15,7 @@ from tests.e2e.rest import Rest, RunResult
 # The connection the example DAGs push to git remotes with (dags/workflows/*.yaml).
 GIT_CONN_ID = "git_default"
 # The pattern each example DAG shows, as its tag (dags/workflows/*.yaml).
-PATTERNS = ("sequential", "parallel", "conditional")
+PATTERNS = ("sequential", "parallel", "conditional", "agents")
 # XCom keys of the provider's operators that say where results went (FileGenerationOperator,
 # RepoCreationOperator).
 RESULT_KEYS = ("output_dir", "manifest_path", "total_files", "url", "commit_sha", "archive_path",

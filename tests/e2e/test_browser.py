@@ -111,3 +111,32 @@ def test_connection_forms_and_trigger_form_show_the_providers_fields(ui_stack):
         assert not missing, f"{name}: not shown: {missing}"
     for name in ("hishamos-connection", "gitlab-connection"):
         assert results[name]["texts"]["Login"] is False and results[name]["texts"]["Port"] is False, name
+
+
+def test_the_approval_page_shows_what_is_about_to_be_published(ui_stack):
+    """The review step of the approval example, waiting in the UI's Required Actions."""
+    from urllib.parse import quote
+
+    from tests.e2e.rest import Rest
+    from tests.e2e.test_approval import DAG_ID, TASK, answer, wait_for_question
+
+    ui_stack.wait_for_dags(DAG_ID)
+    rest = Rest(ui_stack.client())
+    run_id = rest.trigger(DAG_ID, {"project_slug": "browser-gate", "target": "zip"})
+    question = wait_for_question(rest, ui_stack, run_id)
+    texts = ["About to publish", question.subject, "Approve", "Reject"]
+    page = f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{TASK}/required_actions"
+    shown = run_ui(ui_stack, [{"name": "approval-page", "steps": [
+        {"goto": page},
+        *({"waitText": text, "contains": True} for text in texts),
+        {"sleep": 600},
+        {"screenshot": "approval-page.png", "fullPage": True},
+        {"goto": "/required_actions"},
+        {"waitText": question.subject, "contains": True},
+        {"sleep": 400},
+        {"screenshot": "required-actions-list.png"},
+    ]}])["approval-page"]
+    missing = [text for text in texts if not shown["texts"].get(text)]
+    assert not missing, f"not shown on the approval page: {missing}"
+    answer(rest, run_id, "Reject", "seen in the browser test")  # leave no run waiting
+    assert rest.wait(DAG_ID, run_id, timeout=120).states()["publish"] == "skipped"

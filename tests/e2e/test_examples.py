@@ -1,4 +1,4 @@
-"""The example DAGs of dags/ (sequential, parallel, conditional) in a CeleryExecutor deployment.
+"""The example DAGs of dags/ (sequential, parallel, conditional, agents) in a CeleryExecutor deployment.
 
 Each is triggered through the REST API with a conf validated by its Params, against the local
 HishamOS stand-in and the local git smart-HTTP server running in this test process, so the test
@@ -9,7 +9,6 @@ archive, the HishamOS records, and, in the browser, the Repository extra link.
 from __future__ import annotations
 
 import secrets
-import shutil
 import subprocess
 import tarfile
 import zipfile
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.e2e.conftest import start_stack
+from tests.e2e.conftest import running_stack
 from tests.e2e.examples import PATTERNS, collect_results, conf_for, find_example, local_git_settings
 from tests.e2e.rest import Rest, RunResult, overlap_seconds
 
@@ -46,35 +45,35 @@ def example_stack(services):
     hishamos = services["hishamos"]
     env = {"AIRFLOW_CONN_HISHAMOS_DEFAULT": hishamos.connection_json("password")}
     env.update(local_git_settings(services["git"].repo_url("unused"), services["token"], "unused")[0])
-    stack, home = start_stack("CeleryExecutor", admin_password=PASSWORD, extra_env=env)
-    try:
+    with running_stack("CeleryExecutor", admin_password=PASSWORD, extra_env=env) as stack:
         yield stack
-    finally:
-        stack.stop()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def example_runs(example_stack, services) -> dict[str, tuple[RunResult, dict, Rest]]:
-    """Every example triggered at once over REST; their results once all have finished."""
+    """The examples triggered over REST, the pattern examples at once, then the agents example
+    (so its mapped tasks do not take the worker slots the parallel example's overlap needs);
+    their results once all have finished."""
     rest = Rest(example_stack.client())
     dags = [d for d in rest_dags(example_stack) if d["bundle_name"] == "dags-folder"]
     by_example = {name: find_example(dags, name) for name in EXAMPLES}
     missing = [name for name, found in by_example.items() if len(found) != 1]
     assert not missing, f"expected one example DAG tagged with each pattern, got {by_example}"
     hishamos, git = services["hishamos"], services["git"]
-    triggered = {}
-    for name, (dag,) in by_example.items():
-        details = example_stack_details(example_stack, dag["dag_id"])
-        _, git_params = local_git_settings(git.repo_url(f"example-{name}"), services["token"], f"example-{name}")
-        overrides = {**git_params, "archive_dir": str(example_stack.home / "archives" / name),
-                     "hishamos_project": hishamos.state.demo_project_id, "user_id": hishamos.state.user.id}
-        conf = conf_for(details.get("params") or {}, overrides)
-        triggered[name] = (dag["dag_id"], rest.trigger(dag["dag_id"], conf), conf)
     results = {}
-    for name, (dag_id, run_id, conf) in triggered.items():
-        result = rest.wait(dag_id, run_id, timeout=300)
-        results[name] = (result, conf, rest)
+    for wave in ([n for n in EXAMPLES if n != "agents"], ["agents"]):
+        triggered = {}
+        for name in wave:
+            (dag,) = by_example[name]
+            details = example_stack_details(example_stack, dag["dag_id"])
+            _, git_params = local_git_settings(git.repo_url(f"example-{name}"), services["token"], f"example-{name}")
+            overrides = {**git_params, "archive_dir": str(example_stack.home / "archives" / name),
+                         "hishamos_project": hishamos.state.demo_project_id, "user_id": hishamos.state.user.id}
+            conf = conf_for(details.get("params") or {}, overrides)
+            triggered[name] = (dag["dag_id"], rest.trigger(dag["dag_id"], conf), conf)
+        for name, (dag_id, run_id, conf) in triggered.items():
+            result = rest.wait(dag_id, run_id, timeout=300)
+            results[name] = (result, conf, rest)
     return results
 
 
@@ -134,6 +133,28 @@ def test_example_runs_green_and_produces_a_project_a_commit_or_archive_and_recor
         assert hishamos.state.stories, "the sequential example creates stories in HishamOS"
     if name == "conditional":
         assert "skipped" in result.states().values(), "one branch of the conditional example must be skipped"
+
+
+def test_agents_example_files_a_story_per_requirement_and_pushes_the_coding_agents_files(example_runs, services, tmp_path):
+    """Requirements agent -> one story per requirement (mapped api_call) -> coding agent -> files -> commit."""
+    result, conf, rest = example_runs["agents"]
+    assert result.state == "success", result.states()
+    tis = rest.task_instances.get_mapped_task_instances(result.dag_id, result.run_id, "create_story").task_instances
+    requirements = rest.xcom(result, "requirements")["requirements"]
+    assert len(requirements) == 3 and sorted(ti.map_index for ti in tis) == [0, 1, 2]
+    assert {str(getattr(ti.state, "value", ti.state)) for ti in tis} == {"success"}
+    hishamos, git = services["hishamos"], services["git"]
+    stories = [hishamos.state.stories[s["id"]] for s in rest.xcom(result, "stories")]
+    assert [s["title"] for s in stories] == [r["title"] for r in requirements]
+    assert {s["project"] for s in stories} == {conf["hishamos_project"]}
+    generated = Path(rest.xcom(result, "generate")["output_dir"])
+    files = sorted(str(p.relative_to(generated)) for p in generated.rglob("*") if p.is_file())
+    assert "README.md" in files and any(f.startswith("src/") and f.endswith(".py") for f in files), files
+    sha = rest.xcom(result, "publish")["commit_sha"]
+    assert git.head("example-agents") == sha
+    clone = tmp_path / "agents-clone"
+    subprocess.run(["git", "clone", "-q", str(git.root / "example-agents.git"), str(clone)], check=True)
+    assert sorted(str(p.relative_to(clone)) for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts) == files
 
 
 def test_parallel_example_steps_overlap_in_time(example_runs):

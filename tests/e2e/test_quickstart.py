@@ -138,3 +138,23 @@ def test_quickstart_against_a_real_hishamos_asks_for_the_params_it_cannot_fill(t
     assert "--conf" in output and "hishamos_project" in output.splitlines()[-1]
     assert_all_stopped(output)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_quickstart_runs_the_agents_example(tmp_path):
+    """``--dag agents``: requirements agent -> a story per requirement -> coding agent -> pushed files."""
+    tmp_path = tmp_path / "hisham-quickstart-test"
+    proc, output = run_quickstart(tmp_path, "--dag", "agents")
+    assert proc.returncode == 0, output[-4000:]
+    assert "triggered hishamos_agents_to_repository through the REST API" in output
+    assert re.search(r"create_story\s+success", output), output[-4000:]
+    output_dir = re.search(r"generate\.output_dir: (\S+)", output)
+    assert output_dir, output[-4000:]
+    generated = Path(output_dir.group(1))
+    pushed = re.search(r"pushed repository: http://127\.0\.0\.1:\d+/\S+\.git at commit ([0-9a-f]{40})", output)
+    assert pushed, output[-4000:]
+    clone = tmp_path / "home" / "pushed-repository"
+    files = sorted(str(p.relative_to(generated)) for p in generated.rglob("*") if p.is_file())
+    assert any(f.startswith("src/") for f in files), files
+    assert sorted(str(p.relative_to(clone)) for p in clone.rglob("*") if p.is_file() and ".git" not in p.parts) == files
+    assert_all_stopped(output)
+    shutil.rmtree(tmp_path, ignore_errors=True)

@@ -213,3 +213,42 @@ req >> last
     assert len({r["context"][MARKER_FIELD] for r in runs}) == 3
     assert _ti(dr, "last").state == TaskInstanceState.FAILED
     assert f"already spent cost {3 * cost:.6f} and {3 * tokens} tokens over 3 agent step(s)" in _output(capfd)
+
+
+def test_the_runs_conf_maps_agents_below_the_tasks_mapping_and_above_the_connections(hishamos, hishamos_conn, capfd):
+    """Precedence: task ``agents`` > ``dag_run.conf["agents"]`` > connection extra ``agents``."""
+    hishamos_conn("password", agents={"Helper": "legal-agent", "Writer": "hr-agent"})
+    qa_id = hishamos.state.agent_by_slug("qa-testing-agent")["id"]
+    body = f"""
+fixed = HishamOSAgentOperator(task_id="fixed", agent="Helper", agents={{"Helper": "qa-testing-agent"}}, prompt="p")
+by_conf = HishamOSAgentOperator(task_id="by_conf", agent="Helper", prompt="p")
+by_conn = HishamOSAgentOperator(task_id="by_conn", agent="Writer", prompt="p")
+by_id = HishamOSAgentOperator(task_id="by_id", agent="{qa_id}", prompt="p")
+"""
+    dr = _run("agent_conf_mapping", body, conf={"agents": {"Helper": "ux-designer", qa_id: "coding-agent"}})
+    assert dr.state == DagRunState.SUCCESS
+    assert xcom(dr, "fixed")["agent"] == "qa-testing-agent"   # the task's own mapping wins
+    assert xcom(dr, "by_conf")["agent"] == "ux-designer"      # the run's conf over the connection
+    assert xcom(dr, "by_conn")["agent"] == "hr-agent"         # the connection fills the rest
+    assert xcom(dr, "by_id")["agent"] == "qa-testing-agent"   # an id (a definition's resolved agent) is final
+    clear_agent_cache()
+    paid = len(hishamos.requests_to("POST", EXECUTE_PATH))
+    dr = _run("agent_conf_mapping_bad", body, conf={"agents": {"Helper": ["not", "a", "string"]}})
+    assert dr.state == DagRunState.FAILED
+    assert "dag_run.conf['agents']: target" in _output(capfd)
+    # refused before any agent ran, but for the step naming an id (the conf does not apply to it)
+    assert len(hishamos.requests_to("POST", EXECUTE_PATH)) == paid + 1
+
+
+def test_a_definitions_resolver_uses_the_runs_conf_mapping(hishamos, hishamos_conn):
+    """``resolve_agents`` (the first task of a HishamOS definition) reads ``dag_run.conf["agents"]``."""
+    from types import SimpleNamespace
+
+    from airflow_provider_hisham.workflow.hishamos_definition import resolve_agents as first_task
+
+    hishamos_conn("password")
+    run = SimpleNamespace(conf={"agents": {"QA Agent": "qa-testing-agent", "Architect Agent": "nobody"}})
+    got = first_task(["QA Agent", "Architect Agent"], {"Architect Agent": "coding-agent"}, dag_run=run)
+    assert got["QA Agent"]["agent_id"] == "qa-testing-agent" and got["Architect Agent"]["agent_id"] == "coding-agent"
+    with pytest.raises(AgentNotFoundError, match="'QA Agent'"):
+        first_task(["QA Agent"], {}, dag_run=SimpleNamespace(conf={}))

@@ -75,7 +75,7 @@ def test_hostile_definition(case, tmp_path):
         if "literal_agent" in case.extra:  # the name is a string constant of the subscript
             template = tasks["a"]["agent"]
             name = case.extra["literal_agent"]
-            rendered = SandboxedEnvironment().from_string(template).render(steps={"resolve_agents": {"output": {name: {"name": "N"}}}})
+            rendered = SandboxedEnvironment().from_string(template).render(steps={"resolve_agents": {"output": {name: {"id": "N"}}}})
             assert template.count("{{") == 1 and rendered == "N"  # one expression: the name is only its key
             assert tasks["resolve_agents"]["agents"] == [case.extra["literal_agent"]]
         if "tasks" in case.extra:

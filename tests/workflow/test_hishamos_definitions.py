@@ -309,6 +309,22 @@ def test_loop_maps_over_the_list():
     assert [r["inputs"]["feature"] for r in xcom(dr, "done")["inputs"]["all"]] == ["login", "logout"]
 
 
+def test_a_loop_body_may_be_a_provider_step_mapped_over_the_items():
+    steps = [
+        agent("plan", inputs={"answer": {"items": [{"title": "a"}, {"title": "b"}]}}),
+        {"id": "each", "agent": "Coding Agent", "step_type": "loop",
+         "loop": {"type": "for", "over": "{{steps.plan.output.items}}", "variable": "req",
+                  "steps": [{"id": "file", "type": "api_call", "config": {"action": "create_story", "data": {"title": "{{req.title}}"}}}]}},
+    ]
+    plan = compile_text(yaml.safe_dump(definition("Loop Provider", steps)))
+    task = plan.tasks["file"]
+    assert task.step_type == "api_call" and task.options["expand_over"] == "each__items"
+    assert "['title']" in task.config["data"]["title"] and "ti.map_index" in task.config["data"]["title"]
+    bad = [steps[0], {**steps[1], "loop": {**steps[1]["loop"], "steps": [{"id": "file", "type": "api_call", "config": {"action": 3}}]}}]
+    with pytest.raises(HishamOSDefinitionError, match=r"steps\[1\]\.loop\.steps\[0\]\.config\.action"):
+        compile_text(yaml.safe_dump(definition("Loop Provider", bad)))
+
+
 def test_a_while_loop_is_refused():
     steps = [{"id": "w", "agent": "A", "step_type": "loop", "loop": {"type": "while", "condition": "true"}}]
     with pytest.raises(HishamOSDefinitionError, match=r"field 'steps\[0\].loop.type': only 'for' loops"):

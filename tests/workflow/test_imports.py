@@ -39,6 +39,6 @@ def test_the_plain_workflow_layer_imports_no_airflow_and_building_imports_no_git
     assert sorted(got["dags"]) == [
         "hisham_code_tests_docs", "hisham_export_by_choice", "hisham_review_before_publish",
         "hisham_review_then_pull_request",
-        "hisham_story_to_repository", "hishamos_feature_to_archive",
+        "hisham_story_to_repository", "hishamos_agents_to_repository", "hishamos_feature_to_archive",
     ], got["errors"]
     assert got["git_modules"] == []  # built without GitPython, python-gitlab or PyGithub
