@@ -142,4 +142,7 @@ def step_records(step: str, who: Who, result: Any, duration_ms: float) -> list[t
         if result.get("repository_export_id"):
             out.append(("record_registered", "RepositoryExport", result["repository_export_id"],
                         {"url": result.get("url"), "archive_path": result.get("archive_path")}))
+    if step == "pull_request" and result.get("request_url") and result.get("status") in ("opened", "updated"):
+        out.append(("request_opened", f"pull/merge request {result['status']}", result["request_url"],
+                    {"branch": result.get("head_branch"), "commit": result.get("commit_sha")}))
     return out

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 PREFIX = "hisham"
-STEP_TYPES = ("api_call", "file_generation", "repo_creation", "agent", "approval", "combine")
+STEP_TYPES = ("api_call", "file_generation", "repo_creation", "pull_request", "agent", "approval", "combine", "retention")
 #: A path segment that is an object id: a UUID, a number, or a long hex/marker string.
 _ID = re.compile(r"^(?:[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}|\d+|"
                  r"[0-9a-fA-F]{16,}|af1-[0-9a-f]+)$")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.links.repository import RepositoryLink
 from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 TARGETS = ("github", "gitlab", "git")
 
 
-class PullRequestOperator(BaseOperator):
+class PullRequestOperator(Observed, BaseOperator):
     """Commit ``source_dir`` on top of an existing repository's base branch, on a branch named after
     the run, and open (or update) one pull request (GitHub) or merge request (GitLab) for it.
 
@@ -55,6 +56,7 @@ class PullRequestOperator(BaseOperator):
         is true.
     """
 
+    hisham_step = "pull_request"
     template_fields: Sequence[str] = (
         "source_dir", "target", "repository_name", "namespace", "git_url", "base_branch", "head_branch", "subdir",
         "title", "body", "story_id", "story_url", "reviewers", "labels", "commit_message",
@@ -138,6 +140,7 @@ class PullRequestOperator(BaseOperator):
         return check_spec(RequestSpec(title.strip(), "\n\n".join(lines), bool(self.draft),
                                       names(self.reviewers), names(self.labels)))
 
+    @observed
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.export.git import discard_git_dir
         from airflow_provider_hisham.export.pull_request import branch_for_run, check_subdir, commit_on_base, \

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham.operators.observed import Observed, observed
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -23,7 +25,7 @@ class RetentionError(RuntimeError):
     were kept, and a retry (or the next run) retires them."""
 
 
-class HishamRetentionOperator(BaseOperator):
+class HishamRetentionOperator(Observed, BaseOperator):
     """Apply the retention policy to the storage location, this worker's local root and archives.
 
     :param retention_days: keep versions published within this many days (default ``[hisham]
@@ -40,6 +42,7 @@ class HishamRetentionOperator(BaseOperator):
     :param dry_run: report what would be removed, remove nothing.
     """
 
+    hisham_step = "retention"
     ui_color = "#efe4d2"
 
     def __init__(self, *, retention_days: float | None = None, keep_last: int | None = None,
@@ -54,6 +57,7 @@ class HishamRetentionOperator(BaseOperator):
         self.hishamos_conn_id, self.hishamos_user_id = hishamos_conn_id, hishamos_user_id
         self.dry_run = dry_run
 
+    @observed
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.operators.file_generation import _conf_get, output_root_from_config
         from airflow_provider_hisham.storage.objectstorage import is_running_via, policy_from_config, store_from_config
