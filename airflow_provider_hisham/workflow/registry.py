@@ -150,6 +150,8 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "strict_hishamos_records": _BOOL,
                 "generated_project_id": _STR_T,
                 "settings": templated(SETTINGS_SCHEMA),
+                "source_storage_url": _STR_T,
+                "source_manifest_sha256": _STR_T,
             },
             required=["source_dir"],
         ),
