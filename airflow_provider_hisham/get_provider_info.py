@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_hisham.links.repository.RepositoryLink"],
+        "secrets-backends": ["airflow_provider_hisham.secrets_backend.FernetSecretsBackend"],
         "config": {
             "hisham": {
                 "description": "Options for the HishamOS provider.",

@@ -1,7 +1,7 @@
 """GitLab hook on python-gitlab: projects and branches for repository export.
 
 Connection ``gitlab``: host = GitLab URL (gitlab.com or self-managed), password = access token
-(may be a ``fernet:`` value), extra ``token_type`` (``private`` for personal/group/project access
+(encrypted values: ``FernetSecretsBackend``), extra ``token_type`` (``private`` for personal/group/project access
 tokens, ``oauth`` for OAuth2 tokens), ``namespace`` (default group path), ``verify_ssl`` and
 ``git_host`` (URL of the git host when it is not the GitLab URL's: the only origin the token is
 pushed to).
@@ -21,7 +21,7 @@ from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
 from airflow_provider_hisham.export.remote import RemoteRepository
 from airflow_provider_hisham.export.urls import Origin, connection_origin
-from airflow_provider_hisham.secrets import decrypt_secret
+from airflow_provider_hisham.secrets import require_plain
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class GitLabHook(BaseHook):
 
         conn = self.get_connection(self.gitlab_conn_id)
         extra = conn.extra_dejson or {}
-        token = decrypt_secret(conn.password)
+        token = require_plain(conn.password, "password", f"connection {self.gitlab_conn_id!r}")
         if not token:
             raise ValueError(f"GitLab connection {self.gitlab_conn_id!r} has no access token (password)")
         mask_secret(token)

@@ -73,16 +73,13 @@ def test_bad_token_and_oauth(gitlab_api, monkeypatch):
     assert GitLabHook("gl_oauth").test_connection()[0]
 
 
-def test_fernet_token(gitlab_api, monkeypatch):
+def test_an_undecrypted_fernet_token_is_refused(gitlab_api, monkeypatch):
     from cryptography.fernet import Fernet
 
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
     monkeypatch.setenv("AIRFLOW_CONN_GL_ENC", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
-                                                          "password": encrypt_secret(TOKEN, key)}))
-    hook = GitLabHook("gl_enc")
-    assert hook.test_connection()[0]
-    assert hook.push_credentials().token == TOKEN
+                                                          "password": encrypt_secret(TOKEN, Fernet.generate_key().decode())}))
+    with pytest.raises(ValueError, match="connection 'gl_enc': field 'password' is an encrypted fernet: value"):
+        GitLabHook("gl_enc").get_conn()
 
 
 def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
