@@ -21,6 +21,7 @@ from airflow_provider_hisham.export.errors import NameTakenError
 from airflow_provider_hisham.export.git import GitCredentials
 from airflow_provider_hisham.export.remote import RemoteRepository
 from airflow_provider_hisham.export.urls import Origin, connection_origin
+from airflow_provider_hisham.booleans import parse_bool
 from airflow_provider_hisham.secrets import require_plain
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,8 @@ class GitLabHook(BaseHook):
         if token_type not in ("private", "oauth"):
             raise ValueError(f"GitLab connection {self.gitlab_conn_id!r}: token_type must be 'private' or 'oauth'")
         auth = {"oauth_token": token} if token_type == "oauth" else {"private_token": token}
-        verify = extra.get("verify_ssl", True)
-        if isinstance(verify, str):
-            verify = verify.lower() not in ("false", "0", "no")
+        verify = parse_bool(extra.get("verify_ssl"), f"GitLab connection {self.gitlab_conn_id!r}: field 'verify_ssl'",
+                            default=True)
         self._token = token
         self._git_origin = connection_origin(extra.get("git_host") or url, conn_id=self.gitlab_conn_id)
         self.namespace = extra.get("namespace") or None

@@ -90,3 +90,17 @@ def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
         {"conn_type": "gitlab", "host": "https://gitlab.example.com", "password": TOKEN,
          "extra": {"git_host": "http://git.internal:8080"}}))
     assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "http://git.internal:8080"
+
+
+@pytest.mark.parametrize("value, verify", [("off", False), ("yes", True), (False, False)])
+def test_verify_ssl_uses_the_one_boolean_parser(monkeypatch, value, verify):
+    monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
+                                                             "password": TOKEN, "extra": {"verify_ssl": value}}))
+    assert GitLabHook("gl_verify").get_conn().ssl_verify is verify
+
+
+def test_an_unknown_verify_ssl_is_refused(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
+                                                             "password": TOKEN, "extra": {"verify_ssl": "offf"}}))
+    with pytest.raises(ValueError, match="GitLab connection 'gl_verify': field 'verify_ssl': expected a boolean"):
+        GitLabHook("gl_verify").get_conn()
