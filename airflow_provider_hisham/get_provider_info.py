@@ -1,13 +1,16 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Kept as a plain dict (no imports) so that Airflow can build connection forms and list hooks
-without importing any hook module: in Airflow 3.2+ the UI's connection forms come from the
-``conn-fields`` and ``ui-field-behaviour`` entries below.
+Kept as a plain dict (importing only the ``[hisham]`` option list, which loads nothing else) so
+that Airflow can build connection forms and list hooks without importing any hook module: in
+Airflow 3.2+ the UI's connection forms come from the ``conn-fields`` and ``ui-field-behaviour``
+entries below.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from airflow_provider_hisham.config import provider_config
 
 _STR = {"type": ["string", "null"]}
 _SECRET = {"type": ["string", "null"], "format": "password"}
@@ -44,58 +47,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "extra-links": ["airflow_provider_hisham.links.repository.RepositoryLink"],
         "secrets-backends": ["airflow_provider_hisham.secrets_backend.FernetSecretsBackend"],
-        "config": {
-            "hisham": {
-                "description": "Options for the HishamOS provider.",
-                "options": {
-                    "generated_projects_root": {
-                        "description": "Folder under which file_generation writes "
-                        "generated-projects/{project_id}/. Empty means $AIRFLOW_HOME/generated-projects.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/generated-projects",
-                        "default": "",
-                    },
-                    "templates_dir": {
-                        "description": "Folders (os.pathsep-separated) searched for file_generation template "
-                        "names before $AIRFLOW_HOME/include/templates and the provider's own airflow_provider_hisham/templates.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/include/templates",
-                        "default": "",
-                    },
-                    "max_file_bytes": {
-                        "description": "Largest single generated file, in bytes.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "10485760",
-                        "default": "10485760",
-                    },
-                    "max_files": {
-                        "description": "Most files one generation may write.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "50000",
-                        "default": "50000",
-                    },
-                    "max_project_bytes": {
-                        "description": "Largest total size of one generated project, in bytes.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "536870912",
-                        "default": "536870912",
-                    },
-                    "workflow_plan_cache_dir": {
-                        "description": "Where the DAG factory caches validated workflow configs (keyed by "
-                        "their content). Empty means $AIRFLOW_HOME/cache/hisham-workflow-plans.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/cache/hisham-workflow-plans",
-                        "default": "",
-                    },
-                },
-            }
-        },
+        "config": provider_config(),
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_hisham.hooks.hishamos.HishamOSHook",
