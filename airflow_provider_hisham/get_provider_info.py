@@ -12,6 +12,8 @@ from typing import Any
 
 from airflow_provider_hisham.config import provider_config
 
+#: The provider's documentation (its README, the package's long description).
+DOCS_URL = "https://pypi.org/project/airflow-provider-hisham/"
 _STR = {"type": ["string", "null"]}
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
@@ -25,13 +27,14 @@ def get_provider_info() -> dict[str, Any]:
         "to GitHub, GitLab, any git remote or archives.",
         "versions": ["0.1.0"],
         "integrations": [
-            {"integration-name": "HishamOS", "external-doc-url": "https://github.com/", "tags": ["software"]},
+            {"integration-name": "HishamOS", "external-doc-url": DOCS_URL, "tags": ["software"]},
+            {"integration-name": "GitHub", "external-doc-url": "https://docs.github.com/en/rest", "tags": ["software"]},
             {"integration-name": "GitLab", "external-doc-url": "https://docs.gitlab.com/api/", "tags": ["software"]},
         ],
         "hooks": [
             {"integration-name": "HishamOS", "python-modules": ["airflow_provider_hisham.hooks.hishamos"]},
             {"integration-name": "GitLab", "python-modules": ["airflow_provider_hisham.hooks.gitlab"]},
-            {"integration-name": "HishamOS", "python-modules": ["airflow_provider_hisham.hooks.github"]},
+            {"integration-name": "GitHub", "python-modules": ["airflow_provider_hisham.hooks.github"]},
         ],
         "operators": [
             {
@@ -42,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hisham.operators.file_generation",
                     "airflow_provider_hisham.operators.repo_creation",
                     "airflow_provider_hisham.operators.approval",
+                    "airflow_provider_hisham.operators.combine_projects",
                 ],
             }
         ],
