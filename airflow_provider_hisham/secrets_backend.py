@@ -65,11 +65,7 @@ class FernetSecretsBackend(BaseSecretsBackend):
     # -- lookups -----------------------------------------------------------------------------
     def get_conn_value(self, conn_id: str, team_name: str | None = None) -> str | None:
         """The connection's serialized value (URI or JSON) as written, before decryption."""
-        value = self._from_file(self.connections_file_path, conn_id, "connections")
-        if value is None and self.environment:
-            if team_name:
-                value = os.environ.get(f"{CONN_ENV_PREFIX}_{team_name.upper()}___{conn_id.upper()}")
-            value = value or os.environ.get(CONN_ENV_PREFIX + conn_id.upper())
+        value = self._lookup(self.connections_file_path, "connections", CONN_ENV_PREFIX, conn_id, team_name)
         if isinstance(value, dict):
             return json.dumps(value)
         if value is not None and not isinstance(value, str):
@@ -85,6 +81,7 @@ class FernetSecretsBackend(BaseSecretsBackend):
         try:
             conn = self.deserialize_connection(conn_id=conn_id, value=value)
             extra = conn.extra_dejson if conn.extra else {}
+            extra = extra if isinstance(extra, dict) else {}
         except (ValueError, TypeError) as exc:
             # the library's message may quote the value: name the connection and the error type only
             raise FernetBackendError(f"connection {conn_id!r}: cannot be parsed ({type(exc).__name__}); "
@@ -102,16 +99,22 @@ class FernetSecretsBackend(BaseSecretsBackend):
 
     def get_variable(self, key: str, team_name: str | None = None) -> str | None:
         """The variable's value, decrypted when it is a ``fernet:`` value."""
-        value = self._from_file(self.variables_file_path, key, "variables")
-        if value is None and self.environment:
-            if team_name:
-                value = os.environ.get(f"{VAR_ENV_PREFIX}_{team_name.upper()}___{key.upper()}")
-            value = value or os.environ.get(VAR_ENV_PREFIX + key.upper())
+        value = self._lookup(self.variables_file_path, "variables", VAR_ENV_PREFIX, key, team_name)
         if value is not None and not isinstance(value, str):
             value = json.dumps(value)
         return self._decrypt(value, f"variable {key!r}", "value")
 
     # -- helpers -----------------------------------------------------------------------------
+    def _lookup(self, path: str | None, what: str, prefix: str, key: str, team_name: str | None) -> Any:
+        """The file's entry, else (with ``environment``) the team's and then the global variable,
+        named as Airflow's own environment backend names them."""
+        value = self._from_file(path, key, what)
+        if value is None and self.environment:
+            if team_name:
+                value = os.environ.get(f"{prefix}_{team_name.upper()}___{key.upper()}")
+            value = value or os.environ.get(prefix + key.upper())
+        return value
+
     @staticmethod
     def _decrypt(value: str | None, where: str, field: str) -> str | None:
         if not is_encrypted(value):
