@@ -24,7 +24,6 @@ import requests
 from airflow.providers.http.hooks.http import HttpHook
 
 from airflow_provider_hisham.api.auth import AUTH_MODES, ApiKeyAuth, Auth, JwtSecretAuth, PasswordAuth
-from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.api.errors import (
     HishamOSAgentError,
     HishamOSAPIError,
@@ -47,6 +46,7 @@ from airflow_provider_hisham.api.idempotency import (
     with_marker_tag,
 )
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
+from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
 
 __all__ = [
