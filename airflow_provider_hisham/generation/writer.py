@@ -145,7 +145,10 @@ def write_plan(
     refusal = fork_refusal()
     if refusal is not None:
         log.info("writing %d files on one process: %s", len(files), refusal)
-        return _write_share(root, files, producer, limits, progress, 1)
+        records = _write_share(root, files, producer, limits, progress, 1)
+        if progress is not None:
+            progress(len(files))  # as the two-process path ends
+        return records
     mine, theirs = files[0::2], files[1::2]
     read_fd, write_fd = os.pipe()
     pid = os.fork()
