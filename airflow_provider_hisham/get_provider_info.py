@@ -1,14 +1,19 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Kept as a plain dict (no imports) so that Airflow can build connection forms and list hooks
-without importing any hook module: in Airflow 3.2+ the UI's connection forms come from the
-``conn-fields`` and ``ui-field-behaviour`` entries below.
+Kept as a plain dict (importing only the ``[hisham]`` option list, which loads nothing else) so
+that Airflow can build connection forms and list hooks without importing any hook module: in
+Airflow 3.2+ the UI's connection forms come from the ``conn-fields`` and ``ui-field-behaviour``
+entries below.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_hisham.config import provider_config
+
+#: The provider's documentation (its README, the package's long description).
+DOCS_URL = "https://pypi.org/project/airflow-provider-hisham/"
 _STR = {"type": ["string", "null"]}
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
@@ -22,13 +27,14 @@ def get_provider_info() -> dict[str, Any]:
         "to GitHub, GitLab, any git remote or archives.",
         "versions": ["0.1.0"],
         "integrations": [
-            {"integration-name": "HishamOS", "external-doc-url": "https://github.com/", "tags": ["software"]},
+            {"integration-name": "HishamOS", "external-doc-url": DOCS_URL, "tags": ["software"]},
+            {"integration-name": "GitHub", "external-doc-url": "https://docs.github.com/en/rest", "tags": ["software"]},
             {"integration-name": "GitLab", "external-doc-url": "https://docs.gitlab.com/api/", "tags": ["software"]},
         ],
         "hooks": [
             {"integration-name": "HishamOS", "python-modules": ["airflow_provider_hisham.hooks.hishamos"]},
             {"integration-name": "GitLab", "python-modules": ["airflow_provider_hisham.hooks.gitlab"]},
-            {"integration-name": "HishamOS", "python-modules": ["airflow_provider_hisham.hooks.github"]},
+            {"integration-name": "GitHub", "python-modules": ["airflow_provider_hisham.hooks.github"]},
         ],
         "operators": [
             {
@@ -41,101 +47,13 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_hisham.operators.approval",
                     "airflow_provider_hisham.operators.retention",
                     "airflow_provider_hisham.operators.pull_request",
+                    "airflow_provider_hisham.operators.combine_projects",
                 ],
             }
         ],
         "extra-links": ["airflow_provider_hisham.links.repository.RepositoryLink"],
-        "config": {
-            "hisham": {
-                "description": "Options for the HishamOS provider.",
-                "options": {
-                    "generated_projects_root": {
-                        "description": "Folder under which file_generation writes "
-                        "generated-projects/{project_id}/. Empty means $AIRFLOW_HOME/generated-projects.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/generated-projects",
-                        "default": "",
-                    },
-                    "templates_dir": {
-                        "description": "Folders (os.pathsep-separated) searched for file_generation template "
-                        "names before $AIRFLOW_HOME/include/templates and the provider's own airflow_provider_hisham/templates.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/include/templates",
-                        "default": "",
-                    },
-                    "max_file_bytes": {
-                        "description": "Largest single generated file, in bytes.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "10485760",
-                        "default": "10485760",
-                    },
-                    "max_files": {
-                        "description": "Most files one generation may write.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "50000",
-                        "default": "50000",
-                    },
-                    "max_project_bytes": {
-                        "description": "Largest total size of one generated project, in bytes.",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "536870912",
-                        "default": "536870912",
-                    },
-                    "storage_url": {
-                        "description": "Where generated projects and archives are published for other workers "
-                        "(an ObjectStoragePath URL: s3://bucket/prefix, gs://..., abfs://..., file://...). Empty "
-                        "means the local generated_projects_root itself: nothing is copied.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "s3://my-bucket/hisham",
-                        "default": "",
-                    },
-                    "storage_conn_id": {
-                        "description": "Connection whose credentials ObjectStoragePath uses for storage_url "
-                        "(e.g. an aws connection; its extra may set endpoint_url).",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "aws_default",
-                        "default": "",
-                    },
-                    "retention_days": {
-                        "description": "Keep published projects and archives this many days (0: rule off).",
-                        "version_added": "0.1.0",
-                        "type": "float",
-                        "example": "30",
-                        "default": "0",
-                    },
-                    "retention_keep_last": {
-                        "description": "Keep the newest N published versions of each project (0: rule off).",
-                        "version_added": "0.1.0",
-                        "type": "integer",
-                        "example": "3",
-                        "default": "0",
-                    },
-                    "retention_hishamos_conn_id": {
-                        "description": "HishamOS connection the retention DAG uses to mark removed projects' "
-                        "records archived (empty: records are left as they are).",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "hishamos_default",
-                        "default": "",
-                    },
-                    "workflow_plan_cache_dir": {
-                        "description": "Where the DAG factory caches validated workflow configs (keyed by "
-                        "their content). Empty means $AIRFLOW_HOME/cache/hisham-workflow-plans.",
-                        "version_added": "0.1.0",
-                        "type": "string",
-                        "example": "/opt/airflow/cache/hisham-workflow-plans",
-                        "default": "",
-                    },
-                },
-            }
-        },
+        "secrets-backends": ["airflow_provider_hisham.secrets_backend.FernetSecretsBackend"],
+        "config": provider_config(),
         "connection-types": [
             {
                 "hook-class-name": "airflow_provider_hisham.hooks.hishamos.HishamOSHook",

@@ -67,9 +67,9 @@ def strict_records(value: bool | None) -> bool:
     """``value``, or ``[hisham] strict_hishamos_records`` (default False) when None."""
     if value is not None:
         return bool(value)
-    from airflow.configuration import conf  # lazy: this module stays importable without Airflow
+    from airflow_provider_hisham.config import strict_hishamos_records
 
-    return conf.getboolean("hisham", "strict_hishamos_records", fallback=False)
+    return strict_hishamos_records()
 
 
 def tolerate_tier(what: str, strict: bool, action: Callable[[], T], logger: logging.Logger = log) -> T | None:

@@ -10,10 +10,12 @@ refuses control characters inside a value, naming the field, never the value.
 **Fernet values.**
 
 Connections in the metadata database are encrypted by Airflow itself; connections defined in
-environment variables (``AIRFLOW_CONN_*``) or secrets backends are not. For those, a password or
-token may be given as ``fernet:<token>``: it is decrypted with Airflow's Fernet key
+environment variables (``AIRFLOW_CONN_*``) or a secrets file are not. For those, a password or
+an extra value may be given as ``fernet:<token>``, encrypted with Airflow's Fernet key
 (``[core] fernet_key``; a comma-separated list is a MultiFernet, so keys can be rotated: the
-first key encrypts, any key decrypts). Any other value is returned unchanged.
+first key encrypts, any key decrypts). They are decrypted in one place, the secrets backend
+:class:`airflow_provider_hisham.secrets_backend.FernetSecretsBackend`, so every hook gets plain
+values; a ``fernet:`` value that reaches a hook undecrypted is refused (``require_plain``).
 
 Produce a value (reads the secret from stdin so it stays out of shell history)::
 
@@ -57,12 +59,13 @@ def clean_credential(value: Any, field: str, where: str = "") -> tuple[str | Non
     """``(value without surrounding whitespace, whether it had some)``.
 
     A trailing newline or space is a copy-paste accident that HTTP libraries print raw in their
-    header errors; a control character inside the value cannot be sent at all. The error names
-    the field (and ``where``, e.g. the connection), never the value.
+    header errors; a control character inside the value cannot be sent at all; a ``fernet:``
+    value was not decrypted (``require_plain``). The error names the field (and ``where``, e.g.
+    the connection), never the value.
     """
     if value is None:
         return None, False
-    text = str(value)
+    text = str(require_plain(value, field, where))
     stripped = text.strip()
     if _has_control(stripped):
         prefix = f"{where}: " if where else ""
@@ -182,6 +185,18 @@ def _fernet(keys: str | None):
 
 def is_encrypted(value: str | None) -> bool:
     return bool(value) and value.startswith(PREFIX)
+
+
+def require_plain(value: Any, field: str, where: str = "") -> Any:
+    """``value`` unchanged, unless it is a ``fernet:`` value: then nothing decrypted it on the way
+    to the hook, and sending it would only fail at the remote end. Refused with how to fix it."""
+    if isinstance(value, str) and is_encrypted(value.strip()):
+        prefix = f"{where}: " if where else ""
+        raise CredentialFormatError(
+            f"{prefix}field {field!r} is an encrypted fernet: value that was not decrypted; configure "
+            "[secrets] backend = airflow_provider_hisham.secrets_backend.FernetSecretsBackend "
+            "(or store the connection in Airflow's metadata database, which encrypts it itself)")
+    return value
 
 
 def decrypt_secret(value: str | None, keys: str | None = None) -> str | None:

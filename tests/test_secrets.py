@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -54,3 +55,26 @@ def test_cli_encrypts_from_stdin():
     bad = subprocess.run([sys.executable, "-m", "airflow_provider_hisham.secrets", "rotate"], input="plain",
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 1 and "rotate expects" in bad.stderr
+
+
+def test_an_undecrypted_value_is_refused_by_the_credential_readers():
+    from airflow_provider_hisham.secrets import CredentialFormatError, clean_credential, require_plain
+
+    value = encrypt_secret("tok-123", OLD)
+    assert require_plain("plain", "password") == "plain" and require_plain(None, "password") is None
+    with pytest.raises(CredentialFormatError, match="connection 'c': field 'api_key' is an encrypted fernet: value "
+                                                    "that was not decrypted; configure \\[secrets\\] backend = "
+                                                    "airflow_provider_hisham.secrets_backend.FernetSecretsBackend") as info:
+        clean_credential(f" {value}\n", "api_key", "connection 'c'")
+    assert value not in str(info.value)
+
+
+def test_the_hishamos_hook_refuses_an_undecrypted_password(hishamos, monkeypatch):
+    from airflow_provider_hisham.api.errors import HishamOSConfigError
+    from airflow_provider_hisham.hooks.hishamos import HishamOSHook
+
+    conn = hishamos.connection("password")
+    conn["password"] = encrypt_secret(conn["password"], OLD)
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_ENC", json.dumps(conn))
+    with pytest.raises(HishamOSConfigError, match="field 'password' is an encrypted fernet: value that was not decrypted"):
+        HishamOSHook("hishamos_enc").get_conn()

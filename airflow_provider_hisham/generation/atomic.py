@@ -14,39 +14,17 @@ lock by the next generation: the pending manifest is kept only if its inode is t
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
 import fcntl
 import os
 import shutil
 import tempfile
 
 from airflow_provider_hisham.generation.errors import GenerationError
+from airflow_provider_hisham.generation.linux import exchange as _exchange
 from airflow_provider_hisham.generation.paths import check_not_symlink
 
 STATE_DIR = ".hisham"
 MANIFEST_NAME = "manifest.json"
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-_libc = None
-
-
-def _exchange(a: str, b: str) -> bool:
-    """Atomically swap two paths; False when the kernel or libc cannot."""
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    fn = getattr(_libc, "renameat2", None)
-    if fn is None:
-        return False
-    rc = fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
-    if rc == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
-        return False
-    raise OSError(err, os.strerror(err), b)
 
 
 def state_dir(root: str, project_id: str) -> str:

@@ -3,10 +3,11 @@
 Most files of a project template are either static or only substitute variables. Compiling a
 Jinja template costs about a millisecond; a plain ``{{ name.attr }}`` substitution done here
 gives the same text in microseconds, so only files with real logic go through Jinja, and their
-compiled form is cached by *shape*: the token stream with its literal text taken out. Files
-that share their logic and differ only in literal text (common in generated trees: the same
-header, guards and loops around different code) compile once; their literal text is passed to
-the shared compiled template as data, giving the same output as compiling each file.
+compiled form is cached by *shape*: the parsed tree (Jinja's public ``parse``) with its literal
+text taken out. Files that share their logic and differ only in literal text (common in generated
+trees: the same header, guards and loops around different code) compile once; their literal text
+is passed to the shared compiled template as data, giving the same output as compiling each file.
+Only Jinja's public API is used (``parse``, ``jinja2.nodes``, ``from_string`` of a tree).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import OrderedDict
 from typing import Any
 
 import jinja2
+from jinja2 import nodes
 
 from airflow_provider_hisham.generation.errors import LimitExceededError, RenderError
 from airflow_provider_hisham.generation.limits import Limits
@@ -152,10 +154,8 @@ class Renderer:
                 if template is not None:
                     self._cache.move_to_end(key)
                     return template, literals
-            tokens = list(env._tokenize(text, None, None))
-            literals = [t.value for t in tokens if t.type == "data"]
-            shape = tuple(("data", "") if t.type == "data" else (t.type, t.value) for t in tokens)
-            template = self._cached(shape, lambda: self._compile_shape(tokens))
+            shape, literals, tree = self._parse_shape(text)
+            template = self._cached(shape, lambda: self._compile_shape(tree))
             if scanned is not None and scanned[0] not in self._scan_refused:
                 if scanned[1] == literals:
                     self._cached(scanned[0], lambda: template)
@@ -206,28 +206,25 @@ class Renderer:
             self._cache.popitem(last=False)
         return template
 
-    def _compile_shape(self, tokens: list) -> jinja2.Template:
-        """Parse ``tokens`` with each literal replaced by ``{{ DATA_NAME[i] }}`` and compile."""
-        from jinja2.lexer import Token, TokenStream
-        from jinja2.parser import Parser
+    def _parse_shape(self, text: str) -> tuple[tuple, list[str], nodes.Template]:
+        """(shape key, literal text, tree) through Jinja's public ``parse``: every literal text
+        node becomes ``{{ DATA_NAME[i] }}``, so texts that differ only in literal text share one
+        tree (its ``repr``, which holds no literal text, is the key) and one compiled template."""
+        tree = self.env.parse(text)
+        literals: list[str] = []
+        for output in list(tree.find_all(nodes.Output)):
+            for i, node in enumerate(output.nodes):
+                if isinstance(node, nodes.TemplateData):
+                    output.nodes[i] = nodes.Getitem(nodes.Name(DATA_NAME, "load", lineno=node.lineno),
+                                                    nodes.Const(len(literals), lineno=node.lineno), "load",
+                                                    lineno=node.lineno)
+                    literals.append(node.data)
+        tree.set_environment(self.env)
+        return ("tree", repr(tree)), literals, tree
 
-        rewritten: list[Token] = []
-        index = 0
-        for tok in tokens:
-            if tok.type != "data":
-                rewritten.append(tok)
-                continue
-            n = tok.lineno
-            rewritten += [
-                Token(n, "variable_begin", ""), Token(n, "name", DATA_NAME), Token(n, "lbracket", "["),
-                Token(n, "integer", index), Token(n, "rbracket", "]"), Token(n, "variable_end", ""),
-            ]
-            index += 1
-        env = self.env
-        parser = Parser(env, "", None, None)
-        parser.stream = TokenStream(iter(rewritten), None, None)
-        code = env.compile(parser.parse(), "<template>")
-        return env.template_class.from_code(env, code, env.make_globals(None), None)
+    def _compile_shape(self, tree: nodes.Template) -> jinja2.Template:
+        """Compile a shape's tree (``Environment.from_string`` takes a parsed template too)."""
+        return self.env.from_string(tree)
 
     @staticmethod
     def _substitute(text: str, context: dict[str, Any]) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import BaseLoader, TemplateNotFound
 from jinja2.loaders import split_template_path
 
+from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.generation.errors import (
     LimitExceededError,
     RenderError,
@@ -236,13 +237,10 @@ def _apply_overwrites(context: dict[str, Any], overwrite: dict[str, Any], nested
         elif isinstance(current, dict) and isinstance(value, dict):
             _apply_overwrites(current, value, nested=True)
         elif isinstance(current, bool) and isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in ("1", "true", "t", "yes", "y", "on"):
-                context[name] = True
-            elif lowered in ("0", "false", "f", "no", "n", "off"):
-                context[name] = False
-            else:
-                raise VariableError(name, f"{value!r} could not be converted to a boolean")
+            try:
+                context[name] = parse_bool(value, name)
+            except BooleanValueError as exc:
+                raise VariableError(name, exc.reason) from None
         else:
             context[name] = value
 

@@ -7,13 +7,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.generation.errors import TemplateSpecError, VariableError
 from airflow_provider_hisham.generation.safe_load import load_yaml, read_bytes_bounded
 
 MANIFEST_NAMES = ("template.yaml", "template.yml")
 _TYPES = {"str", "int", "float", "bool", "choice", "list", "dict"}
-_TRUE = {"1", "true", "yes", "y", "on"}
-_FALSE = {"0", "false", "no", "n", "off", ""}
 # Python's re backtracks: a pattern is accepted only when its worst case on a value of at most
 # MAX_PATTERN_VALUE characters stays small (no repetition inside repetition, no alternation under
 # repetition, no back-references, at most MAX_PATTERN_REPEATS repeated items).
@@ -223,8 +222,11 @@ def _coerce(var: Variable, value: Any) -> Any:
     if t == "bool":
         if isinstance(value, bool):
             return value
-        if isinstance(value, (int, str)) and str(value).strip().lower() in _TRUE | _FALSE:
-            return str(value).strip().lower() in _TRUE
+        if isinstance(value, (int, str)):
+            try:
+                return parse_bool(value, var.name, default=False)  # an empty form field is false
+            except BooleanValueError as exc:
+                raise VariableError(var.name, exc.reason) from None
         raise VariableError(var.name, f"expected a boolean, got {value!r}")
     if t == "int":
         if isinstance(value, bool):

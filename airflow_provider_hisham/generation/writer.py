@@ -1,14 +1,16 @@
 """Render planned files and write them with os-level calls, on up to two processes.
 
 A forked worker takes every other file of a large plan; compiled templates from before the
-fork are shared for free and results (size, sha256, type) come back through a pipe.
+fork are shared for free and results (size, sha256, type) come back through a pipe. It is
+forked only where :func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise
+one process writes everything.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import io
+import logging
 import os
 import pickle
 import signal
@@ -17,10 +19,12 @@ from dataclasses import dataclass
 
 from airflow_provider_hisham.generation.errors import GenerationError, LimitExceededError, RenderError
 from airflow_provider_hisham.generation.limits import Limits
+from airflow_provider_hisham.generation.linux import die_with_parent, fork_refusal
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
 from airflow_provider_hisham.generation.safe_load import read_bytes_bounded
 
+log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 FILE_MODE, EXEC_MODE, DIR_MODE = 0o640, 0o750, 0o750
@@ -122,13 +126,6 @@ def make_dirs(root: str, plan: Plan) -> list[str]:
     return ordered
 
 
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-
-
 def write_plan(
     root: str,
     plan: Plan,
@@ -145,6 +142,13 @@ def write_plan(
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     if workers < 2 or len(files) < PARALLEL_MIN_FILES:
         return _write_share(root, files, producer, limits, progress, 1)
+    refusal = fork_refusal()
+    if refusal is not None:
+        log.info("writing %d files on one process: %s", len(files), refusal)
+        records = _write_share(root, files, producer, limits, progress, 1)
+        if progress is not None:
+            progress(len(files))  # as the two-process path ends
+        return records
     mine, theirs = files[0::2], files[1::2]
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -152,7 +156,7 @@ def write_plan(
         status = 0
         try:
             os.close(read_fd)
-            _die_with_parent()
+            die_with_parent()
             try:
                 payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1)))
             except GenerationError as err:

@@ -1,7 +1,7 @@
 """GitHub hook for repository creation, on top of the github provider's ``GithubHook`` (PyGithub).
 
 Adds what export needs: create a repository for the token's user or an organisation, get one,
-create branch refs, the git push credentials, ``fernet:`` token values, and retries that follow
+create branch refs, the git push credentials, and retries that follow
 GitHub's documented rate-limit headers (primary: ``x-ratelimit-remaining: 0`` -> wait until
 ``x-ratelimit-reset``, bounded; secondary: ``retry-after``), 5xx and network errors with backoff.
 """
@@ -25,7 +25,7 @@ from airflow_provider_hisham.export.pull_request import ChangeRequest, RequestSp
 from airflow_provider_hisham.export.remote import RemoteRepository
 from airflow_provider_hisham.export.settings import RepositorySettings
 from airflow_provider_hisham.export.urls import Origin, connection_origin
-from airflow_provider_hisham.secrets import decrypt_secret
+from airflow_provider_hisham.secrets import require_plain
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class GitHubRepositoryHook(GithubHook):
     The token is pushed only to the git host of the API: github.com for api.github.com, the
     API's own host otherwise (GitHub Enterprise), or the connection extra ``git_host`` (a URL).
 
-    :param github_conn_id: the ``github`` connection; its password may be a ``fernet:`` value.
+    :param github_conn_id: the ``github`` connection (encrypted values: ``FernetSecretsBackend``).
     :param max_retries: retries for rate limits, 5xx and network errors.
     :param backoff_factor: exponential backoff base in seconds for 5xx and network errors.
     :param max_rate_limit_wait: longest wait for a rate-limit reset before giving up, in seconds.
@@ -77,11 +77,11 @@ class GitHubRepositoryHook(GithubHook):
         super().__init__(github_conn_id, **kwargs)
 
     def get_conn(self) -> Github:
-        """PyGithub client with a decrypted token and rate-limit aware retries."""
+        """PyGithub client with rate-limit aware retries."""
         if self.client is not None:
             return self.client
         conn = self.get_connection(self.github_conn_id)
-        token = decrypt_secret(conn.password)
+        token = require_plain(conn.password, "password", f"connection {self.github_conn_id!r}")
         if not token:
             return super().get_conn()  # GitHub App authentication, as the github provider does it
         mask_secret(token)

@@ -1,7 +1,7 @@
 """GitLab hook on python-gitlab: projects and branches for repository export.
 
 Connection ``gitlab``: host = GitLab URL (gitlab.com or self-managed), password = access token
-(may be a ``fernet:`` value), extra ``token_type`` (``private`` for personal/group/project access
+(encrypted values: ``FernetSecretsBackend``), extra ``token_type`` (``private`` for personal/group/project access
 tokens, ``oauth`` for OAuth2 tokens), ``namespace`` (default group path), ``verify_ssl`` and
 ``git_host`` (URL of the git host when it is not the GitLab URL's: the only origin the token is
 pushed to).
@@ -23,7 +23,8 @@ from airflow_provider_hisham.export.pull_request import ChangeRequest, RequestSp
 from airflow_provider_hisham.export.remote import RemoteRepository
 from airflow_provider_hisham.export.settings import RepositorySettings
 from airflow_provider_hisham.export.urls import Origin, connection_origin
-from airflow_provider_hisham.secrets import decrypt_secret
+from airflow_provider_hisham.booleans import parse_bool
+from airflow_provider_hisham.secrets import require_plain
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class GitLabHook(BaseHook):
 
         conn = self.get_connection(self.gitlab_conn_id)
         extra = conn.extra_dejson or {}
-        token = decrypt_secret(conn.password)
+        token = require_plain(conn.password, "password", f"connection {self.gitlab_conn_id!r}")
         if not token:
             raise ValueError(f"GitLab connection {self.gitlab_conn_id!r} has no access token (password)")
         mask_secret(token)
@@ -71,9 +72,8 @@ class GitLabHook(BaseHook):
         if token_type not in ("private", "oauth"):
             raise ValueError(f"GitLab connection {self.gitlab_conn_id!r}: token_type must be 'private' or 'oauth'")
         auth = {"oauth_token": token} if token_type == "oauth" else {"private_token": token}
-        verify = extra.get("verify_ssl", True)
-        if isinstance(verify, str):
-            verify = verify.lower() not in ("false", "0", "no")
+        verify = parse_bool(extra.get("verify_ssl"), f"GitLab connection {self.gitlab_conn_id!r}: field 'verify_ssl'",
+                            default=True)
         self._token = token
         self._git_origin = connection_origin(extra.get("git_host") or url, conn_id=self.gitlab_conn_id)
         self.namespace = extra.get("namespace") or None

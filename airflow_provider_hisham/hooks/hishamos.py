@@ -47,6 +47,7 @@ from airflow_provider_hisham.api.idempotency import (
 )
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
 from airflow_provider_hisham.observability import audit, events
+from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
 
 __all__ = [
@@ -110,14 +111,6 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
-def _to_bool(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
-
-
 class HishamOSHook(HttpHook):
     """Call the HishamOS REST API as a user.
 
@@ -160,6 +153,13 @@ class HishamOSHook(HttpHook):
                 return value
         return default
 
+    def _bool(self, extra: dict[str, Any], name: str, default: bool) -> bool:
+        try:
+            return parse_bool(self._field(extra, name), f"connection {self.hishamos_conn_id!r}: field {name!r}",
+                              default=default)
+        except BooleanValueError as exc:
+            raise HishamOSConfigError(str(exc)) from None
+
     def get_conn(self, headers: dict[str, Any] | None = None,
                  extra_options: dict[str, Any] | None = None) -> requests.Session:
         """The hook's one keep-alive session (built on first use).
@@ -177,7 +177,7 @@ class HishamOSHook(HttpHook):
                                           "number of seconds") from None
             self.merged_extra = {"timeout": timeout, "check_response": False, "allow_redirects": False}
             session = requests.Session()
-            session.verify = _to_bool(self._field(extra, "verify_ssl"), True)
+            session.verify = self._bool(extra, "verify_ssl", True)
             session.headers.update({"Accept": "application/json", "User-Agent": "airflow-provider-hisham"})
             self._resolve_environment_once(session)
             self._auth = self._build_auth(conn, extra)
@@ -190,7 +190,7 @@ class HishamOSHook(HttpHook):
         """The base URL, refused when it carries credentials (``https://TOKEN@host``: requests would
         send them as Basic auth, and every error would print them) or hands the host to DNS SRV."""
         where = f"connection {self.hishamos_conn_id!r}"
-        if _to_bool(extra.get("srv_lookup"), False):
+        if self._bool(extra, "srv_lookup", False):
             raise HishamOSConfigError(f"{where}: field 'srv_lookup' is not supported: credentials are sent only to "
                                       "the host named in the connection")
         host = conn.host or ""

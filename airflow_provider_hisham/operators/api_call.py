@@ -99,27 +99,16 @@ ACTIONS: dict[str, Callable[[HishamOSHook, dict[str, Any], str], Any]] = {
 }
 
 
-def _query_params(params: Any) -> dict[str, Any] | None:
-    """The task's own ``params`` as a plain dict (Airflow hands over a ParamsDict that also holds
-    the DAG's params, tagged with source "dag")."""
-    from airflow.sdk.definitions.param import ParamsDict
-
-    if isinstance(params, ParamsDict):
-        own = ParamsDict.filter_params_by_source(params, "task")
-        return {key: own.get_param(key).value for key in own} or None
-    return dict(params) if params else None
-
-
 class HishamOSApiCallOperator(Observed, BaseOperator):
     """Call the HishamOS API on behalf of a user and push the JSON result (or part of it) to XCom.
 
     :param hishamos_conn_id: connection of type ``hishamos``.
     :param action: a named action (see ``ACTIONS``), its arguments in ``data``; or None for a raw
-        call of ``method`` ``endpoint`` with ``data`` (JSON body) and ``params`` (query).
+        call of ``method`` ``endpoint`` with ``data`` (JSON body) and ``query``.
     :param user_id: HishamOS user to act as (auth mode ``jwt_secret``), e.g.
         ``"{{ dag_run.conf['user_id'] }}"``.
-    :param params: query parameters of a raw call. Airflow merges a task's ``params`` with the
-        DAG's params, so the query is taken from the task-level ones only and kept in ``query_params``.
+    :param query: query-string parameters of a raw call (templated). Named ``query``, not
+        ``params``: ``params`` keeps Airflow's meaning (the task's params, merged with the DAG's).
     :param response_check: ``fn(result) -> bool``; False fails the task.
     :param result_path: dotted path into the result for XCom (``"id"``, ``"results.0.number"``).
         Credentials never reach XCom: values under credential-named keys (``access``,
@@ -134,16 +123,16 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
 
     hisham_step = "api_call"
 
-    template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query_params", "user_id", "result_path")
-    template_fields_renderers = {"data": "json", "query_params": "json"}
+    template_fields: Sequence[str] = ("action", "method", "endpoint", "data", "query", "user_id", "result_path")
+    template_fields_renderers = {"data": "json", "query": "json"}
     ui_color = "#e8f1fb"
 
     def __init__(self, *, hishamos_conn_id: str = "hishamos_default", action: str | None = None,
                  method: str = "GET", endpoint: str | None = None, data: Any = None,
-                 params: dict[str, Any] | None = None, user_id: str | None = None,
+                 query: dict[str, Any] | None = None, user_id: str | None = None,
                  response_check: Callable[[Any], bool] | None = None, result_path: str | None = None,
                  idempotent: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(params=params, **kwargs)
+        super().__init__(**kwargs)
         if action is None and not endpoint:
             raise HishamOSConfigError(f"task {kwargs.get('task_id')!r}: give either action or endpoint")
         if action is not None and "{{" not in action and action not in ACTIONS:
@@ -154,7 +143,7 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
         self.method = method
         self.endpoint = endpoint
         self.data = data
-        self.query_params = _query_params(params)
+        self.query = query
         self.user_id = user_id
         self.response_check = response_check
         self.result_path = result_path
@@ -189,7 +178,9 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
                 raise HishamOSConfigError(f"action {self.action!r} takes its arguments as a dict in data")
             result = ACTIONS[self.action](hook, dict(self.data or {}), key)
         else:
-            result = hook.call(str(self.method), str(self.endpoint), self.data, self.query_params,
+            if self.query is not None and not isinstance(self.query, dict):
+                raise HishamOSConfigError(f"task {self.task_id}: query must be a dict of query-string parameters")
+            result = hook.call(str(self.method), str(self.endpoint), self.data, self.query or None,
                                idempotent=self.idempotent)
         if self.response_check is not None and not self.response_check(result):
             raise HishamOSResponseCheckError(f"task {self.task_id}: response_check rejected the result of "

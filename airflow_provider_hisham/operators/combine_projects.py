@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,9 @@ from airflow_provider_hisham.workflow.combine import PROJECT_ID, CombineError, m
 
 def generated_projects_root() -> Path:
     """``[hisham] generated_projects_root``, else ``$AIRFLOW_HOME/generated-projects``."""
-    from airflow.configuration import AIRFLOW_HOME, conf
+    from airflow_provider_hisham.config import generated_projects_root as configured
 
-    configured = conf.get("hisham", "generated_projects_root", fallback="")
-    return Path(configured or os.path.join(AIRFLOW_HOME, "generated-projects"))
+    return Path(configured())
 
 
 class CombineProjectsOperator(Observed, BaseOperator):

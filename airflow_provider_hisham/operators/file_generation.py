@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham import config
 from airflow_provider_hisham.generation import GenerationError, Limits, ProjectGenerator, shipped_templates_dir
 from airflow_provider_hisham.generation.safe_load import load_json
 from airflow_provider_hisham.operators.observed import Observed, observed
@@ -25,36 +26,17 @@ try:
 except ImportError:  # pragma: no cover - Airflow < 3.2
     from airflow.stats import Stats  # type: ignore[no-redef]
 
-SECTION = "hisham"
 PACKAGE_TEMPLATES = Path(shipped_templates_dir())
-
-
-def _conf_get(key: str, fallback: str = "") -> str:
-    from airflow.configuration import conf
-
-    return conf.get(SECTION, key, fallback=fallback) or fallback
-
-
-def output_root_from_config() -> str:
-    """``[hisham] generated_projects_root``; empty means ``$AIRFLOW_HOME/generated-projects``."""
-    root = _conf_get("generated_projects_root")
-    if not root:
-        from airflow.configuration import AIRFLOW_HOME
-
-        root = os.path.join(AIRFLOW_HOME, "generated-projects")
-    return os.path.abspath(os.path.expanduser(root))
+#: ``[hisham] generated_projects_root`` (kept here for importers; the reader is in ``config``).
+output_root_from_config = config.generated_projects_root
 
 
 def limits_from_config() -> Limits:
-    defaults = Limits()
-    values = {}
-    for name in ("max_file_bytes", "max_files", "max_project_bytes"):
-        raw = _conf_get(name, str(getattr(defaults, name)))
-        try:
-            values[name] = int(raw)
-        except ValueError:
-            raise GenerationError(f"[{SECTION}] {name} must be an integer, got {raw!r}") from None
-    return Limits(**values)
+    """``[hisham] max_file_bytes`` / ``max_files`` / ``max_project_bytes``."""
+    try:
+        return Limits(**{name: config.get_int(name) for name in ("max_file_bytes", "max_files", "max_project_bytes")})
+    except config.HishamConfigError as exc:
+        raise GenerationError(str(exc)) from None
 
 
 def templates_dirs_from_config(extra: str | None = None) -> list[str]:
@@ -69,7 +51,7 @@ def templates_dirs_from_config(extra: str | None = None) -> list[str]:
     candidates: list[str] = []
     if extra:
         candidates.append(extra)
-    candidates.extend(p for p in _conf_get("templates_dir").split(os.pathsep) if p)
+    candidates.extend(config.templates_dirs())
     candidates += [os.path.join(AIRFLOW_HOME, "include", "templates"), str(PACKAGE_TEMPLATES)]
     seen: list[str] = []
     for c in candidates:

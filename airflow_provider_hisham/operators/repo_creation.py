@@ -45,7 +45,7 @@ class RepoCreationOperator(Observed, BaseOperator):
         fragment in it; with ``git_conn_id``, on that connection's host, scheme and port.
     :param git_conn_id: connection whose password is the token for ``git_url`` (login: user name,
         default ``x-access-token``; host: the only origin the token is sent to, e.g.
-        ``https://git.example.com``); the password may be a ``fernet:`` value.
+        ``https://git.example.com``); encrypted values: ``FernetSecretsBackend``.
     :param allow_local_remote: let ``git_url`` be a local path or ``file://`` URL (off by default:
         a run's conf could otherwise rewrite any repository on the worker).
     :param on_conflict: ``fail``, ``reuse`` (push into an existing empty repository or one that
@@ -275,10 +275,10 @@ class RepoCreationOperator(Observed, BaseOperator):
 
         from airflow_provider_hisham.export.git import GitCredentials
         from airflow_provider_hisham.export.urls import connection_origin
-        from airflow_provider_hisham.secrets import decrypt_secret
+        from airflow_provider_hisham.secrets import require_plain
 
         conn = BaseHook.get_connection(self.git_conn_id)
-        token = decrypt_secret(conn.password)
+        token = require_plain(conn.password, "password", f"connection {self.git_conn_id!r}")
         if not token:
             raise ValueError(f"connection {self.git_conn_id!r} has no password (token) for git_url")
         self._mask(token)

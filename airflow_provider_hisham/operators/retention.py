@@ -59,14 +59,14 @@ class HishamRetentionOperator(Observed, BaseOperator):
 
     @observed
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_provider_hisham.operators.file_generation import _conf_get, output_root_from_config
+        from airflow_provider_hisham import config
         from airflow_provider_hisham.storage.objectstorage import is_running_via, policy_from_config, store_from_config
         from airflow_provider_hisham.storage.retention import apply_retention, archive_generated_project
 
         store = store_from_config(self.storage_url, self.storage_conn_id)
         policy = policy_from_config(self.retention_days, self.keep_last)
-        root = output_root_from_config()
-        conn_id = self.hishamos_conn_id or _conf_get("retention_hishamos_conn_id") or None
+        root = config.generated_projects_root()
+        conn_id = self.hishamos_conn_id or config.get("retention_hishamos_conn_id") or None
         archive_record = None
         if conn_id:
             from airflow_provider_hisham.hooks.hishamos import HishamOSHook

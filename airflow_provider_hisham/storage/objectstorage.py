@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from airflow_provider_hisham.generation.limits import Limits
-from airflow_provider_hisham.operators.file_generation import _conf_get, output_root_from_config
+from airflow_provider_hisham import config
 from airflow_provider_hisham.storage.retention import RetentionPolicy
 from airflow_provider_hisham.storage.store import Store
 
@@ -22,26 +22,28 @@ ACTIVE_RUN_STATES = ["queued", "running"]
 def store_from_config(storage_url: str | None = None, conn_id: str | None = None,
                       local_root: str | None = None) -> Store:
     """The configured storage location (operator arguments win over ``[hisham]``)."""
-    url = (storage_url if storage_url is not None else _conf_get("storage_url")).strip()
-    root = os.path.realpath(local_root or output_root_from_config())
+    url = (storage_url if storage_url is not None else config.get("storage_url")).strip()
+    root = os.path.realpath(local_root or config.generated_projects_root())
     if not url or url.rstrip("/") in (f"file://{root}", root):
         return Store.local(root)
     from airflow.sdk import ObjectStoragePath
 
-    path = ObjectStoragePath(url, conn_id=(conn_id or _conf_get("storage_conn_id") or None))
+    path = ObjectStoragePath(url, conn_id=(conn_id or config.get("storage_conn_id") or None))
     return Store.remote(path.fs, path.path, url.rstrip("/"))
 
 
 def policy_from_config(days: float | None = None, keep_last: int | None = None) -> RetentionPolicy:
     """``[hisham] retention_days`` / ``retention_keep_last`` unless given (0 or empty: that rule off)."""
     def number(name: str, given: Any, kind: type) -> Any:
-        raw = given if given is not None else (_conf_get(name) or "0")
         try:
-            return kind(raw) or None
-        except (TypeError, ValueError):
+            if given is None:
+                return (config.get_float(name) if kind is float else config.get_int(name)) or None
+            return kind(given) or None
+        except (TypeError, ValueError, config.HishamConfigError):
             from airflow_provider_hisham.storage.errors import StorageConfigError
 
-            raise StorageConfigError(f"[hisham] {name} must be a number, got {raw!r}") from None
+            raise StorageConfigError(f"[hisham] {name} must be a number, got {given!r}" if given is not None
+                                     else f"[hisham] {name} must be a number") from None
 
     return RetentionPolicy(days=number("retention_days", days, float),
                            keep_last=number("retention_keep_last", keep_last, int))
@@ -72,7 +74,7 @@ def fetch_for_task(storage_url: str | None, manifest_sha256: str | None, context
         return None
     store = store_from_config()
     ref = store.parse_ref(str(storage_url), str(manifest_sha256 or ""), limits=limits)
-    result = store.fetch(ref, output_root_from_config(), limits=limits, lease=run_lease(context))
+    result = store.fetch(ref, config.generated_projects_root(), limits=limits, lease=run_lease(context))
     return result.output_dir
 
 

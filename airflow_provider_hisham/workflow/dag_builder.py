@@ -250,10 +250,9 @@ def build_dag_from_plan(plan: WorkflowPlan, registry: StepTypeRegistry | None = 
 
 def default_cache_dir() -> Path:
     """``[hisham] workflow_plan_cache_dir``, else ``$AIRFLOW_HOME/cache/hisham-workflow-plans``."""
-    from airflow.configuration import AIRFLOW_HOME, conf
+    from airflow_provider_hisham.config import workflow_plan_cache_dir
 
-    configured = conf.get("hisham", "workflow_plan_cache_dir", fallback="")
-    return Path(configured) if configured else Path(AIRFLOW_HOME) / "cache" / "hisham-workflow-plans"
+    return workflow_plan_cache_dir()
 
 
 def load_plan(path: Path, name: str, registry: StepTypeRegistry, cache: PlanCache | None) -> WorkflowPlan:

@@ -15,6 +15,15 @@ Airflow clears an error whose file is not a ``.py`` file at its next bundle refr
 config is still broken, so a fixed config's error is gone after at most one refresh.
 
 Outside a DagBag (``python dags/hisham_workflows.py``, tests), errors are emitted as warnings.
+
+**Not a public seam.** Airflow 3.3 has no public way for a DAG file to report errors of other
+files: the importer layer (``airflow.dag_processing.importers``) exists but cannot be configured
+and is not part of Airflow's public interface (3.4 documents it, as experimental, with
+``[dag_processor] dag_importer_configs``). So finding the importer's result in the calling frames
+is confined to this module and done only on the Airflow series it was tested with
+(``TESTED_AIRFLOW``). On any other series, or when a DagBag is parsing but the result is not
+where 3.3 puts it, the errors are still reported (as warnings of the loader file, which the UI
+shows) and an error is logged saying why they are not import errors of their own files.
 """
 
 from __future__ import annotations
@@ -31,24 +40,50 @@ from airflow_provider_hisham.workflow.errors import WorkflowConfigError
 log = logging.getLogger(__name__)
 
 
+#: Airflow series (major, minor) whose dag processor this module was tested with.
+TESTED_AIRFLOW: tuple[tuple[int, int], ...] = ((3, 3),)
+
+
 class WorkflowConfigWarning(UserWarning):
     """An invalid workflow config found where no DagBag could record it as an import error."""
 
 
-def _find_import_result(loader_file: str) -> Any | None:
-    """The importer's result object for ``loader_file`` in the calling frames, if any."""
-    try:
-        from airflow.dag_processing.importers import DagImportResult
-    except ImportError:  # Airflow < 3.2: no importer layer
-        return None
+def airflow_series() -> tuple[int, int] | None:
+    """(major, minor) of the installed Airflow, None when it is not installed or unreadable."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("apache-airflow-core", "apache-airflow"):
+        try:
+            major, minor = version(dist).split(".")[:2]
+            return int(major), int(minor)
+        except (PackageNotFoundError, ValueError):
+            continue
+    return None
+
+
+def _find_import_result(loader_file: str) -> tuple[Any | None, str | None]:
+    """(the importer's result for ``loader_file`` in the calling frames, why it is missing)."""
+    series = airflow_series()
+    if series not in TESTED_AIRFLOW:
+        shown = ".".join(map(str, series)) if series else "not found"
+        tested = ", ".join(f"{a}.{b}.x" for a, b in TESTED_AIRFLOW)
+        return None, (f"filing them as import errors of their own files is only done on Airflow {tested} "
+                      f"(installed: {shown})")
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.dag_processing.importers import DagImportResult
+
     frame = sys._getframe(2)
     loader_file = os.path.realpath(loader_file)
+    in_dagbag = False
     while frame is not None:
         for value in list(frame.f_locals.values()):
             if isinstance(value, DagImportResult) and _same_file(value.file_path, loader_file):
-                return value
+                return value, None
+            in_dagbag = in_dagbag or isinstance(value, DagBag)
         frame = frame.f_back
-    return None
+    if in_dagbag:
+        return None, "a DagBag is parsing, but its importer result is not where Airflow 3.3 keeps it"
+    return None, None  # a plain script or a test: warnings are the report
 
 
 def _same_file(reported: str, loader_file: str) -> bool:
@@ -68,8 +103,11 @@ def _bundle_key(config: Path, loader_file: str, loader_key: str) -> str:
 
 def report_config_errors(errors: dict[str, WorkflowConfigError], paths: dict[str, Path], loader_file: str | None) -> int:
     """Record each invalid config as an import error of its own file; return how many were filed."""
-    result = _find_import_result(loader_file) if loader_file else None
+    result, why = _find_import_result(loader_file) if loader_file else (None, None)
     if result is None:
+        if why:
+            log.error("%d invalid workflow config(s) loaded by %s are reported as warnings of that file: %s",
+                      len(errors), loader_file, why)
         for name, error in errors.items():
             log.error("Invalid workflow config %s:\n%s", name, error)
             warnings.warn(WorkflowConfigWarning(str(error)), stacklevel=3)

@@ -87,14 +87,13 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
                 "endpoint": _STR_T,
                 "data": templated({"type": ["object", "array"]}),
-                "params": _ANY_OBJ,
+                "query": _ANY_OBJ,
                 "user_id": _STR_T,
                 "result_path": _STR_T,
                 "idempotent": _BOOL,
             }
         ),
         "An authenticated HishamOS REST call (a named action or method + endpoint).",
-        templated_as={"params": "query_params"},
     ),
     StepType(
         "file_generation",
@@ -252,9 +251,6 @@ class StepTypeRegistry:
             raise ValueError(f"step type '{step_type.name}' is already registered ({self._types[step_type.name].operator})")
         self._types[step_type.name] = step_type
         return step_type
-
-    def unregister(self, name: str) -> None:
-        self._types.pop(name, None)
 
     def get(self, name: str) -> StepType:
         if name not in self._types:

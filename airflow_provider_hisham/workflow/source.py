@@ -260,10 +260,3 @@ def decode(data: bytes, name: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         raise _issue(name, f"not UTF-8 text: {exc.reason} at byte {exc.start}", line=line) from None
 
-
-def read_config(path: str | Path, *, name: str | None = None) -> ConfigSource:
-    """Read and parse one config file; ``name`` (default: the path) is what errors show."""
-    path = Path(path)
-    label = name or str(path)
-    text = decode(read_bounded(path), label)
-    return parse_text(text, label, fmt="json" if path.suffix.lower() == ".json" else "yaml")

@@ -59,6 +59,7 @@ def test_render_error_mid_tree_keeps_previous_generation(previous, tmp_path):
 def test_failure_in_forked_worker_is_reported_and_cleaned(previous, tmp_path, monkeypatch):
     root, tree, manifest = previous
     monkeypatch.setattr(writer, "PARALLEL_MIN_FILES", 4)
+    monkeypatch.setattr(writer, "fork_refusal", lambda: None)  # fork even if the test process has threads
     files = {f"f{i:03d}.txt": "{{ ok }}" for i in range(40)}
     files["f031.txt"] = "{% for %}"  # odd index: handled by the forked worker
     template = write_tree(tmp_path / "tpl", {**files, "template.yaml": "variables:\n  ok: {default: fine}\n"})

@@ -139,3 +139,20 @@ def test_oracle_normalises_newlines_and_we_follow(tmp_path):
     assert expected["mixed.txt"] == b"first\rsecond\rthird\rfourth N\r" == actual["mixed.txt"]
     assert expected["crlf_rendered.txt"] == b"a N\r\nb\r\nc\r\n" == actual["crlf_rendered.txt"]
     assert expected["mixed_crlf_first.txt"] == b"first\nsecond\nthird\n" == actual["mixed_crlf_first.txt"]
+
+
+@pytest.mark.parametrize("spelling", ["off", "F", " No "])
+def test_boolean_overrides_follow_cookiecutters_truth_table(tmp_path, spelling):
+    """Both read "off", "f" and "no" as false (one table: airflow_provider_hisham.booleans)."""
+    context, tree, extra = CASES["variables"]
+    expected, actual, _ = _run_both(tmp_path, context, tree, extra, {"use_docker": spelling})
+    assert actual == expected and b"Docker: False" in actual["README.md"]
+
+
+def test_an_unknown_boolean_override_is_refused_naming_the_variable(tmp_path):
+    from airflow_provider_hisham.generation import VariableError
+
+    context, tree, extra = CASES["variables"]
+    template = write_cookiecutter(tmp_path / "tpl", context, tree, extra)
+    with pytest.raises(VariableError, match="variable 'use_docker': expected a boolean"):
+        ProjectGenerator(str(tmp_path / "out")).generate("p", template=str(template), context={"use_docker": "maybe"})

@@ -122,3 +122,16 @@ def test_structure_is_verbatim_unless_rendering_requested(tmp_path):
     }
     rendered = snapshot(Path(gen.generate("b", structure=structure, context={"v": 1}, render_structure=True).output_dir))
     assert rendered["src/main.py"] == b"x = '1'\n" and rendered["docs/index.md"] == b"# 1"
+
+
+@pytest.mark.parametrize("spelling, docs", [("off", False), ("ON", True), ("", False), (0, False)])
+def test_bool_variables_use_the_one_parser(tmp_path, template, spelling, docs):
+    result = ProjectGenerator(str(tmp_path / "out")).generate("p", template=str(template), context={"with_docs": spelling})
+    assert (Path(result.output_dir) / "docs" / "index.md").exists() is docs
+
+
+def test_an_unknown_bool_variable_is_refused(tmp_path, template):
+    from airflow_provider_hisham.generation import VariableError
+
+    with pytest.raises(VariableError, match="variable 'with_docs': expected a boolean"):
+        ProjectGenerator(str(tmp_path / "out")).generate("p", template=str(template), context={"with_docs": "offf"})

@@ -125,3 +125,19 @@ def test_randomised_templates_match_plain_jinja():
         for literal in ("a", "bb b", "", "x\r\ny"):
             source = _random_template(random.Random(seed), literal)
             assert renderer.render(source, CONTEXT, "r") == plain.from_string(source).render(CONTEXT), (seed, source)
+
+
+def test_the_render_cache_uses_only_jinjas_public_api():
+    """``_tokenize``, ``_generate``, ``_compile`` and the lexer/parser internals change between Jinja
+    releases; the shape cache is built on ``Environment.parse``, ``jinja2.nodes`` and ``from_string``."""
+    import ast
+    import inspect
+
+    from airflow_provider_hisham.generation import render
+
+    tree = ast.parse(inspect.getsource(render))
+    private = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr.startswith("_")
+               and isinstance(node.value, ast.Name) and node.value.id in ("env", "jinja2", "nodes")}
+    imported = {alias.name if isinstance(node, ast.Import) else node.module for node in ast.walk(tree)
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    assert private == set() and not {"jinja2.lexer", "jinja2.parser", "jinja2.compiler"} & imported

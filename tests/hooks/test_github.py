@@ -108,15 +108,18 @@ def test_bad_token_is_401(github_api, monkeypatch):
     assert not ok and "Bad credentials" in message
 
 
-def test_fernet_encrypted_token_with_rotated_keys(github_api, monkeypatch):
-    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", f"{new},{old}")
+def test_an_undecrypted_fernet_token_is_refused_before_anything_is_sent(github_api, monkeypatch):
+    """Decryption is the secrets backend's job (tests/test_secrets_backend.py); a ``fernet:`` value
+    that reaches the hook was not decrypted, and is refused with how to fix it."""
+    key = Fernet.generate_key().decode()
+    ciphertext = encrypt_secret(TOKEN, key)
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_ENC", json.dumps(
-        {"conn_type": "github", "host": github_api.url, "password": encrypt_secret(TOKEN, old),
-         "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0}}))
-    hook = GitHubRepositoryHook("github_enc")
-    assert hook.test_connection() == (True, "Successfully connected to GitHub.")
-    assert hook.push_credentials().token == TOKEN
+        {"conn_type": "github", "host": github_api.url, "password": ciphertext}))
+    before = len(github_api.state.requests)
+    with pytest.raises(ValueError, match="'password' is an encrypted fernet: value that was not decrypted; "
+                                         "configure \\[secrets\\] backend") as info:
+        GitHubRepositoryHook("github_enc").get_conn()
+    assert ciphertext not in str(info.value) and len(github_api.state.requests) == before
 
 
 def test_traffic_matches_githubs_description(hook, github_api):

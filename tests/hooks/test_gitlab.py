@@ -73,16 +73,13 @@ def test_bad_token_and_oauth(gitlab_api, monkeypatch):
     assert GitLabHook("gl_oauth").test_connection()[0]
 
 
-def test_fernet_token(gitlab_api, monkeypatch):
+def test_an_undecrypted_fernet_token_is_refused(gitlab_api, monkeypatch):
     from cryptography.fernet import Fernet
 
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", key)
     monkeypatch.setenv("AIRFLOW_CONN_GL_ENC", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
-                                                          "password": encrypt_secret(TOKEN, key)}))
-    hook = GitLabHook("gl_enc")
-    assert hook.test_connection()[0]
-    assert hook.push_credentials().token == TOKEN
+                                                          "password": encrypt_secret(TOKEN, Fernet.generate_key().decode())}))
+    with pytest.raises(ValueError, match="connection 'gl_enc': field 'password' is an encrypted fernet: value"):
+        GitLabHook("gl_enc").get_conn()
 
 
 def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
@@ -93,3 +90,17 @@ def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
         {"conn_type": "gitlab", "host": "https://gitlab.example.com", "password": TOKEN,
          "extra": {"git_host": "http://git.internal:8080"}}))
     assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "http://git.internal:8080"
+
+
+@pytest.mark.parametrize("value, verify", [("off", False), ("yes", True), (False, False)])
+def test_verify_ssl_uses_the_one_boolean_parser(monkeypatch, value, verify):
+    monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
+                                                             "password": TOKEN, "extra": {"verify_ssl": value}}))
+    assert GitLabHook("gl_verify").get_conn().ssl_verify is verify
+
+
+def test_an_unknown_verify_ssl_is_refused(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
+                                                             "password": TOKEN, "extra": {"verify_ssl": "offf"}}))
+    with pytest.raises(ValueError, match="GitLab connection 'gl_verify': field 'verify_ssl': expected a boolean"):
+        GitLabHook("gl_verify").get_conn()

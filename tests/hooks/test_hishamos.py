@@ -434,3 +434,16 @@ def test_provider_and_connection_form_are_discovered_by_airflow():
     assert meta.extra_fields["auth_mode"]["schema"]["enum"] == ["password", "jwt_secret", "api_key"]
     assert meta.extra_fields["jwt_secret"]["schema"]["format"] == "password"
     assert meta.standard_fields.host.title == "HishamOS URL" and meta.standard_fields.port.hidden
+
+
+# -- booleans in the connection ----------------------------------------------------------------------
+@pytest.mark.parametrize("value, verify", [("off", False), ("No", False), ("true", True), (None, True), ("", True)])
+def test_verify_ssl_uses_the_one_boolean_parser(hishamos_conn, value, verify):
+    extra = {} if value is None else {"verify_ssl": value}
+    got = HishamOSHook(hishamos_conn(**extra)).get_conn().verify
+    assert (got is not False) is verify  # verifying: True or the environment's CA bundle path
+
+
+def test_an_unknown_boolean_is_refused_naming_the_field(hishamos_conn):
+    with pytest.raises(HishamOSConfigError, match="connection 'hishamos_default': field 'verify_ssl': expected a boolean"):
+        HishamOSHook(hishamos_conn(verify_ssl="maybe")).get_conn()

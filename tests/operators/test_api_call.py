@@ -132,11 +132,13 @@ HishamOSApiCallOperator(task_id="me", endpoint="/api/v1/auth/me/", user_id="{{ d
     assert xcom(dr, "create_story")["created_by"] == bob.id and xcom(dr, "me") == bob.email
 
 
-def test_raw_calls_params_and_response_check(hishamos, hishamos_conn):
+def test_raw_calls_query_and_response_check(hishamos, hishamos_conn):
+    """``query`` is the query string; ``params`` keeps Airflow's meaning and never reaches the URL."""
     hishamos_conn("api_key")
     dr = run_dag(_dag("api_call_raw", """
 HishamOSApiCallOperator(task_id="agents", method="GET", endpoint="api/v1/agents/",
-                        params={"search": "{{ dag_run.conf['q'] }}"}, result_path="results.0.name")
+                        query={"search": "{{ dag_run.conf['q'] }}"}, result_path="results.0.name",
+                        params={"airflow_param": "{{ dag_run.conf['q'] }}"})
 HishamOSApiCallOperator(task_id="sprint", action="create_sprint",
                         data={"project": "{{ dag_run.conf['project'] }}", "name": "Sprint 1", "sprint_number": 1,
                               "start_date": "2026-02-02", "end_date": "2026-02-15"}, result_path="id")
@@ -146,7 +148,8 @@ HishamOSApiCallOperator(task_id="not_found", endpoint="/api/v1/projects/42/")
 """), conf={"q": "QA", "project": hishamos.state.demo_project_id})
     assert xcom(dr, "agents") == "QA Engineer"
     assert xcom(dr, "sprint") in hishamos.state.sprints
-    assert _rendered(dr, "agents")["query_params"] == {"search": "QA"}
+    assert _rendered(dr, "agents")["query"] == {"search": "QA"}
+    assert [r.query for r in hishamos.state.requests if r.path == "/api/v1/agents/"] == ["search=QA"]
     assert _ti(dr, "rejected").state == TaskInstanceState.FAILED
     assert _ti(dr, "not_found").state == TaskInstanceState.FAILED
 
@@ -173,7 +176,7 @@ from airflow_provider_hisham.hooks.hishamos import HishamOSHook
 
 for conn_id in ("hs_password", "hs_jwt", "hs_key"):
     HishamOSApiCallOperator(task_id=f"me_{conn_id}", hishamos_conn_id=conn_id, endpoint="/api/v1/auth/me/",
-                            data=None, params={"conn": conn_id})
+                            data=None, query={"conn": conn_id})
     HishamOSApiCallOperator(task_id=f"fail_{conn_id}", hishamos_conn_id=conn_id, endpoint="/api/v1/nope/")
 HishamOSApiCallOperator(task_id="login_raw", hishamos_conn_id="hs_jwt", method="POST",
                         endpoint="/api/v1/auth/login/",
@@ -281,3 +284,12 @@ HishamOSApiCallOperator(task_id="tier", hishamos_conn_id="hs_trial_key", endpoin
         assert ti.state == TaskInstanceState.FAILED and ti.try_number == 1, task_id
     assert len(hishamos_trial.requests_to("POST", execute)) == 1
     assert len(hishamos_trial.requests_to("GET", "/api/v1/auth/me/")) == 1
+
+
+def test_query_must_be_a_mapping(hishamos, hishamos_conn):
+    hishamos_conn("api_key")
+    dr = run_dag(_dag("api_call_query_type", """
+HishamOSApiCallOperator(task_id="bad", endpoint="/api/v1/agents/", query="{{ 'search=QA' }}")
+"""))
+    assert _ti(dr, "bad").state == TaskInstanceState.FAILED
+    assert not any(r.path == "/api/v1/agents/" for r in hishamos.state.requests)  # refused before sending

@@ -87,11 +87,9 @@ def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[s
 
 def test_token_never_leaks_after_real_pushes(github_conn, git_server, make_project, airflow_home, capfd, caplog,
                                              monkeypatch, tmp_path):
-    from airflow_provider_hisham.secrets import encrypt_secret
-
-    # A git-target connection whose token is Fernet-encrypted with Airflow's key.
+    # A git-target connection (encrypted values are decrypted by the secrets backend: tests/test_secrets_backend.py).
     monkeypatch.setenv("AIRFLOW_CONN_GIT_SERVER", json.dumps(
-        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": encrypt_secret(TOKEN)}))
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN}))
     git_server.create_bare("plain/leak-check")
     src = make_project(6, "leak-check")
     run = run_dag(_dag("leak_git", f"source_dir={str(src)!r}, target='git', git_conn_id='git_server', "

@@ -60,7 +60,7 @@ TEMPLATED_PLACES = [
     ("file_generation", "project_id", ""),
     ("api_call", "endpoint", ""),
     ("api_call", "data", ""),
-    ("api_call", "params", ""),
+    ("api_call", "query", ""),
     ("api_call", "user_id", ""),
     ("repo_creation", "repository_name", REPO_REQUIRED),
     ("repo_creation", "target", REPO_REQUIRED),
@@ -74,8 +74,8 @@ def top(extra: str) -> str:
 
 
 def with_value(type_: str, field: str, value) -> object:
-    """``value`` in the shape ``field`` takes (a mapping for data/context/params/structure)."""
-    return {"k": value} if field in ("data", "context", "params") else value
+    """``value`` in the shape ``field`` takes (a mapping for data/context/query/structure)."""
+    return {"k": value} if field in ("data", "context", "query") else value
 
 
 CASES: list[Case] = []
@@ -209,10 +209,10 @@ for case_id, schema, message in (
 
 # --- cases that run a function other than loading one file ----------------------------------------
 def _load(path: Path) -> object:
-    from airflow_provider_hisham.workflow.dag_builder import build_dag_from_source
-    from airflow_provider_hisham.workflow.source import read_config
+    from airflow_provider_hisham.workflow.dag_builder import build_dag_from_plan, load_plan
+    from airflow_provider_hisham.workflow.registry import registry
 
-    build_dag_from_source(read_config(path, name=path.name))
+    build_dag_from_plan(load_plan(path, path.name, registry, None))  # the DAG factory's own path
     return "built"
 
 

@@ -24,7 +24,7 @@ from airflow_provider_hisham.workflow.hishamos_definition import (
     is_hishamos_definition,
     slugify,
 )
-from airflow_provider_hisham.workflow.source import parse_text, read_config
+from airflow_provider_hisham.workflow.source import parse_text
 from tests.conftest import REPO_ROOT, TEST_DAGS, xcom
 from tests.workflow.hishamos_stub import stub_registry
 
@@ -90,7 +90,7 @@ def test_vendored_definitions_and_schema_equal_the_shared_ones(shared_dir):
 
 @pytest.mark.parametrize("path", sorted(DEFINITIONS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_definition_compiles(path):
-    source = read_config(path, name=path.name)
+    source = parse_text(path.read_text(encoding="utf-8"), path.name)
     assert is_hishamos_definition(source.data)
     plan = compile_source(source, stub_registry())
     assert plan.dag["dag_id"] == slugify(source.data["name"])
@@ -104,7 +104,8 @@ def test_every_shipped_definition_compiles(path):
 
 
 def test_bug_lifecycle_graph_follows_the_documented_policy():
-    plan = compile_source(read_config(DEFINITIONS / "bug_lifecycle.yaml", name="bug_lifecycle.yaml"), stub_registry())
+    path = DEFINITIONS / "bug_lifecycle.yaml"
+    plan = compile_source(parse_text(path.read_text(encoding="utf-8"), path.name), stub_registry())
     t = plan.tasks
     assert t["triage"].upstream == ["resolve_agents"]
     assert t["assign__condition"].upstream == ["triage"] and t["assign"].upstream == ["assign__condition"]

@@ -195,3 +195,37 @@ def test_the_dag_processor_parse_reports_per_config_errors_and_serializes_valid_
     result = _parse_file(request, logging.getLogger("test"))
     assert sorted(d.dag_id for d in result.serialized_dags) == ["wf_good_json", "wf_good_yaml"]
     assert sorted(result.import_errors) == ["workflows/bad_type.yaml", "workflows/nested/bad_ref.yml"]
+
+
+# -- the frame walk behind per-config import errors is gated on the tested Airflow series ----------
+def test_the_installed_airflow_is_a_tested_series():
+    from airflow_provider_hisham.workflow import import_errors
+
+    assert import_errors.airflow_series() in import_errors.TESTED_AIRFLOW
+
+
+@pytest.mark.parametrize("series, why", [
+    ((3, 4), "only done on Airflow 3.3.x (installed: 3.4)"),
+    (None, "only done on Airflow 3.3.x (installed: not found)"),
+])
+def test_an_untested_airflow_gets_warnings_and_a_logged_reason(dag_folder, monkeypatch, caplog, series, why):
+    from airflow_provider_hisham.workflow import import_errors
+
+    monkeypatch.setattr(import_errors, "airflow_series", lambda: series)
+    caplog.set_level("ERROR", logger=import_errors.__name__)
+    bag = parse(dag_folder)
+    assert sorted(bag.dag_ids) == ["wf_good_json", "wf_good_yaml"]  # valid DAGs still load
+    assert bag.import_errors == {}  # nothing filed through internals that were not tested
+    warned = " ".join(w for ws in bag.captured_warnings.values() for w in ws)
+    assert "unknown step type 'mail'" in warned and "refers to step 'later'" in warned
+    assert "2 invalid workflow config(s) loaded by" in caplog.text and why in caplog.text
+
+
+def test_a_dagbag_without_the_expected_importer_result_is_logged(dag_folder, monkeypatch, caplog):
+    from airflow_provider_hisham.workflow import import_errors
+
+    monkeypatch.setattr(import_errors, "_same_file", lambda reported, loader: False)
+    caplog.set_level("ERROR", logger=import_errors.__name__)
+    bag = parse(dag_folder)
+    assert bag.import_errors == {} and sorted(bag.dag_ids) == ["wf_good_json", "wf_good_yaml"]
+    assert "a DagBag is parsing, but its importer result is not where Airflow 3.3 keeps it" in caplog.text

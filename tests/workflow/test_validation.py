@@ -163,3 +163,12 @@ def test_every_mistake_is_reported_not_only_the_first():
     issues = issues_of(steps("  - {id: a, type: nope}", "  - {id: a, type: api_call, config: {endpoint: '{{ params.zz }}'}}"))
     messages = " | ".join(i.message for i in issues)
     assert "unknown step type 'nope'" in messages and "duplicate id 'a'" in messages
+
+
+def test_api_call_takes_its_query_string_as_query_not_params():
+    """``params`` means Airflow's params everywhere; the query string of a raw call is ``query``."""
+    plan = compile_text(steps("  - id: a", "    type: api_call",
+                              "    config: {endpoint: /api/v1/agents/, query: {search: '{{ params.target }}'}}"))
+    assert plan.tasks["a"].config["query"] == {"search": "{{ params.target }}"}
+    issues = issues_of(steps("  - id: a", "    type: api_call", "    config: {endpoint: /x/, params: {search: QA}}"))
+    assert any(i.step == "a" and "params" in i.message for i in issues), [str(i) for i in issues]

@@ -1,0 +1,64 @@
+"""The Linux-only calls behind their checks: renameat2 exchange, fork only without threads."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from airflow_provider_hisham.generation import ProjectGenerator, linux, writer
+
+
+def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("from a")
+    (b / "y").write_text("from b")
+    if linux.exchange(str(a), str(b)):
+        assert (a / "y").read_text() == "from b" and (b / "x").read_text() == "from a"
+    else:  # a file system without RENAME_EXCHANGE: nothing moved
+        assert (a / "x").exists() and (b / "y").exists()
+
+
+def test_exchange_raises_for_a_real_failure(tmp_path):
+    with pytest.raises(OSError):
+        linux.exchange(str(tmp_path / "missing"), str(tmp_path))
+
+
+def test_nothing_linux_only_runs_elsewhere(monkeypatch, tmp_path):
+    monkeypatch.setattr(linux.sys, "platform", "darwin")
+    assert linux.exchange(str(tmp_path), str(tmp_path)) is False
+    assert "only done on Linux (this is darwin)" in linux.fork_refusal()
+    linux.die_with_parent()  # a no-op, not an AttributeError
+
+
+def test_fork_is_refused_while_another_thread_runs():
+    assert (linux.fork_refusal() is None) is (threading.active_count() == 1)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        assert "other thread(s) are running" in linux.fork_refusal()
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_large_plan_is_written_on_one_process_while_threads_run(tmp_path, monkeypatch, caplog):
+    def no_fork():
+        raise AssertionError("forked while another thread was running")
+
+    monkeypatch.setattr(writer.os, "fork", no_fork)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    caplog.set_level("INFO", logger=writer.__name__)
+    try:
+        structure = {f"d{i % 5}/f{i:04d}.txt": f"file {i}" for i in range(writer.PARALLEL_MIN_FILES + 10)}
+        result = ProjectGenerator(str(tmp_path / "out"), workers=2).generate("p", structure=structure)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.summary["total_files"] == len(structure)
+    assert "on one process: " in caplog.text and "other thread(s) are running" in caplog.text
