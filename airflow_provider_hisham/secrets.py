@@ -93,12 +93,13 @@ class SecretScrubber:
     """Replaces every form of the secrets it was given with ``***``.
 
     Cheap when there is nothing to hide: ``scrub`` is one regular-expression search (the pattern
-    is rebuilt only when a secret is added), and callers use it on error paths and XCom only.
+    is rebuilt on the first scrub after a secret was added, not on every login), and callers use
+    it on error paths and XCom only.
     """
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._compiled: re.Pattern[str] | None = None
 
     def add(self, secret: Any, users: Iterable[str] = ()) -> set[str]:
         """Remember ``secret``; returns its forms not seen before (to hand to a log masker)."""
@@ -107,16 +108,22 @@ class SecretScrubber:
         new = {f for f in credential_forms(secret, users) if len(f) >= MIN_SCRUB_LENGTH} - self._forms
         if new:
             self._forms |= new
-            # longest first, so a form is never half-replaced by a shorter one it contains
-            self._pattern = re.compile("|".join(map(re.escape, sorted(self._forms, key=len, reverse=True))))
+            self._compiled = None  # rebuilt on the next scrub: a login adds secrets, few scrubs follow
         return new
+
+    @property
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self._compiled is None and self._forms:
+            # longest first, so a form is never half-replaced by a shorter one it contains
+            self._compiled = re.compile("|".join(map(re.escape, sorted(self._forms, key=len, reverse=True))))
+        return self._compiled
 
     @property
     def forms(self) -> frozenset[str]:
         return frozenset(self._forms)
 
     def __bool__(self) -> bool:
-        return self._pattern is not None
+        return bool(self._forms)
 
     def scrub(self, text: str) -> str:
         """``text`` with every known form replaced."""
