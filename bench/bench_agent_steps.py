@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_api_call import parse_sizes, start_server  # noqa: E402 - shared scaffolding
-from bench.rounds import interleaved_rounds, ratio, ratio_spread, spread  # noqa: E402
+from bench.rounds import collect, comparison, interleaved_rounds, round_printer  # noqa: E402
 
 AGENT = "Business Analyst Agent"
 INPUTS = {"prompt": "Customers can export orders as CSV; Exports include the totals", "project": "bench"}
@@ -156,13 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
         for side in sides.values():
             side.run(args.warmup)
         masking = MaskingClock()
-        per_round: dict[str, list[float]] = {"plain": [], "operator": []}
-        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
-            for side in per_round:
-                per_round[side].append(times[side])
-            print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e3:.2f} ms/step), "
-                  f"operator {times['operator']:.3f} s ({times['operator'] / args.n * 1e3:.2f} ms/step), "
-                  f"ratio {times['operator'] / times['plain']:.3f}", flush=True)
+        per_round = collect(interleaved_rounds(sides, args.n, args.rounds, args.chunk),
+                            round_printer(args.n, "step", "ms", "operator", "plain"))
         totals = {side: sum(values) for side, values in per_round.items()}
         log_stream.close()
         logged = sum(1 for line in open(log_file) if "Agent Business Analyst Agent (business-analyst) answered" in line)
@@ -179,11 +174,11 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"agent executions recorded: {count} (expected {expected}); operator log lines: {logged}")
         print(f"credential masking on the operator side: {masking.seconds:.3f} s ({masking.seconds / steps * 1e3:.2f} "
               f"ms/step, {masking.calls / steps:.1f} calls/step); operator/plain without it = {unmasked:.3f}")
-        print(f"{args.n} agent steps a side per round: plain requests {spread(per_round['plain'])}")
-        print(f"{args.n} agent steps a side per round: HishamOSAgentOperator.execute {spread(per_round['operator'])}")
-        print(f"operator/plain = {ratio_spread(per_round['operator'], per_round['plain'])}")
-        op_ratio = ratio(per_round["operator"], per_round["plain"])
-        print(f"MEDIAN of {args.rounds} rounds: ratio operator/plain = {op_ratio:.3f} (target <= 1.15)")
+        what = f"{args.n} agent steps a side per round"
+        op_ratio, lines = comparison(per_round, {"plain": f"{what}: plain requests",
+                                                 "operator": f"{what}: HishamOSAgentOperator.execute"},
+                                     "operator", "plain", "target <= 1.15")
+        print("\n".join(lines))
         return {"ratio": op_ratio, **per_round, "count": count, "expected": expected, "logged": logged,
                 "masking": masking.seconds, "ratio_without_masking": unmasked}
     finally:

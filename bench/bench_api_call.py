@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.rounds import DEFAULT_ROUNDS, interleaved_rounds, ratio, ratio_spread, spread  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, collect, comparison, interleaved_rounds, round_printer  # noqa: E402
 STORIES = "/api/v1/projects/stories/"
 
 
@@ -121,13 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
         sides = {"plain": PlainLoop(info, project), "hook": HookLoop(conn_id, project)}
         for loop in sides.values():
             loop.run(args.warmup)
-        per_round: dict[str, list[float]] = {"plain": [], "hook": []}
-        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
-            for side in per_round:
-                per_round[side].append(times[side])
-            print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e6:.0f} us/story), "
-                  f"hook {times['hook']:.3f} s ({times['hook'] / args.n * 1e6:.0f} us/story), "
-                  f"ratio {times['hook'] / times['plain']:.3f}", flush=True)
+        per_round = collect(interleaved_rounds(sides, args.n, args.rounds, args.chunk),
+                            round_printer(args.n, "story", "us", "hook", "plain"))
         log_stream.close()
         logged = sum(1 for line in open(log_file) if "HishamOS POST /api/v1/projects/stories/ -> 201" in line)
 
@@ -139,11 +134,10 @@ def main(argv: list[str] | None = None) -> dict:
                              headers={"Authorization": f"Bearer {token}"}).json()["count"]
         expected = 2 * (args.warmup + args.n * args.rounds)
         print(f"stories created: {count} (expected {expected}); hook log lines: {logged}")
-        print(f"{args.n} story creations a side per round: plain requests.Session {spread(per_round['plain'])}")
-        print(f"{args.n} story creations a side per round: HishamOSHook {spread(per_round['hook'])}")
-        print(f"hook/plain = {ratio_spread(per_round['hook'], per_round['plain'])}")
-        hook_ratio = ratio(per_round["hook"], per_round["plain"])
-        print(f"MEDIAN of {args.rounds} rounds: ratio hook/plain = {hook_ratio:.3f} (target <= 1.15)")
+        what = f"{args.n} story creations a side per round"
+        hook_ratio, lines = comparison(per_round, {"plain": f"{what}: plain requests.Session",
+                                                   "hook": f"{what}: HishamOSHook"}, "hook", "plain", "target <= 1.15")
+        print("\n".join(lines))
         return {"ratio": hook_ratio, "plain": per_round["plain"], "hook": per_round["hook"], "count": count,
                 "expected": expected, "logged": logged}
     finally:

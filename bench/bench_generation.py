@@ -27,7 +27,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, median, ratio, ratio_spread, spread  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio, ratio_spread, spread  # noqa: E402
 
 LOGIC_SHAPES = 25  # distinct Jinja structures among the logic files (they differ in more than text)
 CONTEXT = {"project_name": "Bench Project", "project_slug": "bench_project", "author": "Ada", "version": "1.2.3", "use_logging": True}
@@ -188,10 +188,7 @@ def main(argv: list[str] | None = None) -> dict:
             runs[name] = (ours_cc if flavor == "cookiecutter" else make_template(os.path.join(work, f"t-{flavor}"), args.files, flavor), fn)
         # Every tool once a round, the order reversed every other round, so disk and CPU contention hit all alike.
         sides = {name: (lambda _, t=template, f=fn: _time(f, t, work)) for name, (template, fn) in runs.items()}
-        per_round: dict[str, list[float]] = {name: [] for name in runs}
-        for got in alternating_rounds(sides, args.rounds):
-            for name, seconds in got.items():
-                per_round[name].append(seconds)
+        per_round = collect(alternating_rounds(sides, args.rounds))
         results.update({name: median(values) for name, values in per_round.items()}, rounds=per_round)
         print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs")
         print(f"  provider (native template)        {spread(per_round['ours'])}")

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_provider_hisham.export.git import commit_tree, push  # noqa: E402
-from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, median, ratio_spread, spread  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio_spread, spread  # noqa: E402
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
@@ -79,11 +79,7 @@ def bench(files: int, rounds: int, base: Path) -> dict[str, list[float]]:
             return seconds
         return run
 
-    times: dict[str, list[float]] = {"git": [], "provider": []}
-    for got in alternating_rounds({"git": side("git", plain), "provider": side("provider", provider)}, rounds):
-        for name, seconds in got.items():
-            times[name].append(seconds)
-    return times
+    return collect(alternating_rounds({"git": side("git", plain), "provider": side("provider", provider)}, rounds))
 
 
 def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:

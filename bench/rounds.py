@@ -9,7 +9,7 @@ and a comparison is the ratio of the medians.
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 DEFAULT_ROUNDS = 5
 T = TypeVar("T")
@@ -40,6 +40,44 @@ def interleaved_rounds(sides: dict, n: int, rounds: int, chunk: int) -> Iterator
                 times[side] += sides[side].run(size)
             done += size
         yield times
+
+
+def collect(rounds: Iterable[dict[str, T]], on_round: Callable[[int, dict[str, T]], None] | None = None,
+            ) -> dict[str, list[T]]:
+    """``{side: [value of round 1, round 2, ...]}`` from the rounds; ``on_round(number, values)``
+    (1-based) sees each round as it ends, e.g. to print it."""
+    per_round: dict[str, list[T]] = {}
+    for number, got in enumerate(rounds, 1):
+        for side, value in got.items():
+            per_round.setdefault(side, []).append(value)
+        if on_round:
+            on_round(number, got)
+    return per_round
+
+
+def round_printer(n: int, per: str, unit: str, numerator: str, denominator: str,
+                  ) -> Callable[[int, dict[str, float]], None]:
+    """An ``on_round`` for ``collect`` printing ``round 2: plain 1.000 s (100 us/story), hook ..., ratio 1.050``
+    (``unit`` is ``us`` or ``ms``, per each of the ``n`` runs a side)."""
+    scale = {"us": 1e6, "ms": 1e3}[unit]
+
+    def show(number: int, times: dict[str, float]) -> None:
+        sides = ", ".join(f"{side} {seconds:.3f} s ({seconds / n * scale:.{0 if unit == 'us' else 2}f} {unit}/{per})"
+                          for side, seconds in times.items())
+        print(f"round {number}: {sides}, ratio {times[numerator] / times[denominator]:.3f}", flush=True)
+    return show
+
+
+def comparison(per_round: Mapping[str, Sequence[float]], labels: Mapping[str, str], numerator: str,
+               denominator: str, target: str) -> tuple[float, list[str]]:
+    """The ratio of medians ``numerator / denominator`` and the summary lines: each side's median
+    and spread (``labels[side]: ...``), the ratio with its per-round range, and a last line
+    ``MEDIAN of N rounds: ratio numerator/denominator = 1.234 (target)``."""
+    lines = [f"{labels[side]}: {spread(per_round[side])}" for side in labels]
+    value = ratio(per_round[numerator], per_round[denominator])
+    lines.append(f"{numerator}/{denominator} = {ratio_spread(per_round[numerator], per_round[denominator])}")
+    lines.append(f"MEDIAN of {len(per_round[numerator])} rounds: ratio {numerator}/{denominator} = {value:.3f} ({target})")
+    return value, lines
 
 
 def median(values: Sequence[float]) -> float:
