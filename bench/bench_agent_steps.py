@@ -22,7 +22,7 @@ spends masking credentials (the hook hands every form of the password and of bot
 Airflow's secrets masker, which recompiles one regular expression per new form, and to its own
 scrubber) is measured too and reported as its share, so a missed target says where it went.
 
-    python bench/bench_agent_steps.py                # 500 agent steps a side, 3 rounds
+    python bench/bench_agent_steps.py                # 500 agent steps a side, 5 rounds (median and spread)
     python bench/bench_agent_steps.py --n 50 --rounds 1
 """
 
@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.bench_api_call import interleaved_rounds, parse_sizes, start_server  # noqa: E402 - shared scaffolding
+from bench.bench_api_call import parse_sizes, start_server  # noqa: E402 - shared scaffolding
+from bench.rounds import collect, comparison, interleaved_rounds, round_printer  # noqa: E402
 
 AGENT = "Business Analyst Agent"
 INPUTS = {"prompt": "Customers can export orders as CSV; Exports include the totals", "project": "bench"}
@@ -155,13 +156,9 @@ def main(argv: list[str] | None = None) -> dict:
         for side in sides.values():
             side.run(args.warmup)
         masking = MaskingClock()
-        totals = {"plain": 0.0, "operator": 0.0}
-        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
-            for side in totals:
-                totals[side] += times[side]
-            print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e3:.2f} ms/step), "
-                  f"operator {times['operator']:.3f} s ({times['operator'] / args.n * 1e3:.2f} ms/step), "
-                  f"ratio {times['operator'] / times['plain']:.3f}", flush=True)
+        per_round = collect(interleaved_rounds(sides, args.n, args.rounds, args.chunk),
+                            round_printer(args.n, "step", "ms", "operator", "plain"))
+        totals = {side: sum(values) for side, values in per_round.items()}
         log_stream.close()
         logged = sum(1 for line in open(log_file) if "Agent Business Analyst Agent (business-analyst) answered" in line)
 
@@ -172,16 +169,17 @@ def main(argv: list[str] | None = None) -> dict:
         count = requests.get(info["url"] + "/api/v1/agents/executions/", params={"agent": agent_id},
                              headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["count"]
         expected = 2 * (args.warmup + args.n * args.rounds)
-        ratio = totals["operator"] / totals["plain"]
         steps = args.rounds * args.n
         unmasked = (totals["operator"] - masking.seconds) / totals["plain"]
         print(f"agent executions recorded: {count} (expected {expected}); operator log lines: {logged}")
         print(f"credential masking on the operator side: {masking.seconds:.3f} s ({masking.seconds / steps * 1e3:.2f} "
               f"ms/step, {masking.calls / steps:.1f} calls/step); operator/plain without it = {unmasked:.3f}")
-        print(f"TOTAL {args.rounds} x {args.n} agent steps a side: plain requests {totals['plain']:.3f} s, "
-              f"HishamOSAgentOperator.execute {totals['operator']:.3f} s, ratio operator/plain = {ratio:.3f} "
-              "(target <= 1.15)")
-        return {"ratio": ratio, **totals, "count": count, "expected": expected, "logged": logged,
+        what = f"{args.n} agent steps a side per round"
+        op_ratio, lines = comparison(per_round, {"plain": f"{what}: plain requests",
+                                                 "operator": f"{what}: HishamOSAgentOperator.execute"},
+                                     "operator", "plain", "target <= 1.15")
+        print("\n".join(lines))
+        return {"ratio": op_ratio, **per_round, "count": count, "expected": expected, "logged": logged,
                 "masking": masking.seconds, "ratio_without_masking": unmasked}
     finally:
         proc.terminate()

@@ -3,9 +3,10 @@
 Both sides create stories in the same project of the same local HishamOS stand-in (started as a
 separate process, so the client loops do not share a GIL with it), with the same auth (password
 login, one Bearer token) and the same body, parse the JSON answer and check the status. Rounds
-alternate which side goes first. The figure of merit is hook time / plain time (target <= 1.15).
+alternate which side goes first. The figure of merit is the ratio of the per-round medians, hook
+time / plain time (target <= 1.15), printed with each side's spread (``bench/rounds.py``).
 
-    python bench/bench_api_call.py                 # 1,000 creations a side, 3 rounds
+    python bench/bench_api_call.py                 # 1,000 creations a side, 5 rounds
     python bench/bench_api_call.py --n 200 --rounds 1
 """
 
@@ -21,6 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.rounds import DEFAULT_ROUNDS, collect, comparison, interleaved_rounds, round_printer  # noqa: E402
 STORIES = "/api/v1/projects/stories/"
 
 
@@ -83,27 +88,12 @@ class HookLoop:
         return time.perf_counter() - start
 
 
-def interleaved_rounds(sides: dict, n: int, rounds: int, chunk: int):
-    """Each round's ``{side: seconds}`` for ``n`` runs a side: small chunks of each side in turn,
-    the first side alternating, so load from other processes on a shared machine hits both alike."""
-    names = tuple(sides)
-    for r in range(rounds):
-        times = dict.fromkeys(names, 0.0)
-        done = 0
-        while done < n:
-            size = min(chunk, n - done)
-            for side in names if (done // chunk + r) % 2 == 0 else names[::-1]:
-                times[side] += sides[side].run(size)
-            done += size
-        yield times
-
-
 def parse_sizes(argv: list[str] | None, doc: str, what: str, n: int, warmup: int, chunk: int) -> argparse.Namespace:
     """``--n``, ``--rounds``, ``--warmup``, ``--chunk`` of a two-sided bench, then the local
     environment it runs in (a temporary AIRFLOW_HOME unless set; no proxy for 127.0.0.1)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=n, help=f"{what} per side per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--chunk", type=int, default=chunk, help=f"{what} per side before switching sides")
     args = parser.parse_args(argv)
@@ -131,14 +121,8 @@ def main(argv: list[str] | None = None) -> dict:
         sides = {"plain": PlainLoop(info, project), "hook": HookLoop(conn_id, project)}
         for loop in sides.values():
             loop.run(args.warmup)
-        totals = {"plain": 0.0, "hook": 0.0}
-        for r, times in enumerate(interleaved_rounds(sides, args.n, args.rounds, args.chunk)):
-            for side in totals:
-                totals[side] += times[side]
-            print(f"round {r + 1}: plain {times['plain']:.3f} s ({times['plain'] / args.n * 1e6:.0f} us/story), "
-                  f"hook {times['hook']:.3f} s ({times['hook'] / args.n * 1e6:.0f} us/story), "
-                  f"ratio {times['hook'] / times['plain']:.3f}", flush=True)
-        plain_total, hook_total = totals["plain"], totals["hook"]
+        per_round = collect(interleaved_rounds(sides, args.n, args.rounds, args.chunk),
+                            round_printer(args.n, "story", "us", "hook", "plain"))
         log_stream.close()
         logged = sum(1 for line in open(log_file) if "HishamOS POST /api/v1/projects/stories/ -> 201" in line)
 
@@ -149,12 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
         count = requests.get(info["url"] + STORIES, params={"project": project},
                              headers={"Authorization": f"Bearer {token}"}).json()["count"]
         expected = 2 * (args.warmup + args.n * args.rounds)
-        ratio = hook_total / plain_total
         print(f"stories created: {count} (expected {expected}); hook log lines: {logged}")
-        print(f"TOTAL {args.rounds} x {args.n} story creations a side: plain requests.Session {plain_total:.3f} s, "
-              f"HishamOSHook {hook_total:.3f} s, ratio hook/plain = {ratio:.3f} (target <= 1.15)")
-        return {"ratio": ratio, "plain": plain_total, "hook": hook_total, "count": count, "expected": expected,
-                "logged": logged}
+        what = f"{args.n} story creations a side per round"
+        hook_ratio, lines = comparison(per_round, {"plain": f"{what}: plain requests.Session",
+                                                   "hook": f"{what}: HishamOSHook"}, "hook", "plain", "target <= 1.15")
+        print("\n".join(lines))
+        return {"ratio": hook_ratio, "plain": per_round["plain"], "hook": per_round["hook"], "count": count,
+                "expected": expected, "logged": logged}
     finally:
         proc.terminate()
         proc.wait(10)

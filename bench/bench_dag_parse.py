@@ -11,9 +11,10 @@ Every DAG uses EmptyOperator and BranchPythonOperator, so only the factories dif
 measurement is a fresh ``python`` process that imports Airflow and the standard operators
 first (as the dag processor has them) and then times ``DagBag(folder)``: "first" is the
 first parse in that process (the factory's own imports included, as in a dag-processor
-child), "again" the median of further parses in the same process.
+child), "again" the median of further parses in the same process. Each figure is the median of
+``--rounds`` interleaved rounds with its spread; comparisons are ratios of medians.
 
-    python bench/bench_dag_parse.py [--workflows 50] [--runs 3]
+    python bench/bench_dag_parse.py [--workflows 50] [--runs 4] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +30,10 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, median, ratio_spread, spread  # noqa: E402
 EMPTY = "airflow.providers.standard.operators.empty.EmptyOperator"
 BRANCH = "airflow.providers.standard.operators.python.BranchPythonOperator"
 FAN = 14
@@ -183,12 +187,12 @@ def measure(folder: Path, runs: int, home: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(workflows: int, runs: int, rounds: int = 3) -> dict[str, dict]:
-    """Build the three folders and measure each ``rounds`` times, interleaved; medians win.
+def run(workflows: int, runs: int, rounds: int = DEFAULT_ROUNDS) -> dict[str, dict]:
+    """Build the three folders and measure each once a round, in alternating order; medians win.
 
     "ours (cold)" empties the plan cache before its process: every config is validated.
     "ours" then starts a new process with the cache the cold run left, as the dag processor
-    does on every re-parse of an unchanged folder.
+    does on every re-parse of an unchanged folder (so the two always run back to back).
     """
     with tempfile.TemporaryDirectory(prefix="hisham-bench-") as tmp:
         root = Path(tmp)
@@ -198,35 +202,42 @@ def run(workflows: int, runs: int, rounds: int = 3) -> dict[str, dict]:
         _ours(folders["ours"], workflows)
         _hand(folders["hand"], workflows)
         _dagfactory(folders["dag-factory"], workflows)
-        samples: dict[str, list[dict]] = {name: [] for name in ("ours (cold)", *folders)}
-        for _ in range(rounds):
+
+        def ours(_: int) -> dict[str, dict]:
             shutil.rmtree(home / "cache", ignore_errors=True)
-            samples["ours (cold)"].append(measure(folders["ours"], runs, home))
-            for name, folder in folders.items():
-                samples[name].append(measure(folder, runs, home))
+            return {"ours (cold)": measure(folders["ours"], runs, home), "ours": measure(folders["ours"], runs, home)}
+
+        sides = {"ours": ours, **{name: (lambda _, f=folder, n=name: {n: measure(f, runs, home)})
+                                  for name, folder in folders.items() if name != "ours"}}
+        samples: dict[str, list[dict]] = {name: [] for name in ("ours (cold)", *folders)}
+        for got in alternating_rounds(sides, rounds):
+            for measured in got.values():
+                for name, sample in measured.items():
+                    samples[name].append(sample)
     results = {}
     for name, got in samples.items():
         sizes = {tuple(s) for g in got for s in g["sizes"]}
-        results[name] = {
-            "first": statistics.median(g["first"] for g in got),
-            "again": statistics.median(g["again"] for g in got),
-            "sizes": sorted(sizes),
-        }
+        per_round = {key: [g[key] for g in got] for key in ("first", "again")}
+        results[name] = {key: median(values) for key, values in per_round.items()}
+        results[name].update(sizes=sorted(sizes), rounds=per_round)
     return results
 
 
 def report(results: dict[str, dict], workflows: int) -> str:
-    lines = [f"DagBag parse of {workflows} workflows x 20 steps (median of interleaved rounds)"]
+    rounds = len(results["hand"]["rounds"]["first"])
+    lines = [f"DagBag parse of {workflows} workflows x 20 steps, {rounds} interleaved rounds (order alternating)"]
     for name, r in results.items():
         dags, tasks, errors = r["sizes"][0]
-        lines.append(f"  {name:12s} first {r['first']:.3f} s   again {r['again']:.3f} s   ({dags} DAGs, {tasks} tasks, {errors} import errors)")
-    hand, df = results["hand"], results["dag-factory"]
+        lines.append(f"  {name:12s} ({dags} DAGs, {tasks} tasks, {errors} import errors)")
+        for key in ("first", "again"):
+            lines.append(f"    {key:5s} {spread(r['rounds'][key])}")
+    hand, df = results["hand"]["rounds"], results["dag-factory"]["rounds"]
     for name in ("ours", "ours (cold)"):
-        ours = results[name]
+        ours = results[name]["rounds"]
         for key in ("first", "again") if name == "ours" else ("first",):
             lines.append(
-                f"  {name + ' ' + key:17s}: ours / hand-written = {ours[key] / hand[key]:.2f}x (target <= 1.2x);"
-                f" dag-factory / ours = {df[key] / ours[key]:.2f}x (target >= 2.5x)"
+                f"  {name + ' ' + key:17s}: ours / hand-written = {ratio_spread(ours[key], hand[key])} (target <= 1.2x);"
+                f" dag-factory / ours = {ratio_spread(df[key], ours[key])} (target >= 2.5x)"
             )
     return "\n".join(lines)
 
@@ -235,7 +246,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflows", type=int, default=50)
     parser.add_argument("--runs", type=int, default=4, help="parses per process (first + again)")
-    parser.add_argument("--rounds", type=int, default=3, help="fresh processes per variant")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds (fresh processes per variant)")
     args = parser.parse_args(argv)
     results = run(args.workflows, args.runs, args.rounds)
     print(report(results, args.workflows))

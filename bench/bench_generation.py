@@ -1,14 +1,15 @@
 """Benchmark: the same N-file Jinja template rendered by this provider, cookiecutter and copier.
 
-Run:  python bench/bench_generation.py [--files 1000] [--repeat 3] [--big 10000]
+Run:  python bench/bench_generation.py [--files 1000] [--rounds 5] [--big 10000]
 
 One template tree is written three times with the same files and logic, only the variable
 spelling differs (``{{ x }}`` natively and for copier, ``{{ cookiecutter.x }}`` for cookiecutter).
 The file mix is 30 % static files, 50 % files that only substitute variables and 20 % files with
 ``{% if %}`` / ``{% for %}`` logic in 25 distinct structures (so the compiled-shape cache cannot
 reduce them to one); one file name in ten is templated. Every run is cold (a new
-generator, a new output folder), tools take turns (round-robin) and the best run of each counts.
-Ratios are peer time / our time, printed in one run.
+generator, a new output folder); every tool runs once a round, the order reversed every other
+round, and each figure is the median of the rounds with its spread (``bench/rounds.py``).
+Ratios are peer median / our median, printed in one run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
+
+from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio, ratio_spread, spread  # noqa: E402
 
 LOGIC_SHAPES = 25  # distinct Jinja structures among the logic files (they differ in more than text)
 CONTEXT = {"project_name": "Bench Project", "project_slug": "bench_project", "author": "Ada", "version": "1.2.3", "use_logging": True}
@@ -106,15 +109,14 @@ def run_copier(template: str, out: str) -> None:
     run_copy(template, out, data=CONTEXT, defaults=True, quiet=True, unsafe=True, overwrite=True)
 
 
-def _time(fn, template: str, work: str, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        out = tempfile.mkdtemp(dir=work)
-        t0 = time.perf_counter()
-        fn(template, out)
-        best = min(best, time.perf_counter() - t0)
-        shutil.rmtree(out)
-    return best
+def _time(fn, template: str, work: str) -> float:
+    """Seconds of one cold run into a new output folder."""
+    out = tempfile.mkdtemp(dir=work)
+    t0 = time.perf_counter()
+    fn(template, out)
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(out)
+    return seconds
 
 
 def _peak_child(files: int, work: str) -> tuple[float, float]:
@@ -162,7 +164,8 @@ def write_floor(generated: str, scratch: str) -> float:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", "--repeat", dest="rounds", type=int, default=DEFAULT_ROUNDS,
+                        help="interleaved rounds (every tool once a round, order alternating)")
     parser.add_argument("--big", type=int, default=10000, help="size of the large run (0 to skip)")
     parser.add_argument("--peers", default="cookiecutter,copier")
     args = parser.parse_args(argv)
@@ -183,29 +186,33 @@ def main(argv: list[str] | None = None) -> dict:
         for name in [p for p in args.peers.split(",") if p]:
             flavor, fn = flavors[name]
             runs[name] = (ours_cc if flavor == "cookiecutter" else make_template(os.path.join(work, f"t-{flavor}"), args.files, flavor), fn)
-        # Round-robin: every tool runs once per round, so disk and CPU contention hit all alike.
-        for _ in range(args.repeat):
-            for name, (template, fn) in runs.items():
-                results[name] = min(results.get(name, float("inf")), _time(fn, template, work, 1))
-        print(f"{args.files} files, best of {args.repeat} cold runs, {os.cpu_count()} CPUs")
-        print(f"  provider (native template)        {results['ours']:.3f} s")
-        print(f"  provider (same cookiecutter tree) {results['ours_cookiecutter_mode']:.3f} s")
+        # Every tool once a round, the order reversed every other round, so disk and CPU contention hit all alike.
+        sides = {name: (lambda _, t=template, f=fn: _time(f, t, work)) for name, (template, fn) in runs.items()}
+        per_round = collect(alternating_rounds(sides, args.rounds))
+        results.update({name: median(values) for name, values in per_round.items()}, rounds=per_round)
+        print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs")
+        print(f"  provider (native template)        {spread(per_round['ours'])}")
+        print(f"  provider (same cookiecutter tree) {spread(per_round['ours_cookiecutter_mode'])}")
         for peer in ("cookiecutter", "copier"):
             if peer in results:
-                ratio = results[peer] / results["ours"]
-                results[f"ratio_{peer}"] = ratio
-                print(f"  {peer:<33} {results[peer]:.3f} s   ratio {ratio:.1f}x")
+                results[f"ratio_{peer}"] = ratio(per_round[peer], per_round["ours"])
+                print(f"  {peer:<33} {spread(per_round[peer])}   ratio {ratio_spread(per_round[peer], per_round['ours'])}")
         if "cookiecutter" in results:
-            results["ratio_cookiecutter_same_tree"] = results["cookiecutter"] / results["ours_cookiecutter_mode"]
-            print(f"  cookiecutter / provider on the same cookiecutter tree: {results['ratio_cookiecutter_same_tree']:.1f}x")
+            results["ratio_cookiecutter_same_tree"] = ratio(per_round["cookiecutter"], per_round["ours_cookiecutter_mode"])
+            print("  cookiecutter / provider on the same cookiecutter tree: "
+                  f"{ratio_spread(per_round['cookiecutter'], per_round['ours_cookiecutter_mode'])}")
         if args.big:
             small_s, small_mem, _ = _peak_child(args.files, work)
-            big_runs = [_peak_child(args.big, work) for _ in range(max(1, min(args.repeat, 2)))]
-            big_s, big_mem, floor = min(big_runs)
-            results.update(big_files=args.big, big_seconds=big_s, small_peak_mib=small_mem, big_peak_mib=big_mem,
-                           memory_ratio=big_mem / small_mem, big_write_floor_seconds=floor)
-            print(f"  {args.big} files: {big_s:.3f} s (a bare open/write/close loop creating the same files: "
-                  f"{floor:.3f} s); peak RSS {big_mem:.1f} MiB vs {small_mem:.1f} MiB for {args.files} files "
+            big_runs = [_peak_child(args.big, work) for _ in range(args.rounds)]
+            big = [r[0] for r in big_runs]
+            floors = [r[2] for r in big_runs]
+            big_mem = median([r[1] for r in big_runs])
+            results.update(big_files=args.big, big_seconds=median(big), small_peak_mib=small_mem, big_peak_mib=big_mem,
+                           memory_ratio=big_mem / small_mem, big_write_floor_seconds=median(floors),
+                           ratio_big_floor=ratio(big, floors))
+            print(f"  {args.big} files: {spread(big)}; a bare open/write/close loop creating the same files: "
+                  f"{spread(floors)}; provider / bare loop = {ratio_spread(big, floors)}")
+            print(f"  peak RSS {big_mem:.1f} MiB (median of the rounds) vs {small_mem:.1f} MiB for {args.files} files "
                   f"(ratio {big_mem / small_mem:.2f})")
         return results
     finally:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_dag_parse import measure  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, median, order, ratio_spread, spread  # noqa: E402
 
 LOADER = "from pathlib import Path\nfrom airflow_provider_hisham.workflow import load_dags\n\nload_dags(Path(__file__).parent / 'workflows', globals())\n"
 AGENTS = ("Coding Agent", "Business Analyst Agent", "DevOps Agent", "Project Manager Agent")
@@ -91,37 +91,36 @@ def run(workflows: int, rounds: int, runs: int) -> dict[str, dict]:
             homes[kind].mkdir()
         samples: dict[str, list[dict]] = {f"{k} {m}": [] for m in ("cold", "cached") for k in folders}
         for number in range(rounds):
-            order = list(folders) if number % 2 == 0 else list(folders)[::-1]
-            for kind in order:
+            kinds = order(list(folders), number)
+            for kind in kinds:
                 shutil.rmtree(homes[kind] / "cache", ignore_errors=True)
                 samples[f"{kind} cold"].append(measure(folders[kind], runs, homes[kind]))
-            for kind in order:
+            for kind in kinds:
                 samples[f"{kind} cached"].append(measure(folders[kind], runs, homes[kind]))
     results = {}
     for name, got in samples.items():
         firsts = [g["first"] for g in got]
-        results[name] = {"median": statistics.median(firsts), "min": min(firsts), "max": max(firsts),
+        results[name] = {"median": median(firsts), "min": min(firsts), "max": max(firsts), "rounds": firsts,
                          "sizes": sorted({tuple(s) for g in got for s in g["sizes"]})}
     return results
 
 
 def report(results: dict[str, dict], workflows: int, rounds: int) -> str:
     lines = [f"DagBag parse of {workflows} workflows x 10-20 agent steps, first parse of a fresh process, "
-             f"median (min-max) of {rounds} interleaved rounds"]
+             f"{rounds} interleaved rounds"]
     for name, r in results.items():
         dags, tasks, errors = r["sizes"][0]
-        lines.append(f"  {name:16s} {r['median']:.3f} s ({r['min']:.3f}-{r['max']:.3f})   "
-                     f"({dags} DAGs, {tasks} tasks, {errors} import errors)")
+        lines.append(f"  {name:16s} {spread(r['rounds'])}   ({dags} DAGs, {tasks} tasks, {errors} import errors)")
     for mode in ("cold", "cached"):
-        ratio = results[f"hishamos {mode}"]["median"] / results[f"own {mode}"]["median"]
-        lines.append(f"  {mode:6s}: HishamOS format / own format = {ratio:.2f}x (target <= 1.2x)")
+        ours, own = results[f"hishamos {mode}"]["rounds"], results[f"own {mode}"]["rounds"]
+        lines.append(f"  {mode:6s}: HishamOS format / own format = {ratio_spread(ours, own)} (target <= 1.2x)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workflows", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (fresh processes per variant)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds (fresh processes per variant)")
     parser.add_argument("--runs", type=int, default=2, help="parses per process (only the first is reported)")
     args = parser.parse_args(argv)
     results = run(args.workflows, args.rounds, args.runs)

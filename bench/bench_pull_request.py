@@ -7,12 +7,13 @@ Provider: ``export.pull_request.commit_on_base`` (ls-remote, the same depth-1 fe
 commit-tree on the base, ls-remote + push with a lease). Both start from an empty git dir each
 time, run in the same process against the same remote (the real git smart-HTTP server of
 tests/servers/git_http.py when nginx/fcgiwrap are installed, else a local bare repository),
-alternating order; medians of ``--repeat`` runs and their ratio are reported (target <= 1.3x),
+once a round in alternating order; the median and spread of ``--rounds`` rounds (default 5) and
+the ratio of the medians are reported (target <= 1.3x),
 with the size of the pack each one pushed (objects the remote lacked: a thin pack of the commit
 against the base).
 
     python bench/bench_pull_request.py                         # 10,000 files, 10 changed
-    python bench/bench_pull_request.py --files 200 --changed 3 --repeat 1
+    python bench/bench_pull_request.py --files 200 --changed 3 --rounds 1
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,7 @@ from airflow_provider_hisham.export.git import GitCredentials, discard_git_dir, 
 from airflow_provider_hisham.export.pull_request import commit_on_base  # noqa: E402
 from airflow_provider_hisham.export.urls import connection_origin  # noqa: E402
 from bench.bench_repo_export import ENV, make_tree  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, median, order, ratio_spread, spread  # noqa: E402
 
 TOKEN = "bench-token-0123456789"
 
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--changed", type=int, default=10)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", "--repeat", dest="rounds", type=int, default=DEFAULT_ROUNDS,
+                        help="interleaved rounds (both sides once a round, order alternating)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="hisham-bench-pr-"))
     remote = Remote(base)
@@ -134,22 +136,26 @@ def main(argv: list[str] | None = None) -> dict:
         shutil.copytree(tree, work)
         times: dict[str, list[float]] = {"git": [], "provider": []}
         sizes: dict[str, int] = {}
-        for round_no in range(args.repeat):
+        def git_side(round_no: int) -> float:
+            elapsed, sha = plain(remote, work, base / "plain.git", f"plain-{round_no}")
+            sizes["git"] = pack_bytes(base / "plain.git", sha, base_sha)
+            return elapsed
+
+        def provider_side(round_no: int) -> float:
+            elapsed, sha = provider(remote, work, f"hisham/bench-{round_no}")
+            sizes["provider"] = pack_bytes(git_dir_for(work), sha, base_sha)
+            return elapsed
+
+        sides = {"git": git_side, "provider": provider_side}
+        for round_no in range(args.rounds):
             edit(work, args.changed, round_no)
-            order = ["git", "provider"] if round_no % 2 == 0 else ["provider", "git"]
-            for who in order:
-                if who == "git":
-                    elapsed, sha = plain(remote, work, base / "plain.git", f"plain-{round_no}")
-                    sizes["git"] = pack_bytes(base / "plain.git", sha, base_sha)
-                else:
-                    elapsed, sha = provider(remote, work, f"hisham/bench-{round_no}")
-                    sizes["provider"] = pack_bytes(git_dir_for(work), sha, base_sha)
-                times[who].append(elapsed)
-        git_s, ours = statistics.median(times["git"]), statistics.median(times["provider"])
-        print(f"remote: {remote.kind}; {args.files} files, {args.changed} changed, {args.repeat} runs each")
-        print(f"plain git  fetch+commit+push: {git_s:.3f} s  pack pushed {sizes['git']:,} bytes")
-        print(f"provider   commit_on_base:    {ours:.3f} s  pack pushed {sizes['provider']:,} bytes")
-        print(f"ratio {ours / git_s:.2f}x")
+            for who in order(list(sides), round_no):
+                times[who].append(sides[who](round_no))
+        git_s, ours = median(times["git"]), median(times["provider"])
+        print(f"remote: {remote.kind}; {args.files} files, {args.changed} changed, {args.rounds} interleaved rounds")
+        print(f"plain git  fetch+commit+push: {spread(times['git'])}  pack pushed {sizes['git']:,} bytes")
+        print(f"provider   commit_on_base:    {spread(times['provider'])}  pack pushed {sizes['provider']:,} bytes")
+        print(f"ratio {ratio_spread(times['provider'], times['git'])}")
         return {"git_s": git_s, "provider_s": ours, "ratio": ours / git_s, "git_bytes": sizes["git"],
                 "provider_bytes": sizes["provider"], "remote": remote.kind}
     finally:

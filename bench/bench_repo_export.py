@@ -2,11 +2,12 @@
 
 Plain git: ``git init && git add -A && git commit && git push``. Provider:
 ``export.git.commit_tree`` + ``export.git.push`` (deterministic parentless commit, remote state
-check, push). Both run in the same process on identical fresh copies of the same tree, alternating
-order; the median of ``--repeat`` runs is reported with the ratio (target <= 1.3x).
+check, push). Both run in the same process on identical fresh copies of the same tree, once a round
+in alternating order; the median and spread of ``--rounds`` rounds (default 5) are reported with
+the ratio of the medians (target <= 1.3x).
 
     python bench/bench_repo_export.py                      # 1,000 and 10,000 files
-    python bench/bench_repo_export.py --sizes 50 --repeat 1
+    python bench/bench_repo_export.py --sizes 50 --rounds 1
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from airflow_provider_hisham.export.git import commit_tree, push  # noqa: E402
+from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio_spread, spread  # noqa: E402
 
 ENV = {**os.environ, "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
        "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
@@ -63,25 +64,29 @@ def provider(work: Path, bare: Path) -> float:
     return time.perf_counter() - start
 
 
-def bench(files: int, repeat: int, base: Path) -> tuple[float, float]:
+def bench(files: int, rounds: int, base: Path) -> dict[str, list[float]]:
+    """Per-round seconds of each side, the order alternating by round."""
     template = base / f"tree-{files}"
     make_tree(template, files)
-    times: dict[str, list[float]] = {"git": [], "provider": []}
-    for i in range(repeat):
-        order = [("git", plain), ("provider", provider)]
-        for name, fn in order if i % 2 == 0 else order[::-1]:
+
+    def side(name: str, fn):
+        def run(_: int) -> float:
             work, bare = fresh(base, template, name)
-            times[name].append(fn(work, bare))
+            seconds = fn(work, bare)
             pushed = subprocess.run(["git", "-C", str(bare), "ls-tree", "-r", "--name-only", "main"],
                                     capture_output=True, text=True, check=True).stdout.count("\n")
             assert pushed == files, f"{name}: remote has {pushed} files, expected {files}"
-    return statistics.median(times["git"]), statistics.median(times["provider"])
+            return seconds
+        return run
+
+    return collect(alternating_rounds({"git": side("git", plain), "provider": side("provider", provider)}, rounds))
 
 
 def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated file counts")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", "--repeat", dest="rounds", type=int, default=DEFAULT_ROUNDS,
+                        help="interleaved rounds (both sides once a round, order alternating)")
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-repo-export-") as tmp:
@@ -89,11 +94,15 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
         warm = base / "warm"
         make_tree(warm, 3)
         provider(*fresh(base, warm, "warmup"))  # imports GitPython once, as a worker would
+        print(f"medians of {args.rounds} interleaved rounds")
         print(f"{'files':>8} {'git add/commit/push':>20} {'provider':>10} {'ratio':>7}")
         for files in (int(s) for s in args.sizes.split(",")):
-            git_s, ours = bench(files, args.repeat, base)
+            times = bench(files, args.rounds, base)
+            git_s, ours = median(times["git"]), median(times["provider"])
             rows.append((files, git_s, ours))
             print(f"{files:>8} {git_s:>19.3f}s {ours:>9.3f}s {ours / git_s:>6.2f}x", flush=True)
+            print(f"{'':>8} git: {spread(times['git'])}; provider: {spread(times['provider'])}; "
+                  f"provider / git = {ratio_spread(times['provider'], times['git'])}", flush=True)
     print("target: ratio <= 1.30x")
     return rows
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import requests
 import tenacity
@@ -83,12 +83,16 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``max_attempts`` tries within ``deadline`` seconds; backoff ``base * 2**n`` capped at ``cap``."""
+    """``max_attempts`` tries within ``deadline`` seconds; backoff ``base * 2**n`` capped at ``cap``.
+
+    ``sleep`` waits between attempts (``time.sleep``): a seam so tests record the waits instead of
+    spending them on the clock."""
 
     max_attempts: int = 6
     deadline: float = 120.0
     base: float = 0.5
     cap: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def may_retry(self, exc: BaseException, *, idempotent: bool) -> bool:
         kind = classify(exc)
@@ -108,12 +112,13 @@ class RetryPolicy:
                 return after + random.uniform(0, min(1.0, after * 0.1))  # never earlier than asked
         return backoff
 
-    def retrying(self, *, idempotent: bool, before_sleep: Any = None, sleep: Any = time.sleep) -> tenacity.Retrying:
+    def retrying(self, *, idempotent: bool, before_sleep: Any = None,
+                 sleep: Callable[[float], None] | None = None) -> tenacity.Retrying:
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts) | tenacity.stop_before_delay(self.deadline),
             wait=self.wait,
             retry=tenacity.retry_if_exception(lambda e: self.may_retry(e, idempotent=idempotent)),
             reraise=True,
             before_sleep=before_sleep,
-            sleep=sleep,
+            sleep=sleep or self.sleep,
         )

@@ -32,8 +32,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 from urllib.parse import quote
+
+import tenacity
 
 from airflow_provider_hisham.export.errors import (
     ExportError,
@@ -297,7 +299,8 @@ def _object_bytes(git: GitRunner, sha: str) -> int:
 
 def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[str],
          credentials: GitCredentials | None = None, *, retries: int = 3, backoff: float = 1.0,
-         allow_file: bool = False, field: str = "git_url", force_with_lease: bool = False) -> bool:
+         allow_file: bool = False, field: str = "git_url", force_with_lease: bool = False,
+         sleep: Callable[[float], None] | None = None) -> bool:
     """Push ``sha`` (made by ``commit_tree``) to every branch in ``branches`` at ``url``; False when the
     remote already had it.
 
@@ -306,39 +309,49 @@ def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[s
 
     ``url`` must be https/http (a local repository only with ``allow_file``) and, with
     ``credentials``, on their origin. Transient failures (network, 5xx) are retried with
-    exponential backoff; authentication failures, redirects and rejected refs are raised at once
-    as ``PushError``.
+    exponential backoff (``backoff * 2**n`` seconds, ``retries`` times; ``sleep`` waits, a seam
+    for tests); authentication failures, redirects and rejected refs are raised at once as
+    ``PushError``.
     """
     if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", sha or ""):
         raise InvalidValueError("sha", "is not a commit id")
     for branch in branches:
         check_branch(branch, "branches")
     remote, git = _remote_runner(url, credentials, source_dir, allow_file, field)
-    attempt = 0
-    while True:
-        try:
-            heads = _ls_remote(git, remote)
-            todo = [b for b in branches if heads.get(b) != sha]
-            if not todo:
-                log.info("remote already holds %s on %s; nothing to push", sha, ", ".join(branches))
-                return False
-            started = time.monotonic()
-            leases = [f"--force-with-lease=refs/heads/{b}:{heads.get(b, '')}" for b in todo] if force_with_lease else []
-            git.run("push", "--porcelain", *leases, "--end-of-options", remote.url,
-                    *[f"{sha}:refs/heads/{b}" for b in todo], network=True, error=PushError)
-            if events.active():
-                events.emit(events.GIT_PUSH, url=remote.url, sha=sha, branches=list(todo), bytes=_object_bytes(git, sha),
-                            duration_ms=(time.monotonic() - started) * 1000)
-            return True
-        except GitCommandError as exc:
-            attempt += 1
-            if attempt > retries or _PERMANENT.search(exc.stderr):
-                stderr = exc.stderr
-                if _REDIRECT.search(stderr):
-                    stderr += "\n(the remote answered with a redirect; export does not follow redirects, so a token " \
-                              "never goes where one points: use the repository's final URL)"
-                raise PushError(exc.command, exc.status, stderr) from None
-            delay = backoff * 2 ** (attempt - 1)
-            log.warning("git %s failed (attempt %d of %d), retrying in %.1fs: %s", exc.command, attempt,
-                        retries + 1, delay, exc.stderr.strip()[-300:])
-            time.sleep(delay)
+
+    def attempt() -> bool:
+        heads = _ls_remote(git, remote)
+        todo = [b for b in branches if heads.get(b) != sha]
+        if not todo:
+            log.info("remote already holds %s on %s; nothing to push", sha, ", ".join(branches))
+            return False
+        started = time.monotonic()
+        leases = [f"--force-with-lease=refs/heads/{b}:{heads.get(b, '')}" for b in todo] if force_with_lease else []
+        git.run("push", "--porcelain", *leases, "--end-of-options", remote.url,
+                *[f"{sha}:refs/heads/{b}" for b in todo], network=True, error=PushError)
+        if events.active():
+            events.emit(events.GIT_PUSH, url=remote.url, sha=sha, branches=list(todo), bytes=_object_bytes(git, sha),
+                        duration_ms=(time.monotonic() - started) * 1000)
+        return True
+
+    def log_retry(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception()
+        log.warning("git %s failed (attempt %d of %d), retrying in %.1fs: %s", exc.command, state.attempt_number,
+                    retries + 1, state.next_action.sleep, exc.stderr.strip()[-300:])
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception(lambda e: isinstance(e, GitCommandError) and not _PERMANENT.search(e.stderr)),
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential(multiplier=backoff, exp_base=2),
+        before_sleep=log_retry,
+        sleep=sleep or time.sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(attempt)
+    except GitCommandError as exc:
+        stderr = exc.stderr
+        if _REDIRECT.search(stderr):
+            stderr += "\n(the remote answered with a redirect; export does not follow redirects, so a token " \
+                      "never goes where one points: use the repository's final URL)"
+        raise PushError(exc.command, exc.status, stderr) from None

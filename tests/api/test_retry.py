@@ -81,3 +81,12 @@ def test_wait_honours_retry_after_and_stops_within_the_deadline():
             lambda: (_ for _ in ()).throw(RetryableResponse(_response(429, "30"))))
     assert len(sleeps) == 2
     assert isinstance(policy.retrying(idempotent=True), tenacity.Retrying)
+
+
+def test_the_policy_carries_its_sleep_so_a_hook_waits_through_it():
+    sleeps: list[float] = []
+    policy = RetryPolicy(max_attempts=3, deadline=10.0, base=0.01, sleep=sleeps.append)
+    with pytest.raises(RetryableResponse):
+        policy.retrying(idempotent=True)(lambda: (_ for _ in ()).throw(RetryableResponse(_response(503))))
+    assert len(sleeps) == 2  # 3 attempts, both waits through the policy's sleep, none on the clock
+    assert policy == RetryPolicy(max_attempts=3, deadline=10.0, base=0.01)  # the seam is not part of the value

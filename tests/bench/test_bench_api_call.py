@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -19,4 +20,7 @@ def test_bench_api_call_runs_and_reports_a_ratio(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "stories created: 90 (expected 90); hook log lines: 45" in out
-    assert "ratio hook/plain = " in out and out.count("round ") == 2
+    assert "ratio hook/plain = " in out and len(re.findall(r"^round \d+: ", out, re.M)) == 2
+    # each side: median and spread of the rounds; the figure: the ratio of the medians
+    assert len(re.findall(r"median \d+\.\d+ s, spread \d+\.\d+-\d+\.\d+ s \(2 rounds\)", out)) == 2, out
+    assert re.search(r"hook/plain = \d+\.\d+x \(ratio of medians; per-round ", out), out

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bench import bench_generation
 
 
 @pytest.mark.bench
-def test_bench_runs_on_a_tiny_template():
+def test_bench_runs_on_a_tiny_template(capsys):
     results = bench_generation.main(["--files", "30", "--repeat", "2", "--big", "60"])
-    for key in ("ours", "cookiecutter", "copier", "ratio_cookiecutter", "ratio_copier", "big_seconds", "memory_ratio"):
+    for key in ("ours", "cookiecutter", "copier", "ratio_cookiecutter", "ratio_copier", "big_seconds", "memory_ratio",
+                "ratio_big_floor"):
         assert results[key] > 0, key
+    assert all(len(values) == 2 for values in results["rounds"].values())  # --repeat still names the rounds
+    out = capsys.readouterr().out
+    # each tool's time (4), the 60-file run and its bare-loop floor: median and spread of the rounds
+    assert len(re.findall(r"median \d+\.\d+ s, spread \d+\.\d+-\d+\.\d+ s \(2 rounds\)", out)) == 6, out
+    assert out.count("x (ratio of medians; per-round ") == 4, out
 
 
 def test_bench_template_flavours_have_the_same_files(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import pytest
 
@@ -19,3 +20,6 @@ def test_bench_repo_export_smoke(capsys):
     assert all(git_s > 0 and ours > 0 for _, git_s, ours in rows)
     out = capsys.readouterr().out
     assert "ratio" in out and out.count("x\n") >= 2
+    # each size: both sides' median and spread over the rounds, and the ratio of the medians
+    assert len(re.findall(r"median \d+\.\d+ s, spread \d+\.\d+-\d+\.\d+ s \(1 rounds\)", out)) == 4, out
+    assert out.count("x (ratio of medians; per-round ") == 2, out

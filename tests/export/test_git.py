@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -153,26 +152,52 @@ def test_wrong_token_fails_fast_without_leaking(git_server, make_project):
     git_server.create_bare("team/push-denied")
     sha = commit_tree(src, date=WHEN)
     wrong = "ghp_wrong0token0value0000000000"
+    waits: list[float] = []
     with pytest.raises(PushError) as info:
         push(src, git_server.repo_url("team/push-denied"), sha, ["main"], server_credentials(git_server, wrong),
-             retries=3, backoff=5)  # a retry would take >= 5 s: auth failures must not be retried
+             retries=3, backoff=5, sleep=waits.append)
+    assert waits == []  # auth failures are not retried
     assert info.value.status == 128
     assert wrong not in str(info.value)
     assert git_server.head("team/push-denied") is None
 
 
-def test_failed_push_is_retried_with_backoff(git_server, make_project):
+def test_failed_push_is_retried_with_backoff(git_server, make_project, caplog):
     src = make_project(4)
     git_server.create_bare("team/push-retry")
     sha = commit_tree(src, date=WHEN)
     git_server.stop_backend()  # nginx now answers 502
-    timer = threading.Timer(1.0, git_server.start_backend)
-    timer.start()
-    try:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:  # no real wait: the backend comes back during the second backoff
+        waits.append(seconds)
+        if len(waits) == 2:
+            git_server.start_backend()
+
+    with caplog.at_level("WARNING", logger="airflow_provider_hisham.export.git"):
         assert push(src, git_server.repo_url("team/push-retry"), sha, ["main"],
-                    server_credentials(git_server), retries=4, backoff=0.5) is True
-    finally:
-        timer.join()
+                    server_credentials(git_server), retries=4, backoff=0.5, sleep=sleep) is True
+    assert waits == [0.5, 1.0]  # backoff * 2**n
+    retried = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert [m.split(", retrying")[0].split("(")[1] for m in retried] == ["attempt 1 of 5)", "attempt 2 of 5)"]
+    assert TOKEN not in caplog.text
     assert git_server.head("team/push-retry") == sha
+
+
+def test_transient_failures_past_the_retries_raise_push_error(git_server, make_project):
+    src = make_project(2)
+    git_server.create_bare("team/push-down")
+    sha = commit_tree(src, date=WHEN)
+    git_server.stop_backend()
+    waits: list[float] = []
+    try:
+        with pytest.raises(PushError) as info:
+            push(src, git_server.repo_url("team/push-down"), sha, ["main"], server_credentials(git_server),
+                 retries=2, backoff=0.25, sleep=waits.append)
+    finally:
+        git_server.start_backend()
+    assert waits == [0.25, 0.5]  # 3 attempts, 2 waits
+    assert "502" in info.value.stderr
+    assert TOKEN not in str(info.value)
     log = (git_server.run / "access.log").read_text()
     assert " 502 " in log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 
 import pytest
 
@@ -17,19 +16,20 @@ def test_push_into_a_repository_the_forge_has_not_finished_is_retried(git_server
     src = make_project(2)
     sha = commit_tree(src)
     url = git_server.repo_url("late/repo")
-    timer = threading.Timer(1.0, git_server.create_bare, ("late/repo",))
-    timer.start()
-    attempts = []
+    attempts, waits = [], []
 
     def attempt():
         attempts.append(1)
         return push(src, url, sha, ["main"], server_credentials(git_server))
 
-    try:
-        assert push_when_ready(attempt, first_wait=0.4, max_wait=1.0, attempts=8) is True
-    finally:
-        timer.cancel()
-    assert len(attempts) >= 2 and git_server.head("late/repo") == sha
+    def sleep(seconds: float) -> None:  # no clock wait: the forge "finishes" the repository during the second one
+        waits.append(seconds)
+        if len(waits) == 2:
+            git_server.create_bare("late/repo")
+
+    assert push_when_ready(attempt, first_wait=0.4, max_wait=1.0, attempts=8, sleep=sleep) is True
+    assert waits == [0.4, 0.8]  # exponential, capped at max_wait
+    assert len(attempts) == 3 and git_server.head("late/repo") == sha
 
 
 def test_only_not_found_is_retried(git_server, make_project):
@@ -42,9 +42,10 @@ def test_only_not_found_is_retried(git_server, make_project):
         attempts.append(1)
         return push(src, git_server.repo_url("auth/repo"), sha, ["main"], server_credentials(git_server, "wrong"))
 
+    waits: list[float] = []
     with pytest.raises(PushError):
-        push_when_ready(attempt, first_wait=0.01)
-    assert len(attempts) == 1  # a 401 is not "not ready": no retry
+        push_when_ready(attempt, first_wait=0.01, sleep=waits.append)
+    assert len(attempts) == 1 and waits == []  # a 401 is not "not ready": no retry
 
 
 @pytest.mark.parametrize("raw, field", [

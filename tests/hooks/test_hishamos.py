@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import time
@@ -26,7 +27,7 @@ from tests.servers.fixtures import both_tiers
 
 ME = "/api/v1/auth/me/"
 STORIES = "/api/v1/projects/stories/"
-FAST = RetryPolicy(max_attempts=4, deadline=5.0, base=0.02, cap=0.1)
+FAST = RetryPolicy(max_attempts=4, deadline=5.0, base=0.02, cap=0.1, sleep=lambda seconds: None)  # no clock waits
 
 
 @pytest.fixture
@@ -161,23 +162,23 @@ def test_unknown_auth_mode_names_the_field(hook_for):
 
 # -- retries ---------------------------------------------------------------------------------------
 def test_429_honours_retry_after(hishamos, hook_for):
-    hook = hook_for()
+    waits: list[float] = []
+    hook = hook_for(policy=dataclasses.replace(FAST, sleep=waits.append))
     hook.call("GET", ME)
     hishamos.inject("status", status=429, retry_after=0.4, path=ME)
-    start = time.monotonic()
     assert hook.call("GET", ME)["id"]
-    assert time.monotonic() - start >= 0.4
+    assert len(waits) == 1 and 0.4 <= waits[0] <= 0.44  # never earlier than asked, a little jitter
     assert [s for _, p, s in _paths(hishamos) if p == ME] == [200, 429, 200]
 
 
 def test_retry_after_beyond_the_deadline_gives_up_at_once(hishamos, hook_for):
-    hook = hook_for(policy=RetryPolicy(max_attempts=5, deadline=2.0, base=0.01))
+    waits: list[float] = []
+    hook = hook_for(policy=RetryPolicy(max_attempts=5, deadline=2.0, base=0.01, sleep=waits.append))
     hook.call("GET", ME)
     hishamos.inject("status", status=429, retry_after=30, path=ME)
-    start = time.monotonic()
     with pytest.raises(HishamOSAPIError) as err:
         hook.call("GET", ME)
-    assert time.monotonic() - start < 1.0
+    assert waits == []  # a 30 s wait would pass the 2 s deadline: no wait, no retry
     assert err.value.status == 429 and err.value.message.startswith("Request was throttled")
 
 
@@ -256,11 +257,12 @@ def test_connection_refused_uses_up_retries_within_the_deadline(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_DOWN", json.dumps(
         {"conn_type": "hishamos", "host": "127.0.0.1", "port": port, "extra": {"auth_mode": "api_key",
                                                                               "api_key": "k"}}))
-    hook = HishamOSHook("hishamos_down", retry_policy=RetryPolicy(max_attempts=3, deadline=3, base=0.01))
-    start = time.monotonic()
+    waits: list[float] = []
+    hook = HishamOSHook("hishamos_down", retry_policy=RetryPolicy(max_attempts=3, deadline=3, base=0.01,
+                                                                  sleep=waits.append))
     with pytest.raises(HishamOSConnectionError, match="ConnectionError") as err:
         hook.call("POST", STORIES, {"x": 1})  # nothing was sent, so even a POST is retried
-    assert err.value.status is None and time.monotonic() - start < 3
+    assert err.value.status is None and len(waits) == 2  # 3 attempts
 
 
 # -- errors ----------------------------------------------------------------------------------------
