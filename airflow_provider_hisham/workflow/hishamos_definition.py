@@ -43,6 +43,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from airflow_provider_hisham.dry_run import PARAM as DRY_RUN_PARAM, param_spec as dry_run_param_spec
 from airflow_provider_hisham.workflow.errors import ConfigIssue, UnknownStepTypeError, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import ExpressionError, _env, condition_references, template_references
 from airflow_provider_hisham.workflow.plan import (
@@ -763,7 +764,8 @@ class _Translator:
         elif kind == "object":
             self.params[name] = {"type": "object", "title": name}
         else:
-            self.params.setdefault(name, {"type": "string", "title": name})
+            # a reference to the dry-run switch reads the boolean every workflow DAG has
+            self.params.setdefault(name, dry_run_param_spec() if name == DRY_RUN_PARAM else {"type": "string", "title": name})
 
     def refs(self, value: Any, path: tuple, task_id: str, loop_names: dict | None = None) -> Any:
         """Translate HishamOS references in ``value`` (strings inside dicts and lists)."""
