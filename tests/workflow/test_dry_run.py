@@ -169,3 +169,43 @@ def test_the_same_workflow_without_dry_run_does_it_all(stand_ins, git_server, ai
     assert after["head"] == xcom(dr, "export")["commit_sha"] is not None
     assert (root / "real-every-step" / "src" / "app.py").is_file() and (root / "real-every-step.zip").is_file()
     assert "dry_run" not in xcom(dr, "export") and xcom(dr, "request")["dry_run"] is False
+
+
+def test_a_raw_write_is_reported_with_credentials_redacted(stand_ins):
+    hishamos = stand_ins
+    before = _writes(hishamos)
+    from airflow.sdk.exceptions import ParamValidationError
+
+    source = ("from airflow_provider_hisham.workflow import build_dag\n"
+              f"dag = build_dag({{'dag_id': 'dry_raw', 'steps': [{{'id': 'raw', 'type': 'api_call', 'config': {{"
+              f"'method': 'POST', 'endpoint': '/api/v1/projects/', 'data': {{'name': 'x', 'api_key': {TOKEN!r}}}}}}}]}})\n")
+    with pytest.raises(ParamValidationError, match="dry_run"):  # the Param is a boolean: no guessing at "true"
+        run_dag(source, conf={"dry_run": "true"}, name="dry_raw")
+    dr = run_dag(source, conf={"dry_run": True}, name="dry_raw")
+    assert dr.state == DagRunState.SUCCESS
+    out = xcom(dr, "raw")
+    assert out["method"] == "POST" and out["endpoint"] == "/api/v1/projects/" and out["body"]["name"] == "x"
+    assert TOKEN not in json.dumps(out) and _writes(hishamos) == before
+
+
+def test_retention_in_a_dry_run_removes_no_archive(tmp_path):
+    import os
+    import time
+
+    old = tmp_path / "old-project.zip"
+    old.write_bytes(b"PK")
+    month_ago = time.time() - 30 * 86400
+    os.utime(old, (month_ago, month_ago))
+    source = f"""
+from datetime import datetime
+from airflow.sdk import DAG
+from airflow_provider_hisham.operators.retention import HishamRetentionOperator
+
+with DAG("dry_retention", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+         params={{"dry_run": False}}) as dag:
+    HishamRetentionOperator(task_id="retention", retention_days=7, archive_dirs=[{str(tmp_path)!r}])
+"""
+    dr = run_dag(source, conf={"dry_run": True}, name="dry_retention")
+    assert dr.state == DagRunState.SUCCESS
+    report = xcom(dr, "retention")
+    assert report["dry_run"] is True and report["archives_removed"] == [str(old)] and old.is_file()
