@@ -30,6 +30,11 @@ def param_spec() -> dict[str, Any]:
     }
 
 
+def with_param(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` (a workflow's param schemas) plus ``dry_run`` unless it declares its own."""
+    return dict(params) if PARAM in params else {**params, PARAM: param_spec()}
+
+
 def declares_same_meaning(spec: Any) -> bool:
     """Whether a user-declared ``dry_run`` param is a boolean (with or without null), so keeping it
     keeps the meaning every step reads."""

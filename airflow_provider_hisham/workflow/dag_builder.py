@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_hisham.dry_run import PARAM as DRY_RUN_PARAM, param_spec as dry_run_param_spec
+from airflow_provider_hisham.dry_run import with_param as with_dry_run_param
 from airflow_provider_hisham.workflow.airflow_env import check_task, workflow_dag_class
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
@@ -122,9 +122,7 @@ def _params(spec: dict) -> dict:
     from airflow.sdk import Param
 
     params = {}
-    if DRY_RUN_PARAM not in spec:
-        spec = {**spec, DRY_RUN_PARAM: dry_run_param_spec()}
-    for name, schema in spec.items():
+    for name, schema in with_dry_run_param(spec).items():
         schema = dict(schema)
         if "default" in schema:
             params[name] = Param(schema.pop("default"), **schema)
