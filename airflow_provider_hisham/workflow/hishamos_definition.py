@@ -622,6 +622,9 @@ class _Translator:
             if sub.get("output_mapping"):
                 self.issue(step.path + ("sub_workflow", "output_mapping"), "output_mapping is not supported: the triggered DAG's results stay in its own run", step.id)
             conf = self.refs(sub.get("input_mapping", {}), step.path + ("sub_workflow", "input_mapping"), task_id)
+            if isinstance(conf, dict) and DRY_RUN_PARAM not in conf:  # a dry parent triggers a dry child
+                self.param(DRY_RUN_PARAM, "boolean")
+                conf = {**conf, DRY_RUN_PARAM: "{{ params.%s }}" % DRY_RUN_PARAM}
             self.field_base[task_id] = {"conf": step.path + ("sub_workflow", "input_mapping")}
             return "hishamos_sub_workflow", {"trigger_dag_id": slugify(sub["workflow_id"]), "conf": conf, "timeout": data.get("timeout_seconds", DEFAULT_TIMEOUT)}
         return self.agent_config(step, task_id, data.get("inputs", {}), step.path + ("inputs",))
