@@ -53,6 +53,7 @@ from airflow_provider_hisham.agents import (
 from airflow_provider_hisham.agents.budget import usage_record
 from airflow_provider_hisham.api.errors import HishamOSAPIError, HishamOSConfigError
 from airflow_provider_hisham.api.idempotency import marker
+from airflow_provider_hisham.dry_run import is_dry_run, report
 from airflow_provider_hisham.operators.observed import Observed, observed
 
 if TYPE_CHECKING:
@@ -214,8 +215,12 @@ class HishamOSAgentOperator(Observed, BaseOperator):
             conf_mapping = {} if _is_agent_id(str(self.agent)) else run_mapping(context.get("dag_run"))
             agent = agent_directory(hook, self.agents, conf_mapping).resolve(str(self.agent))
         except AgentNotFoundError as exc:
+            if is_dry_run(context):
+                return self._dry_report(None, str(exc))
             raise AirflowFailException(f"task {self.task_id}: {exc}") from exc
         slug = str(agent.get("agent_id") or agent["id"])
+        if is_dry_run(context):
+            return self._dry_report(agent, None)
         budgeted = self.max_cost is not None or self.max_tokens is not None
         spent = spent_by_others(self._usage_of_run(context), self.task_id, map_index) if budgeted else Spent()
         try:
@@ -246,6 +251,15 @@ class HishamOSAgentOperator(Observed, BaseOperator):
         except AgentBudgetExceeded as exc:
             raise AirflowFailException(str(exc)) from exc
         return result
+
+    def _dry_report(self, agent: Mapping[str, Any] | None, problem: str | None) -> dict[str, Any]:
+        """A dry run resolves the agent (a read) and builds the prompt; it does not run the agent."""
+        prompt = build_prompt(str(self.agent), self.prompt, self._dict("inputs"))
+        found = {"agent": str(agent.get("agent_id") or agent["id"]), "agent_name": agent.get("name")} if agent else {}
+        self.log.info("Dry run: agent %s %s; prompt of %d characters not sent", self.agent,
+                      "resolved" if agent else "NOT resolved", len(prompt))
+        return report(self.hisham_step, "execute agent", reference=str(self.agent), agent_resolved=agent is not None,
+                      **found, **({"problem": problem} if problem else {}), prompt_chars=len(prompt))
 
     def _usage_of_run(self, context: Context) -> list[Any]:
         """The usage records the run's agent tasks pushed (every map index)."""

@@ -98,6 +98,10 @@ ACTIONS: dict[str, Callable[[HishamOSHook, dict[str, Any], str], Any]] = {
     "discover_endpoints": lambda h, d, k: h.discover_endpoints(),
 }
 
+#: Actions that only read: a dry run makes them; every other action is reported, not sent.
+READ_ACTIONS = frozenset({"get_project", "list_stories", "get_story", "list_sprints", "list_agents", "get_agent",
+                          "discover_endpoints"})
+
 
 class HishamOSApiCallOperator(Observed, BaseOperator):
     """Call the HishamOS API on behalf of a user and push the JSON result (or part of it) to XCom.
@@ -115,6 +119,10 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
         ``accessToken``, ``api_key``, ``secret``...), JWTs and the connection's own secrets are
         replaced by ``***``, also when ``result_path`` selects one directly.
     :param idempotent: for raw calls, whether a POST/PATCH may be resent after an ambiguous failure.
+
+    In a dry run (``params.dry_run``) reads (``READ_ACTIONS``, raw GET/HEAD/OPTIONS) are made and
+    writes are not: the result is ``{"dry_run": True, "would": "call", ...}`` with the action and
+    its data, or the method, endpoint, body and query, credentials redacted.
 
     A tier refusal (``HishamOSTierError``: the organization's subscription lacks the feature) and
     an agent run HishamOS failed (``HishamOSAgentError``: execute answered 5xx) fail the task at
@@ -158,6 +166,25 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
 
         return HishamOSHook(self.hishamos_conn_id, user_id=self._user())
 
+    def _is_read(self) -> bool:
+        """A call without side effects: a dry run still makes it (downstream steps get real data)."""
+        if self.action:
+            return self.action in READ_ACTIONS
+        return str(self.method).strip().upper() in ("GET", "HEAD", "OPTIONS")
+
+    def _dry_report(self, hook: HishamOSHook) -> dict[str, Any]:
+        """What a write would send, credentials redacted by name and by the connection's values."""
+        from airflow_provider_hisham.api.results import redact_credentials
+        from airflow_provider_hisham.dry_run import report
+
+        if self.action:
+            facts: dict[str, Any] = {"action": self.action, "data": self.data}
+        else:
+            facts = {"method": str(self.method).upper(), "endpoint": str(self.endpoint), "body": self.data,
+                     "query": self.query}
+        self.log.info("Dry run: not calling %s", self.action or f"{facts['method']} {facts['endpoint']}")
+        return report(self.hisham_step, "call", **hook.redact(redact_credentials(facts)))
+
     @observed
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
@@ -168,7 +195,11 @@ class HishamOSApiCallOperator(Observed, BaseOperator):
             raise AirflowFailException(str(exc)) from None
 
     def _execute(self, context: Context) -> Any:
+        from airflow_provider_hisham.dry_run import is_dry_run
+
         hook = self.get_hook()
+        if is_dry_run(context) and not self._is_read():
+            return self._dry_report(hook)
         ti = context["ti"]
         key = marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), salt=self.action or "")
         if self.action:

@@ -16,8 +16,15 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import Param
 
+from airflow_provider_hisham.dry_run import is_dry_result, is_dry_run, report
 from airflow_provider_hisham.operators.observed import Observed, observed
-from airflow_provider_hisham.publishing.summary import build_summary, decision_from_response
+from airflow_provider_hisham.publishing.summary import (
+    ProjectFiles,
+    PublishSummary,
+    build_summary,
+    decision_from_response,
+    story_text,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -100,12 +107,33 @@ class PublishApprovalOperator(Observed, ApprovalOperator):
 
     @observed
     def execute(self, context: Context) -> Any:
+        if is_dry_run(context):
+            return self._dry_run()
         summary = build_summary(self.project, target=self.target, branch=self.branch, story=self.story,
                                 limit=self.list_limit)
         self.body = summary.markdown()
         self.log.info("Asking for approval: %d files, %d bytes to %s (branch %s); on timeout: %s",
                       summary.files.total_files, summary.files.total_bytes, self.target, self.branch, self.on_timeout)
         return super().execute(context)
+
+    def _dry_run(self) -> dict[str, Any]:
+        """Report what the reviewer would see and go on as approved: nobody is asked, no deferral.
+        A dry-run generation result is summarised from its own counts (its folder was removed)."""
+        if is_dry_result(self.project):
+            files = ProjectFiles(list(self.project.get("files") or [])[:self.list_limit],
+                                 int(self.project.get("total_files") or 0), int(self.project.get("total_bytes") or 0),
+                                 bool(self.project.get("files_complete", True)))
+            summary = PublishSummary(str(self.project.get("output_dir")), files, None if self.target is None else
+                                     str(self.target), None if self.branch is None else str(self.branch),
+                                     story_text(self.story))
+        else:
+            summary = build_summary(self.project, target=self.target, branch=self.branch, story=self.story,
+                                    limit=self.list_limit)
+        self.log.info("Dry run: would ask for approval of %d files, %d bytes to %s (branch %s); not asked",
+                      summary.files.total_files, summary.files.total_bytes, self.target, self.branch)
+        return report(self.hisham_step, "ask for approval", subject=self.subject, **summary.as_dict(),
+                      files=summary.files.listed, approved=True, decision="approved",
+                      responded_by=None, reason="dry run: not asked", timed_out=False)
 
     @observed
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham.dry_run import is_dry_run, report
 from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.workflow.combine import PROJECT_ID, CombineError, merge_directories
 
@@ -45,9 +46,23 @@ class CombineProjectsOperator(Observed, BaseOperator):
         root = Path(self.output_root) if self.output_root else generated_projects_root()
         folders, manifests = self._folders()
         target = root / self.project_id
+        if is_dry_run(context):
+            return self._dry_run(folders, target)
         summary = merge_directories(folders, target, root=root, skip=manifests)
         self.log.info("Combined %d lanes into %s: %d files", len(folders), target, summary["total_files"])
         return {"project_id": self.project_id, "output_dir": str(target), "generated_project_id": None, **summary}
+
+    def _dry_run(self, folders: dict[str, Path], target: Path) -> dict[str, Any]:
+        """The lanes and the folder they would be merged into; nothing is merged (a dry-run lane's
+        folder does not exist). Totals are the lanes' own, before duplicates are merged."""
+        lanes = self.sources if isinstance(self.sources, Mapping) else dict(enumerate(self.sources))
+        results = [r for r in lanes.values() if isinstance(r, Mapping)]
+        self.log.info("Dry run: would combine %d lanes into %s", len(folders), target)
+        return report(self.hisham_step, "combine", project_id=self.project_id, output_dir=str(target),
+                      lanes={lane: str(folder) for lane, folder in folders.items()}, generated_project_id=None,
+                      total_files=sum(int(r.get("total_files") or 0) for r in results),
+                      total_bytes=sum(int(r.get("total_bytes") or 0) for r in results),
+                      files=sorted({f for r in results for f in (r.get("files") or []) if isinstance(f, str)}))
 
     def _folders(self) -> tuple[dict[str, Path], set[Path]]:
         items: Any = self.sources

@@ -166,6 +166,10 @@ class FileGenerationOperator(Observed, BaseOperator):
         if isinstance(variables, str):
             variables = load_json(variables, "context", GenerationError) if variables.strip() else None
         root = self.output_root or output_root_from_config()
+        from airflow_provider_hisham.dry_run import is_dry_run
+
+        if is_dry_run(context):
+            return self._dry_run(root, structure, variables)
         generator = ProjectGenerator(root, limits=self._limits(), templates_dirs=templates_dirs_from_config(self.templates_dir), workers=self.workers)
         tags = {"template": str(self.template or "structure")}
         last = [0]
@@ -220,6 +224,32 @@ class FileGenerationOperator(Observed, BaseOperator):
             summary["total_files"], summary["total_bytes"], result.duration, summary["output_dir"], summary["manifest_path"], summary["sha256"],
         )
         return summary
+
+    def _dry_run(self, root: str, structure: Any, variables: Any) -> dict[str, Any]:
+        """Generate into a temporary folder outside ``root`` and remove it: the files, sizes and
+        manifest digest a real run would produce, and no folder, storage copy or HishamOS record.
+        ``output_dir`` is where a real run would write (it is not created)."""
+        import shutil
+        import tempfile
+
+        from airflow_provider_hisham.dry_run import report
+        from airflow_provider_hisham.publishing.summary import DEFAULT_LIST_LIMIT
+
+        scratch = tempfile.mkdtemp(prefix="hisham-dry-run-")
+        try:
+            generator = ProjectGenerator(scratch, limits=self._limits(), workers=self.workers,
+                                         templates_dirs=templates_dirs_from_config(self.templates_dir))
+            result = generator.generate(self.project_id, template=self.template, structure=structure,
+                                        context=variables, render_structure=self.render_structure)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        summary = {**result.summary, "output_dir": os.path.join(os.path.abspath(root), result.summary["project_id"]),
+                   "manifest_path": None, "generated_project_id": None}
+        paths = [f["path"] for f in result.manifest["files"]]
+        self.log.info("Dry run: would generate %d files (%d bytes) into %s (manifest sha256 %s)",
+                      summary["total_files"], summary["total_bytes"], summary["output_dir"], summary["sha256"])
+        return report(self.hisham_step, "generate", **summary, files=paths[:DEFAULT_LIST_LIMIT],
+                      files_complete=len(paths) <= DEFAULT_LIST_LIMIT)
 
     def _record(self, context: Context, output_dir: str):
         """Find (a retry) or create this task instance's GeneratedProject, ``generating``."""

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_hisham.dry_run import is_dry_result
 from airflow_provider_hisham.observability import audit, events, lineage
 from airflow_provider_hisham.observability.metrics import endpoint_template, step_metric, tags
 
@@ -98,6 +99,9 @@ class Observation:
                                      f"failed ({type(error).__name__}: {error})", took))
             return
         Stats.incr(step_metric(self.step, "successes"), tags=self._tags())
+        if is_dry_result(result):  # nothing was made: no archive, request or record to audit
+            audit.write(audit.record("step", self.who, self.step, self.who.task_id, "ok (dry run)", took))
+            return
         if isinstance(result, dict) and result.get("archive_path") and self.step == "repo_creation":
             size = os.path.getsize(result["archive_path"]) if os.path.isfile(result["archive_path"]) else 0
             Stats.incr(step_metric(self.step, "archive_bytes"), size, tags=self._tags())
@@ -191,7 +195,7 @@ def _datasets(op: Any, result: Any) -> tuple[list[lineage.Dataset], list[lineage
             outs.append(lineage.hishamos_object(base, "projects", res["id"]))
         elif action in ("get_story", "update_story_status") and (data.get("story_id") or data.get("id")):
             ins.append(lineage.hishamos_object(base, "stories", data.get("story_id") or data.get("id")))
-    return ins, outs
+    return ins, ([] if is_dry_result(result) else outs)  # a dry run produced nothing
 
 
 class Observed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -142,6 +143,7 @@ class PullRequestOperator(Observed, BaseOperator):
 
     @observed
     def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_provider_hisham.dry_run import is_dry_run
         from airflow_provider_hisham.export.git import discard_git_dir
         from airflow_provider_hisham.export.pull_request import branch_for_run, check_subdir, commit_on_base, \
             publish_request
@@ -151,11 +153,18 @@ class PullRequestOperator(Observed, BaseOperator):
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
         ti = context["ti"]
-        dry_run = self.dry_run is True or (context.get("params") or {}).get("dry_run") is True
-        source = check_source_dir(self.source_dir)
+        dry_run = is_dry_run(context, self.dry_run)
         spec = self._spec(ti.dag_id, ti.run_id)
         check_subdir(self.subdir)
         head = self.head_branch or branch_for_run(ti.dag_id, ti.run_id)
+        if dry_run and not Path(str(self.source_dir)).is_dir():  # a dry-run generation step wrote nothing
+            from airflow_provider_hisham.dry_run import report
+
+            return report(self.hisham_step, "open or update a request", target=self.target, source_dir=str(self.source_dir),
+                          head_branch=head, base_branch=self.base_branch, title=spec.title, draft=spec.draft,
+                          changed_files=None, message="dry run: the source folder was not generated, so the "
+                                                      "difference to the base branch is not known")
+        source = check_source_dir(self.source_dir)
         forge, repository, web_url = None, self.git_url, self.git_url
         if self.target == "git":
             credentials = self._checked_git_url()

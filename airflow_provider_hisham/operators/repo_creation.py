@@ -156,6 +156,10 @@ class RepoCreationOperator(Observed, BaseOperator):
 
         if self.target not in TARGETS:
             raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        from airflow_provider_hisham.dry_run import is_dry_run
+
+        if is_dry_run(context):
+            return self._dry_run()
         from airflow_provider_hisham.storage.objectstorage import fetch_for_task
 
         fetched = fetch_for_task(self.source_storage_url, self.source_manifest_sha256, context)
@@ -169,6 +173,42 @@ class RepoCreationOperator(Observed, BaseOperator):
             result["repository_export_id"] = self._register(result, name, context)
         log.info("repo_creation result: %s", result)
         return result
+
+    def _dry_run(self) -> dict[str, Any]:
+        """Check what a run's conf can set and report the target, name, branches, commit message or
+        archive path: no fetch, commit, repository, push, archive or record. ``source_dir`` need
+        not exist (a dry-run generation step wrote nothing)."""
+        from airflow_provider_hisham.dry_run import report
+        from airflow_provider_hisham.export.git import check_branch
+
+        name = self.repository_name or Path(str(self.source_dir)).name
+        facts: dict[str, Any] = {"target": self.target, "repository_name": name, "source_dir": str(self.source_dir),
+                                 "would_record": bool(self.hishamos_conn_id)}
+        if self.target in ("zip", "tar.gz"):
+            from airflow_provider_hisham.export.archive import archive_target
+
+            root = self.archive_root or str(Path(str(self.source_dir)).parent)
+            facts["archive_path"] = str(archive_target(root, self.archive_dir, name, self.target))
+            facts["archive_name"] = Path(facts["archive_path"]).name
+            would = "write archive"
+        else:
+            check_branch(self.default_branch)
+            for branch in self.branches:
+                check_branch(branch, "branches")
+            if self.target == "git":
+                self._checked_git_url()
+                facts["git_url"] = self.git_url
+                would = "push"
+            else:
+                from airflow_provider_hisham.export.remote import check_repository_name
+
+                check_repository_name(name, self.namespace)
+                facts["namespace"] = self.namespace
+                would = "create repository and push"
+            facts.update(default_branch=self.default_branch, branches=list(self.branches),
+                         commit_message=self.commit_message)
+        log.info("repo_creation dry run: would %s %s", would, facts.get("archive_path") or name)
+        return report(self.hisham_step, would, **facts)
 
     def _archive(self, source: Path, name: str) -> dict[str, Any]:
         from airflow_provider_hisham.export.archive import archive_target, write_archive

@@ -39,7 +39,8 @@ class HishamRetentionOperator(Observed, BaseOperator):
         ``retention_days`` (default: the generated-projects root, repo_creation's default).
     :param hishamos_conn_id: mark removed versions' GeneratedProject records ``archived`` (default
         ``[hisham] retention_hishamos_conn_id``; empty: records are left as they are).
-    :param dry_run: report what would be removed, remove nothing.
+    :param dry_run: report what would be removed, remove nothing (also on in a run whose
+        ``params.dry_run`` is true, see :mod:`airflow_provider_hisham.dry_run`).
     """
 
     hisham_step = "retention"
@@ -60,6 +61,7 @@ class HishamRetentionOperator(Observed, BaseOperator):
     @observed
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham import config
+        from airflow_provider_hisham.dry_run import is_dry_run
         from airflow_provider_hisham.storage.objectstorage import is_running_via, policy_from_config, store_from_config
         from airflow_provider_hisham.storage.retention import apply_retention, archive_generated_project
 
@@ -68,7 +70,8 @@ class HishamRetentionOperator(Observed, BaseOperator):
         root = config.generated_projects_root()
         conn_id = self.hishamos_conn_id or config.get("retention_hishamos_conn_id") or None
         archive_record = None
-        if conn_id:
+        dry_run = is_dry_run(context, self.dry_run)
+        if conn_id and not dry_run:
             from airflow_provider_hisham.hooks.hishamos import HishamOSHook
 
             hook = HishamOSHook(hishamos_conn_id=conn_id, user_id=self.hishamos_user_id)
@@ -78,11 +81,11 @@ class HishamRetentionOperator(Observed, BaseOperator):
             store, policy, is_running=is_running_via(context["ti"]),
             local_roots=[] if store.is_local else list(self.local_roots or [root]),
             archive_dirs=list(self.archive_dirs if self.archive_dirs is not None else [root]),
-            archive_record=archive_record, dry_run=self.dry_run, logger=self.log)
+            archive_record=archive_record, dry_run=dry_run, logger=self.log)
         for line in report.records:
             self.log.info("%s", line)
         self.log.info("Removed %d version(s), %d archive(s); kept %d fresh, %d in use",
                       len(report.removed), len(report.archives_removed), report.kept_fresh, len(report.kept_in_use))
         if report.errors:
             raise RetentionError("; ".join(report.errors)[:4000])
-        return report.as_dict()
+        return {**report.as_dict(), "dry_run": True} if dry_run else report.as_dict()

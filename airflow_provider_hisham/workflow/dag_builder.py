@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_hisham.dry_run import with_param as with_dry_run_param
 from airflow_provider_hisham.workflow.airflow_env import check_task, workflow_dag_class
 from airflow_provider_hisham.workflow.errors import ConfigIssue, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import condition_template, is_template, single_expression, translate
@@ -116,10 +117,12 @@ def _start_date(value: str | None) -> datetime.datetime:
 
 
 def _params(spec: dict) -> dict:
+    """The DAG's Params: the config's, plus ``dry_run`` (every factory-built DAG accepts it; a
+    user-declared one is kept, validation made sure it is a boolean)."""
     from airflow.sdk import Param
 
     params = {}
-    for name, schema in spec.items():
+    for name, schema in with_dry_run_param(spec).items():
         schema = dict(schema)
         if "default" in schema:
             params[name] = Param(schema.pop("default"), **schema)

@@ -43,6 +43,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from airflow_provider_hisham.dry_run import PARAM as DRY_RUN_PARAM, param_spec as dry_run_param_spec
 from airflow_provider_hisham.workflow.errors import ConfigIssue, UnknownStepTypeError, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import ExpressionError, _env, condition_references, template_references
 from airflow_provider_hisham.workflow.plan import (
@@ -621,6 +622,9 @@ class _Translator:
             if sub.get("output_mapping"):
                 self.issue(step.path + ("sub_workflow", "output_mapping"), "output_mapping is not supported: the triggered DAG's results stay in its own run", step.id)
             conf = self.refs(sub.get("input_mapping", {}), step.path + ("sub_workflow", "input_mapping"), task_id)
+            if isinstance(conf, dict) and DRY_RUN_PARAM not in conf:  # a dry parent triggers a dry child
+                self.param(DRY_RUN_PARAM, "boolean")
+                conf = {**conf, DRY_RUN_PARAM: "{{ params.%s }}" % DRY_RUN_PARAM}
             self.field_base[task_id] = {"conf": step.path + ("sub_workflow", "input_mapping")}
             return "hishamos_sub_workflow", {"trigger_dag_id": slugify(sub["workflow_id"]), "conf": conf, "timeout": data.get("timeout_seconds", DEFAULT_TIMEOUT)}
         return self.agent_config(step, task_id, data.get("inputs", {}), step.path + ("inputs",))
@@ -763,7 +767,8 @@ class _Translator:
         elif kind == "object":
             self.params[name] = {"type": "object", "title": name}
         else:
-            self.params.setdefault(name, {"type": "string", "title": name})
+            # a reference to the dry-run switch reads the boolean every workflow DAG has
+            self.params.setdefault(name, dry_run_param_spec() if name == DRY_RUN_PARAM else {"type": "string", "title": name})
 
     def refs(self, value: Any, path: tuple, task_id: str, loop_names: dict | None = None) -> Any:
         """Translate HishamOS references in ``value`` (strings inside dicts and lists)."""

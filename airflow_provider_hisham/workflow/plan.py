@@ -15,6 +15,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from airflow_provider_hisham.dry_run import PARAM as DRY_RUN_PARAM, declares_same_meaning
 from airflow_provider_hisham.workflow.errors import ConfigIssue, UnknownStepTypeError, WorkflowConfigError
 from airflow_provider_hisham.workflow.expressions import (
     ExpressionError,
@@ -402,6 +403,10 @@ class _Compiler:
         for name, spec in params.items():
             where = ("params", name)
             checked[name] = spec  # replaced below when its schema is sound
+            if name == DRY_RUN_PARAM and not declares_same_meaning(spec):
+                self.issue(where, f"param '{name}' is the dry-run switch every workflow DAG has: declare it "
+                                  "as type boolean, or leave it out")
+                continue
             if scheduled and "default" not in spec:
                 self.issue(where, f"param '{name}' needs a default: scheduled runs are triggered without conf")
             schema = {k: v for k, v in spec.items() if k not in ("default", "values_display")}

@@ -56,9 +56,31 @@ def test_sub_workflow_triggers_the_child_dag_and_waits_for_its_run(outcome):
         stop.set()
         worker.join(10)
     got = states(dr)
-    assert seen["conf"] == {"topic": "Coding Agent done"}  # input_mapping rendered from the parent's step
+    # input_mapping rendered from the parent's step, and the run's dry_run handed on
+    assert seen["conf"] == {"topic": "Coding Agent done", "dry_run": False}
     if outcome == DagRunState.SUCCESS:
         assert dr.state == DagRunState.SUCCESS, got
         assert got["after"] == TaskInstanceState.SUCCESS
     else:
         assert dr.state == DagRunState.FAILED and got["call_child"] == TaskInstanceState.FAILED, got
+
+
+def test_a_dry_run_parent_triggers_a_dry_run_child():
+    bag = bag_of("hd_sub_dry", {"child.yaml": CHILD, "parent.yaml": PARENT})
+    assert bag.import_errors == {}
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "generated", None)
+    seen: dict = {}
+    stop = threading.Event()
+    worker = threading.Thread(target=finish_child_run, args=(DagRunState.SUCCESS, seen, stop), daemon=True)
+    worker.start()
+    try:
+        dr = bag.dags["parent_flow"].test(run_conf={"dry_run": True})
+    finally:
+        stop.set()
+        worker.join(10)
+    assert dr.state == DagRunState.SUCCESS, states(dr)
+    assert seen["conf"]["dry_run"] is True
