@@ -106,7 +106,7 @@ def get_provider_info() -> dict[str, Any]:
                 },
             },
             {
-                "hook-class-name": "airflow_provider_hisham.hooks.gitlab.GitLabHook",
+                "hook-class-name": "airflow_provider_hisham.hooks.gitlab.GitlabRepositoryHook",
                 "hook-name": "GitLab",
                 "connection-type": "gitlab",
                 "conn-fields": {

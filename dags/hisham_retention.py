@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG
 
-from airflow_provider_hisham.operators.retention import HishamRetentionOperator
+from airflow_provider_hisham.operators.retention import HishamOSRetentionOperator
 
 with DAG(
     dag_id="hisham_retention",
@@ -22,4 +22,4 @@ with DAG(
     doc_md=__doc__,
     default_args={"retries": 2, "retry_delay": timedelta(minutes=5)},
 ):
-    HishamRetentionOperator(task_id="apply_retention")
+    HishamOSRetentionOperator(task_id="apply_retention")

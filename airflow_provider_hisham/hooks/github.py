@@ -54,7 +54,7 @@ class RateLimitRetry(GithubRetry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
-class GitHubRepositoryHook(GithubHook):
+class GithubRepositoryHook(GithubHook):
     """``GithubHook`` plus repository creation (``github`` connection: password = token, host = API URL).
 
     The token is pushed only to the git host of the API: github.com for api.github.com, the

@@ -29,7 +29,7 @@ from airflow_provider_hisham.secrets import require_plain
 log = logging.getLogger(__name__)
 
 
-class GitLabHook(BaseHook):
+class GitlabRepositoryHook(BaseHook):
     """Interact with a GitLab instance through python-gitlab.
 
     :param gitlab_conn_id: the ``gitlab`` connection.

@@ -1,4 +1,4 @@
-"""Operator extra link that opens the repository a ``RepoCreationOperator`` task created or pushed to."""
+"""Operator extra link that opens the repository a ``HishamOSRepoCreationOperator`` task created or pushed to."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``PublishApprovalOperator``: the ``approval`` step, a person approves what is about to be published.
+"""``HishamOSApprovalOperator``: the ``approval`` step, a person approves what is about to be published.
 
 Built on Airflow's human-in-the-loop ``ApprovalOperator``: the reviewer answers in the UI
 (Required Actions) or over ``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/
@@ -49,7 +49,7 @@ def hitl_users(users: Any) -> list[dict[str, str]] | None:
     return out
 
 
-class PublishApprovalOperator(Observed, ApprovalOperator):
+class HishamOSApprovalOperator(Observed, ApprovalOperator):
     """Wait for a person to approve publishing ``project``; reject skips what follows.
 
     :param project: the generation result (``{{ steps.generate.output }}``) or the folder (templated).

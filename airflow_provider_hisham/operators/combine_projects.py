@@ -20,13 +20,13 @@ def generated_projects_root() -> Path:
     return Path(configured())
 
 
-class CombineProjectsOperator(Observed, BaseOperator):
+class HishamOSCombineProjectsOperator(Observed, BaseOperator):
     """Merge lanes' generated projects into ``generated-projects/{project_id}/``.
 
     ``sources`` is what a parallel block hands its combine step (``{{ steps.<block>.output }}``:
     lane -> the lane's result), or a list of such results; each result's ``output_dir`` (or the
     value itself when it is a path) is merged. Returns the same summary keys as
-    FileGenerationOperator, so ``repo_creation`` can follow it.
+    HishamOSFileGenerationOperator, so ``repo_creation`` can follow it.
     """
 
     hisham_step = "combine"

@@ -1,4 +1,4 @@
-"""FileGenerationOperator: the ``file_generation`` step of HishamOS workflows, run in Airflow.
+"""HishamOSFileGenerationOperator: the ``file_generation`` step of HishamOS workflows, run in Airflow.
 
 A thin operator: configuration, logging, metrics and the optional HishamOS record live here;
 rendering, safety and atomic writes are in :mod:`airflow_provider_hisham.generation`.
@@ -61,7 +61,7 @@ def templates_dirs_from_config(extra: str | None = None) -> list[str]:
     return seen
 
 
-class FileGenerationOperator(Observed, BaseOperator):
+class HishamOSFileGenerationOperator(Observed, BaseOperator):
     """Generate ``{output_root}/{project_id}/`` from a template or an inline structure.
 
     :param project_id: folder name of the generated project (templated).
@@ -152,7 +152,7 @@ class FileGenerationOperator(Observed, BaseOperator):
     @observed
     def execute(self, context: Context) -> dict[str, Any]:
         if [self.template, self.structure, self.structure_from].count(None) != 2:
-            raise GenerationError("FileGenerationOperator needs exactly one of 'template', 'structure' or 'structure_from'")
+            raise GenerationError("HishamOSFileGenerationOperator needs exactly one of 'template', 'structure' or 'structure_from'")
         if self.hishamos_conn_id and not self.hishamos_project_id:
             raise GenerationError("hishamos_project_id is required when hishamos_conn_id is set")
         if not isinstance(self.project_id, str) or self.project_id.strip() in ("", "None"):

@@ -1,4 +1,4 @@
-"""``PullRequestOperator``: the ``pull_request`` step, a generated tree proposed to an existing repository.
+"""``HishamOSPullRequestOperator``: the ``pull_request`` step, a generated tree proposed to an existing repository.
 
 Thin: the git work and the request rules live in ``airflow_provider_hisham.export.pull_request``
 (plain Python), the forge calls in the GitHub/GitLab hooks. Module import stays light.
@@ -16,7 +16,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.links.repository import RepositoryLink
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 TARGETS = ("github", "gitlab", "git")
 
 
-class PullRequestOperator(Observed, BaseOperator):
+class HishamOSPullRequestOperator(Observed, BaseOperator):
     """Commit ``source_dir`` on top of an existing repository's base branch, on a branch named after
     the run, and open (or update) one pull request (GitHub) or merge request (GitLab) for it.
 
@@ -66,10 +66,10 @@ class PullRequestOperator(Observed, BaseOperator):
     ui_color = "#e3e9f7"
 
     # Same connection handling as repo_creation (one way to do each thing).
-    _git_credentials = RepoCreationOperator._git_credentials
-    _checked_git_url = RepoCreationOperator._checked_git_url
-    _hosting_hook = RepoCreationOperator._hosting_hook
-    _mask = staticmethod(RepoCreationOperator._mask)
+    _git_credentials = HishamOSRepoCreationOperator._git_credentials
+    _checked_git_url = HishamOSRepoCreationOperator._checked_git_url
+    _hosting_hook = HishamOSRepoCreationOperator._hosting_hook
+    _mask = staticmethod(HishamOSRepoCreationOperator._mask)
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""``RepoCreationOperator``: the ``repo_creation`` step, a generated project to a repository or archive.
+"""``HishamOSRepoCreationOperator``: the ``repo_creation`` step, a generated project to a repository or archive.
 
 Thin: git work lives in ``airflow_provider_hisham.export`` (plain Python), hosting APIs in the
 GitHub/GitLab hooks. Module import stays light: hooks, PyGithub and python-gitlab are
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 TARGETS = ("github", "gitlab", "git", "zip", "tar.gz")
 
 
-class RepoCreationOperator(Observed, BaseOperator):
+class HishamOSRepoCreationOperator(Observed, BaseOperator):
     """Commit ``source_dir`` and push it to a new GitHub/GitLab repository or any git URL, or archive it.
 
     Retry-safe: the commit is deterministic (fixed dates, no parent), the remote is looked up
@@ -289,12 +289,12 @@ class RepoCreationOperator(Observed, BaseOperator):
 
     def _hosting_hook(self):
         if self.target == "github":
-            from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+            from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
-            return GitHubRepositoryHook(self.github_conn_id)
-        from airflow_provider_hisham.hooks.gitlab import GitLabHook
+            return GithubRepositoryHook(self.github_conn_id)
+        from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 
-        return GitLabHook(self.gitlab_conn_id)
+        return GitlabRepositoryHook(self.gitlab_conn_id)
 
     def _checked_git_url(self) -> GitCredentials | None:
         """Check ``git_url`` and that its connection's token may go there, before anything runs."""

@@ -1,4 +1,4 @@
-"""``HishamRetentionOperator``: remove expired generated projects and archives (issue 14).
+"""``HishamOSRetentionOperator``: remove expired generated projects and archives (issue 14).
 
 Thin: the rules and the removal order are in :mod:`airflow_provider_hisham.storage.retention`.
 "In use" is asked of Airflow: every task that publishes or fetches a project writes a lease naming
@@ -25,7 +25,7 @@ class RetentionError(RuntimeError):
     were kept, and a retry (or the next run) retires them."""
 
 
-class HishamRetentionOperator(Observed, BaseOperator):
+class HishamOSRetentionOperator(Observed, BaseOperator):
     """Apply the retention policy to the storage location, this worker's local root and archives.
 
     :param retention_days: keep versions published within this many days (default ``[hisham]

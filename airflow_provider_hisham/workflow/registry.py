@@ -97,7 +97,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     ),
     StepType(
         "file_generation",
-        "airflow_provider_hisham.operators.file_generation.FileGenerationOperator",
+        "airflow_provider_hisham.operators.file_generation.HishamOSFileGenerationOperator",
         _object(
             {
                 "project_id": _STR_T,
@@ -125,7 +125,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     ),
     StepType(
         "repo_creation",
-        "airflow_provider_hisham.operators.repo_creation.RepoCreationOperator",
+        "airflow_provider_hisham.operators.repo_creation.HishamOSRepoCreationOperator",
         _object(
             {
                 "source_dir": _STR_T,
@@ -177,7 +177,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     ),
     StepType(
         "combine_projects",
-        "airflow_provider_hisham.operators.combine_projects.CombineProjectsOperator",
+        "airflow_provider_hisham.operators.combine_projects.HishamOSCombineProjectsOperator",
         _object(
             {"project_id": _STR_T, "sources": templated({"type": ["object", "array"]}), "output_root": _STR_T},
             required=["project_id", "sources"],
@@ -186,7 +186,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     ),
     StepType(
         "approval",
-        "airflow_provider_hisham.operators.approval.PublishApprovalOperator",
+        "airflow_provider_hisham.operators.approval.HishamOSApprovalOperator",
         _object(
             {
                 "project": templated({"type": ["object", "string"]}),
@@ -205,7 +205,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
     ),
     StepType(
         "pull_request",
-        "airflow_provider_hisham.operators.pull_request.PullRequestOperator",
+        "airflow_provider_hisham.operators.pull_request.HishamOSPullRequestOperator",
         _object(
             {
                 "source_dir": _STR_T,

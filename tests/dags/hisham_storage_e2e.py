@@ -12,8 +12,8 @@ from datetime import datetime
 
 from airflow.sdk import DAG, Param
 
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 HANDOFF = {
     "source_dir": "{{ ti.xcom_pull(task_ids='generate')['output_dir'] }}",
@@ -31,11 +31,11 @@ with DAG(
     params={"project_id": Param("storage-e2e", type="string"), "git_url": Param("", type="string")},
     tags=["hisham", "e2e"],
 ):
-    generate = FileGenerationOperator(
+    generate = HishamOSFileGenerationOperator(
         task_id="generate", project_id="{{ params.project_id }}", template="python-package",
         context={"project_name": "{{ params.project_id }}", "package_name": "storage_e2e"},
         queue=os.environ.get("HISHAM_E2E_QUEUE_GENERATE", "default"))
-    push = RepoCreationOperator(task_id="push", target="git", git_url="{{ params.git_url }}",
+    push = HishamOSRepoCreationOperator(task_id="push", target="git", git_url="{{ params.git_url }}",
                                 git_conn_id="git_default", **HANDOFF)
-    archive = RepoCreationOperator(task_id="archive", target="zip", **HANDOFF)
+    archive = HishamOSRepoCreationOperator(task_id="archive", target="zip", **HANDOFF)
     generate >> push >> archive  # one after the other: git's work folder must not be in the archive

@@ -16,8 +16,8 @@ from tests.e2e.rest import Rest, RunResult
 GIT_CONN_ID = "git_default"
 # The pattern each example DAG shows, as its tag (dags/workflows/*.yaml).
 PATTERNS = ("sequential", "parallel", "conditional", "agents")
-# XCom keys of the provider's operators that say where results went (FileGenerationOperator,
-# RepoCreationOperator).
+# XCom keys of the provider's operators that say where results went (HishamOSFileGenerationOperator,
+# HishamOSRepoCreationOperator).
 RESULT_KEYS = ("output_dir", "manifest_path", "total_files", "url", "commit_sha", "archive_path",
                "generated_project_id")
 

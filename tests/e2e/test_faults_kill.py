@@ -36,8 +36,8 @@ from pathlib import Path
 
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 
 def note_pid(context):
@@ -52,12 +52,12 @@ def dag(dag_id, delay=3):
 
 
 with dag("kill_generation"):
-    FileGenerationOperator(task_id="generate", project_id="killed-generation", hishamos_conn_id="hishamos_default",
+    HishamOSFileGenerationOperator(task_id="generate", project_id="killed-generation", hishamos_conn_id="hishamos_default",
                            hishamos_project_id="{{ dag_run.conf['project'] }}",
                            structure={f"pkg{i % 40}/module_{i}.py": f"VALUE = {i}\\n" for i in range(FILES)})
 
 with dag("kill_push"):
-    RepoCreationOperator(task_id="export", source_dir="{{ dag_run.conf['source'] }}", target="git",
+    HishamOSRepoCreationOperator(task_id="export", source_dir="{{ dag_run.conf['source'] }}", target="git",
                          git_url="{{ dag_run.conf['git_url'] }}", git_conn_id="git_faults", push_backoff=0.5,
                          commit_date=datetime(2026, 1, 1))
 

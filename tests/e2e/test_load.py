@@ -38,23 +38,23 @@ DAGS = '''
 from datetime import datetime
 
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 STRUCTURE = {f"pkg{i % 5}/module_{i}.py": f"VALUE = {i}\\\\n" * (i + 1) for i in range(FILES)}
 STRUCTURE["README.md"] = "# generated under load\\\\n"
 
 with DAG("load_generate_archive", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          max_active_runs=RUNS, max_active_tasks=64):
-    generate = FileGenerationOperator(task_id="generate", project_id="load-{{ dag_run.conf['n'] }}",
+    generate = HishamOSFileGenerationOperator(task_id="generate", project_id="load-{{ dag_run.conf['n'] }}",
                                       structure=STRUCTURE, workers=1)
-    archive = RepoCreationOperator(task_id="archive", target="zip", archive_dir="archives",
+    archive = HishamOSRepoCreationOperator(task_id="archive", target="zip", archive_dir="archives",
                                    source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
                                    repository_name="load-{{ dag_run.conf['n'] }}")
     generate >> archive
 
 with DAG("load_mapped", schedule=None, start_date=datetime(2026, 1, 1), catchup=False, max_active_tasks=64):
-    FileGenerationOperator.partial(task_id="generate", structure=STRUCTURE, workers=1).expand(
+    HishamOSFileGenerationOperator.partial(task_id="generate", structure=STRUCTURE, workers=1).expand(
         project_id=[f"mapped-{i}" for i in range(MAPPED)])
 '''.replace("FILES", str(FILES)).replace("RUNS", str(RUNS)).replace("MAPPED", str(MAPPED))
 

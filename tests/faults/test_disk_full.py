@@ -27,10 +27,10 @@ LARGE = {f"data/blob_{i:02d}.txt": ("x" * 63 + "\n") * 512 for i in range(24)}
 HEAD = """
 import pendulum
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
 
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False) as dag:
-    FileGenerationOperator(task_id="generate", project_id="diskfull", output_root={root!r},
+    HishamOSFileGenerationOperator(task_id="generate", project_id="diskfull", output_root={root!r},
                            structure={structure!r}, retries=0)
 """
 

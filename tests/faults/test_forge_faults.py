@@ -20,11 +20,11 @@ from tests.servers.repo_fixtures import TOKEN
 HEAD = """
 from datetime import datetime, timedelta
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
-    RepoCreationOperator(task_id="export", push_backoff=0.1, {kwargs})
+    HishamOSRepoCreationOperator(task_id="export", push_backoff=0.1, {kwargs})
 """
 
 

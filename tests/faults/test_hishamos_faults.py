@@ -22,8 +22,8 @@ import pendulum
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
 from airflow_provider_hisham.operators.api_call import HishamOSApiCallOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 RETRY = dict(retries=3, retry_delay=pendulum.duration(seconds=0))
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False) as dag:
@@ -90,7 +90,7 @@ def test_generation_record_survives(kind, hishamos, hishamos_conn, fault_log, ai
     create = hishamos.inject(kind, method="POST", path=GP, status=502)
     complete = hishamos.inject("status", method="PATCH", path=GP + ".*", status=500)
     dr = _run(f"fault_gp_{kind}", """
-    FileGenerationOperator(task_id="generate", project_id="fault-gp", structure={"README.md": "# ok\\n"},
+    HishamOSFileGenerationOperator(task_id="generate", project_id="fault-gp", structure={"README.md": "# ok\\n"},
         hishamos_conn_id="hishamos_faults", hishamos_project_id="{{ dag_run.conf['project'] }}", **RETRY)
 """, conf={"project": project})
     fault_log.inject("hishamos POST generated-projects", kind if kind != "status" else "502", create.hits)
@@ -104,10 +104,10 @@ def test_generation_record_survives(kind, hishamos, hishamos_conn, fault_log, ai
 
 EXPORTS = "/api/v1/projects/repository-exports/"
 GENERATE_AND_ARCHIVE = """
-    generate = FileGenerationOperator(task_id="generate", project_id="fault-archived",
+    generate = HishamOSFileGenerationOperator(task_id="generate", project_id="fault-archived",
         structure={"README.md": "# archived\\n", "src/app.py": "print(1)\\n"},
         hishamos_conn_id="hishamos_faults", hishamos_project_id="{{ dag_run.conf['project'] }}", **RETRY)
-    archive = RepoCreationOperator(task_id="archive", target="zip", archive_dir="fault-archives",
+    archive = HishamOSRepoCreationOperator(task_id="archive", target="zip", archive_dir="fault-archives",
         source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}", hishamos_conn_id="hishamos_faults",
         generated_project_id="{{ ti.xcom_pull('generate')['generated_project_id'] }}", **RETRY)
     generate >> archive

@@ -1,4 +1,4 @@
-"""GitHubRepositoryHook against the GitHub stand-in (requests and responses checked against
+"""GithubRepositoryHook against the GitHub stand-in (requests and responses checked against
 GitHub's OpenAPI description from @octokit/openapi)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from github import BadCredentialsException
 from github.GithubException import RateLimitExceededExceedsMaxWait
 
 from airflow_provider_hisham.export.errors import NameTakenError
-from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 from airflow_provider_hisham.secrets import encrypt_secret
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
@@ -22,7 +22,7 @@ from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 -
 
 @pytest.fixture
 def hook(github_conn):
-    return GitHubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
+    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
 
 
 def _count(api, method, path):
@@ -92,7 +92,7 @@ def test_network_error_is_retried(hook, github_api):
 
 
 def test_rate_limit_wait_is_bounded(github_conn, github_api):
-    hook = GitHubRepositoryHook(github_conn, max_rate_limit_wait=0.5)
+    hook = GithubRepositoryHook(github_conn, max_rate_limit_wait=0.5)
     github_api.state.fail_next("GET", "/repos/octo-user/bounded", "primary")
     with pytest.raises(RateLimitExceededExceedsMaxWait):
         hook.get_repository("bounded")
@@ -101,7 +101,7 @@ def test_rate_limit_wait_is_bounded(github_conn, github_api):
 def test_bad_token_is_401(github_api, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_BAD", json.dumps(
         {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token"}))
-    hook = GitHubRepositoryHook("github_bad")
+    hook = GithubRepositoryHook("github_bad")
     with pytest.raises(BadCredentialsException):
         hook.create_repository("never")
     ok, message = hook.test_connection()
@@ -118,7 +118,7 @@ def test_an_undecrypted_fernet_token_is_refused_before_anything_is_sent(github_a
     before = len(github_api.state.requests)
     with pytest.raises(ValueError, match="'password' is an encrypted fernet: value that was not decrypted; "
                                          "configure \\[secrets\\] backend") as info:
-        GitHubRepositoryHook("github_enc").get_conn()
+        GithubRepositoryHook("github_enc").get_conn()
     assert ciphertext not in str(info.value) and len(github_api.state.requests) == before
 
 
@@ -138,7 +138,7 @@ def test_traffic_matches_githubs_description(hook, github_api):
 def test_push_credentials_are_bound_to_the_git_host(monkeypatch, host, extra, origin):
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_ORIGIN", json.dumps(
         {"conn_type": "github", "host": host, "password": TOKEN, "extra": extra}))
-    assert str(GitHubRepositoryHook("github_origin").git_origin()) == origin
+    assert str(GithubRepositoryHook("github_origin").git_origin()) == origin
 
 
 def test_clone_url_on_another_host_gets_no_token(hook, make_project):

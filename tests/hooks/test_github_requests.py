@@ -1,4 +1,4 @@
-"""Pull requests and repository settings through GitHubRepositoryHook, against the GitHub stand-in
+"""Pull requests and repository settings through GithubRepositoryHook, against the GitHub stand-in
 (every request and response checked against @octokit/openapi's description) and real pushes."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from github import GithubException
 from airflow_provider_hisham.export.git import commit_tree, push
 from airflow_provider_hisham.export.pull_request import RequestSpec, commit_on_base, publish_request
 from airflow_provider_hisham.export.settings import apply_after_push, parse_settings
-from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host (after *)
 
 
 @pytest.fixture
 def hook(github_conn):
-    return GitHubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
+    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
 
 
 def _repo_with_main(hook, name, make_project):

@@ -1,4 +1,4 @@
-"""GitLabHook (python-gitlab) against the GitLab stand-in."""
+"""GitlabRepositoryHook (python-gitlab) against the GitLab stand-in."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import gitlab
 import pytest
 
 from airflow_provider_hisham.export.errors import NameTakenError
-from airflow_provider_hisham.hooks.gitlab import GitLabHook
+from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 from airflow_provider_hisham.secrets import encrypt_secret
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
@@ -18,7 +18,7 @@ from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 -
 
 @pytest.fixture
 def hook(gitlab_conn):
-    return GitLabHook(gitlab_conn)
+    return GitlabRepositoryHook(gitlab_conn)
 
 
 def test_connection(hook):
@@ -64,13 +64,13 @@ def test_429_and_5xx_are_retried(hook, gitlab_api):
 def test_bad_token_and_oauth(gitlab_api, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GL_BAD", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
                                                           "password": "glpat-wrong"}))
-    ok, message = GitLabHook("gl_bad").test_connection()
+    ok, message = GitlabRepositoryHook("gl_bad").test_connection()
     assert not ok and "401" in message
     with pytest.raises(gitlab.exceptions.GitlabAuthenticationError):
-        GitLabHook("gl_bad").create_project("never")
+        GitlabRepositoryHook("gl_bad").create_project("never")
     monkeypatch.setenv("AIRFLOW_CONN_GL_OAUTH", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
                                                             "password": TOKEN, "extra": {"token_type": "oauth"}}))
-    assert GitLabHook("gl_oauth").test_connection()[0]
+    assert GitlabRepositoryHook("gl_oauth").test_connection()[0]
 
 
 def test_an_undecrypted_fernet_token_is_refused(gitlab_api, monkeypatch):
@@ -79,28 +79,28 @@ def test_an_undecrypted_fernet_token_is_refused(gitlab_api, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GL_ENC", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
                                                           "password": encrypt_secret(TOKEN, Fernet.generate_key().decode())}))
     with pytest.raises(ValueError, match="connection 'gl_enc': field 'password' is an encrypted fernet: value"):
-        GitLabHook("gl_enc").get_conn()
+        GitlabRepositoryHook("gl_enc").get_conn()
 
 
 def test_push_credentials_are_bound_to_the_gitlab_host(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GITLAB_ORIGIN", json.dumps(
         {"conn_type": "gitlab", "host": "https://gitlab.example.com/prefix", "password": TOKEN}))
-    assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "https://gitlab.example.com:443"
+    assert str(GitlabRepositoryHook("gitlab_origin").push_credentials().origin) == "https://gitlab.example.com:443"
     monkeypatch.setenv("AIRFLOW_CONN_GITLAB_ORIGIN", json.dumps(
         {"conn_type": "gitlab", "host": "https://gitlab.example.com", "password": TOKEN,
          "extra": {"git_host": "http://git.internal:8080"}}))
-    assert str(GitLabHook("gitlab_origin").push_credentials().origin) == "http://git.internal:8080"
+    assert str(GitlabRepositoryHook("gitlab_origin").push_credentials().origin) == "http://git.internal:8080"
 
 
 @pytest.mark.parametrize("value, verify", [("off", False), ("yes", True), (False, False)])
 def test_verify_ssl_uses_the_one_boolean_parser(monkeypatch, value, verify):
     monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
                                                              "password": TOKEN, "extra": {"verify_ssl": value}}))
-    assert GitLabHook("gl_verify").get_conn().ssl_verify is verify
+    assert GitlabRepositoryHook("gl_verify").get_conn().ssl_verify is verify
 
 
 def test_an_unknown_verify_ssl_is_refused(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GL_VERIFY", json.dumps({"conn_type": "gitlab", "host": "https://gitlab.example.com",
                                                              "password": TOKEN, "extra": {"verify_ssl": "offf"}}))
     with pytest.raises(ValueError, match="GitLab connection 'gl_verify': field 'verify_ssl': expected a boolean"):
-        GitLabHook("gl_verify").get_conn()
+        GitlabRepositoryHook("gl_verify").get_conn()

@@ -1,4 +1,4 @@
-"""Merge requests and project settings through GitLabHook, against the GitLab stand-in (GitLab's
+"""Merge requests and project settings through GitlabRepositoryHook, against the GitLab stand-in (GitLab's
 documented v4 routes and bodies) and real pushes to the git smart-HTTP server."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ import pytest
 from airflow_provider_hisham.export.git import commit_tree, push
 from airflow_provider_hisham.export.pull_request import RequestSpec, commit_on_base, publish_request
 from airflow_provider_hisham.export.settings import apply_after_push, parse_settings
-from airflow_provider_hisham.hooks.gitlab import GitLabHook
+from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host (after *)
 
 
 @pytest.fixture
 def hook(gitlab_conn):
-    return GitLabHook(gitlab_conn)
+    return GitlabRepositoryHook(gitlab_conn)
 
 
 def _project_with_main(hook, name, make_project, settings=None):

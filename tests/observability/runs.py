@@ -37,8 +37,8 @@ import pendulum
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
 from airflow_provider_hisham.operators.api_call import HishamOSApiCallOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 with DAG("DAG_ID", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
 """
@@ -49,13 +49,13 @@ WORKFLOW = HEADER + """
         task_id="story", hishamos_conn_id="CONN_ID", action="create_story",
         data={"project": "{{ dag_run.conf['project'] }}", "title": "{{ dag_run.conf['title'] }}",
               "description": "Observed", "acceptance_criteria": "It works"})
-    generate = FileGenerationOperator(
+    generate = HishamOSFileGenerationOperator(
         task_id="generate", project_id="observed-DAG_ID", template="python-package",
         context={"project_name": "Observed", "story_id": "{{ ti.xcom_pull('story')['id'] }}"},
         hishamos_conn_id="CONN_ID", hishamos_project_id="{{ dag_run.conf['project'] }}")
     review = HishamOSAgentOperator(task_id="review", hishamos_conn_id="CONN_ID", agent="qa-testing-agent",
                                    inputs={"task_description": "review", "story_id": "{{ ti.xcom_pull('story')['id'] }}"})
-    push = RepoCreationOperator(task_id="push", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
+    push = HishamOSRepoCreationOperator(task_id="push", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
                                 target="git", git_url="GIT_URL", allow_local_remote=True)
     story >> generate >> review >> push
 """

@@ -14,14 +14,14 @@ DAG = HEADER.replace("DAG_ID", "observed_audit") + """
         task_id="story", hishamos_conn_id="CONN_ID", action="create_story",
         data={"project": "{{ dag_run.conf['project'] }}", "title": "{{ dag_run.conf['token'] }}",
               "description": "{{ dag_run.conf['token'] }}", "acceptance_criteria": "ok"})
-    generate = FileGenerationOperator(
+    generate = HishamOSFileGenerationOperator(
         task_id="generate", project_id="{{ dag_run.conf['token'] }}", structure={"README.md": "# audited\\n"},
         hishamos_conn_id="CONN_ID", hishamos_project_id="{{ dag_run.conf['project'] }}")
-    archive = RepoCreationOperator(task_id="archive", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
+    archive = HishamOSRepoCreationOperator(task_id="archive", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
                                    target="zip", archive_root="ARCHIVES", repository_name="audited",
                                    hishamos_conn_id="CONN_ID",
                                    generated_project_id="{{ ti.xcom_pull('generate')['generated_project_id'] }}")
-    push = RepoCreationOperator(task_id="push", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
+    push = HishamOSRepoCreationOperator(task_id="push", source_dir="{{ ti.xcom_pull('generate')['output_dir'] }}",
                                 target="git", git_url="GIT_URL", allow_local_remote=True)
     story >> generate >> [archive, push]
 """

@@ -14,13 +14,13 @@ DAG = """
 import pendulum
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.api_call import HishamOSApiCallOperator
-from airflow_provider_hisham.operators.combine_projects import CombineProjectsOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+from airflow_provider_hisham.operators.combine_projects import HishamOSCombineProjectsOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
 
 with DAG("observed_steps", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    a = FileGenerationOperator(task_id="lane_a", project_id="obs-lane-a", structure={"a.txt": "a\\n"})
-    b = FileGenerationOperator(task_id="lane_b", project_id="obs-lane-b", structure={"b.txt": "b\\n"})
-    combine = CombineProjectsOperator(task_id="combine", project_id="obs-combined", sources=[a.output, b.output])
+    a = HishamOSFileGenerationOperator(task_id="lane_a", project_id="obs-lane-a", structure={"a.txt": "a\\n"})
+    b = HishamOSFileGenerationOperator(task_id="lane_b", project_id="obs-lane-b", structure={"b.txt": "b\\n"})
+    combine = HishamOSCombineProjectsOperator(task_id="combine", project_id="obs-combined", sources=[a.output, b.output])
     missing = HishamOSApiCallOperator(task_id="missing", hishamos_conn_id="CONN_ID", action="get_story",
                                       data={"story_id": "00000000-0000-4000-8000-000000000000"})
 """

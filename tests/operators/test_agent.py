@@ -18,7 +18,7 @@ DAG_HEAD = """
 import pendulum
 from airflow.sdk import DAG
 from airflow_provider_hisham.operators.agent import HishamOSAgentOperator
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
 
 with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2026, 1, 1), catchup=False) as dag:
 """
@@ -160,7 +160,7 @@ def test_agent_output_becomes_files_on_disk(hishamos, hishamos_conn, tmp_path, c
     out = tmp_path / "out"
     dr = _run("agent_files", f"""
 code = HishamOSAgentOperator(task_id="code", agent="Coding Agent", prompt="todo list api")
-files = FileGenerationOperator(task_id="files", project_id="todo", structure_from=code.output, source_step="code",
+files = HishamOSFileGenerationOperator(task_id="files", project_id="todo", structure_from=code.output, source_step="code",
                                output_root={str(out)!r})
 """)
     assert dr.state == DagRunState.SUCCESS
@@ -171,7 +171,7 @@ files = FileGenerationOperator(task_id="files", project_id="todo", structure_fro
     assert xcom(dr, "files")["total_files"] == 3
     bad = json.dumps("```python src/ok.py\nx = 1\n```\n```python ../../escape.py\nboom\n```")
     dr = _run("agent_files_refused", f"""
-FileGenerationOperator(task_id="files", project_id="evil", structure_from={bad}, source_step="coder",
+HishamOSFileGenerationOperator(task_id="files", project_id="evil", structure_from={bad}, source_step="coder",
                        output_root={str(out)!r})
 """)
     assert dr.state == DagRunState.FAILED

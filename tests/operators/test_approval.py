@@ -89,13 +89,13 @@ def test_a_decision_records_who_and_why():
 
 
 def test_on_timeout_and_assigned_users_are_checked():
-    from airflow_provider_hisham.operators.approval import PublishApprovalOperator
+    from airflow_provider_hisham.operators.approval import HishamOSApprovalOperator
 
     with pytest.raises(ValueError, match="on_timeout must be one of reject, approve, fail"):
-        PublishApprovalOperator(task_id="a", project="/x", on_timeout="maybe")
+        HishamOSApprovalOperator(task_id="a", project="/x", on_timeout="maybe")
     with pytest.raises(ValueError, match="assigned_users"):
-        PublishApprovalOperator(task_id="a", project="/x", assigned_users=[{"name": "no id"}])
-    op = PublishApprovalOperator(task_id="a", project="/x", assigned_users=["ann"], on_timeout="approve",
+        HishamOSApprovalOperator(task_id="a", project="/x", assigned_users=[{"name": "no id"}])
+    op = HishamOSApprovalOperator(task_id="a", project="/x", assigned_users=["ann"], on_timeout="approve",
                                  response_timeout_seconds=60)
     assert op.assigned_users == [{"id": "ann", "name": "ann"}] and op.defaults == ["Approve"]
-    assert PublishApprovalOperator(task_id="b", project="/x", on_timeout="fail").defaults is None
+    assert HishamOSApprovalOperator(task_id="b", project="/x", on_timeout="fail").defaults is None

@@ -1,4 +1,4 @@
-"""FileGenerationOperator in real Airflow (``dag.test()``): XCom summary, templating, metrics, failures."""
+"""HishamOSFileGenerationOperator in real Airflow (``dag.test()``): XCom summary, templating, metrics, failures."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.servers.fixtures import both_tiers
 HEADER = """
 import pendulum
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
 """
 
 
@@ -56,7 +56,7 @@ def test_template_generation_with_templated_fields(root, stats):
         HEADER
         + """
 with DAG("fg_template", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    FileGenerationOperator(
+    HishamOSFileGenerationOperator(
         task_id="generate",
         project_id="{{ dag_run.conf['project_id'] }}",
         template="python-package",
@@ -96,7 +96,7 @@ with DAG("fg_structure", schedule=None, start_date=pendulum.datetime(2025, 1, 1)
         files["docs"] = {"index.md": "# Docs\\n"}
         return files
 
-    FileGenerationOperator(task_id="generate", project_id="from-structure", structure=plan(), progress_every=1000)
+    HishamOSFileGenerationOperator(task_id="generate", project_id="from-structure", structure=plan(), progress_every=1000)
 """
     )
     assert dr.state == DagRunState.SUCCESS
@@ -117,7 +117,7 @@ def test_refused_generation_fails_the_task_and_counts_a_failure(root, stats):
         HEADER
         + """
 with DAG("fg_refused", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    FileGenerationOperator(task_id="generate", project_id="evil", structure={"../safe/pwned.txt": "x"})
+    HishamOSFileGenerationOperator(task_id="generate", project_id="evil", structure={"../safe/pwned.txt": "x"})
 """
     )
     assert dr.state == DagRunState.FAILED
@@ -133,7 +133,7 @@ def test_limits_come_from_the_hisham_config_section(root, stats, monkeypatch):
         HEADER
         + """
 with DAG("fg_limits", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    FileGenerationOperator(task_id="generate", project_id="too-many", structure={"a": "1", "b": "2", "c": "3"})
+    HishamOSFileGenerationOperator(task_id="generate", project_id="too-many", structure={"a": "1", "b": "2", "c": "3"})
 """
     )
     assert dr.state == DagRunState.FAILED
@@ -154,7 +154,7 @@ def test_template_fields_and_no_heavy_imports_at_parse_time():
     import subprocess
     import sys
 
-    assert {"project_id", "template", "context", "structure"} <= set(fg.FileGenerationOperator.template_fields)
+    assert {"project_id", "template", "context", "structure"} <= set(fg.HishamOSFileGenerationOperator.template_fields)
     code = (
         "import sys; import airflow_provider_hisham.operators.file_generation; "
         "print('LOADED', sorted(m for m in ('git', 'gitlab', 'github', 'cookiecutter', 'copier') if m in sys.modules))"
@@ -166,7 +166,7 @@ def test_template_fields_and_no_heavy_imports_at_parse_time():
 
 HISHAMOS_DAG = HEADER + """
 with DAG("fg_hishamos", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    FileGenerationOperator(
+    HishamOSFileGenerationOperator(
         task_id="generate",
         project_id="registered",
         template="fastapi-service",
@@ -217,7 +217,7 @@ def test_registers_one_generated_project_record_in_hishamos(root, stats, hishamo
 
 RETRY_DAG = HEADER + """
 with DAG("fg_hishamos_retry", schedule=None, start_date=pendulum.datetime(2025, 1, 1)) as dag:
-    FileGenerationOperator(
+    HishamOSFileGenerationOperator(
         task_id="generate",
         project_id="retried",
         structure=STRUCTURE,

@@ -1,4 +1,4 @@
-"""PullRequestOperator in real Airflow (``dag.test()``) against the GitHub/GitLab stand-ins and the real
+"""HishamOSPullRequestOperator in real Airflow (``dag.test()``) against the GitHub/GitLab stand-ins and the real
 git smart-HTTP server: one request per head branch across retries and re-runs."""
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
     return f"""
 from datetime import datetime, timedelta
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.pull_request import PullRequestOperator
+from airflow_provider_hisham.operators.pull_request import HishamOSPullRequestOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
-    PullRequestOperator(task_id="propose", {op_kwargs})
+    HishamOSPullRequestOperator(task_id="propose", {op_kwargs})
 """
 
 
@@ -37,9 +37,9 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
 
     from airflow_provider_hisham.export.git import state_root
 
-    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
-    repo = _existing(GitHubRepositoryHook(github_conn), "op-pr", make_project)
+    repo = _existing(GithubRepositoryHook(github_conn), "op-pr", make_project)
     src = make_project(6, "op-pr-gen", seed="gen")
     kwargs = (f"source_dir={str(src)!r}, repository_name='op-pr', github_conn_id={github_conn!r}, "
               "story_id=42, story_url='http://hishamos.example/stories/42', draft=True, reviewers=['octocat'], "
@@ -73,9 +73,9 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
 
 
 def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project):
-    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
-    repo = _existing(GitHubRepositoryHook(github_conn), "op-retry", make_project)
+    repo = _existing(GithubRepositoryHook(github_conn), "op-retry", make_project)
     src = make_project(4, "op-retry-gen", seed="gen")
     # The first try opens the pull request, then adding labels fails: the task fails and retries.
     github_api.state.fail_next("POST", f"/repos/{repo.id}/issues/", "unauthorized")
@@ -89,9 +89,9 @@ def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, git
 
 
 def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project):
-    from airflow_provider_hisham.hooks.gitlab import GitLabHook
+    from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 
-    project = _existing(GitLabHook(gitlab_conn), "op-mono", make_project, gitlab=True)
+    project = _existing(GitlabRepositoryHook(gitlab_conn), "op-mono", make_project, gitlab=True)
     src = make_project(2, "op-mono-gen", seed="gen")
     run = run_dag(_dag("mr_op", f"source_dir={str(src)!r}, target='gitlab', repository_name='op-mono', "
                                 f"gitlab_conn_id={gitlab_conn!r}, subdir='services/new', title='Add service', "
@@ -144,16 +144,16 @@ def test_example_dag_puts_the_approval_between_generation_and_the_pull_request(t
     assert not result.errors
     dag = result.dags["hisham_review_then_pull_request"]
     propose = dag.get_task("propose")
-    assert type(propose).__name__ == "PullRequestOperator"
+    assert type(propose).__name__ == "HishamOSPullRequestOperator"
     assert dag.get_task("review").task_id in propose.upstream_task_ids
     assert "generate" in dag.get_task("review").upstream_task_ids
     assert propose.draft is True and propose.labels == ["generated", "hishamos"]
 
 
 def test_dry_run_reads_only_and_says_what_would_happen(github_conn, github_api, make_project):
-    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
-    repo = _existing(GitHubRepositoryHook(github_conn), "op-dry", make_project)
+    repo = _existing(GithubRepositoryHook(github_conn), "op-dry", make_project)
     src = make_project(3, "op-dry-gen", seed="gen")
     before = len(github_api.state.bodies)
     kwargs = (f"source_dir={str(src)!r}, repository_name='op-dry', github_conn_id={github_conn!r}, "

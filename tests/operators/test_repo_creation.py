@@ -1,4 +1,4 @@
-"""RepoCreationOperator in real Airflow (``dag.test()``) against a real git server and the
+"""HishamOSRepoCreationOperator in real Airflow (``dag.test()``) against a real git server and the
 GitHub/GitLab stand-ins."""
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
     return f"""
 from datetime import datetime, timedelta
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
-    RepoCreationOperator(task_id="export", {op_kwargs})
+    HishamOSRepoCreationOperator(task_id="export", {op_kwargs})
 """
 
 
@@ -148,10 +148,10 @@ def test_task_retry_reuses_the_repository_it_created(github_conn, github_api, ma
 
 @pytest.mark.parametrize("on_conflict, outcome", [("fail", None), ("reuse", "taken-{c}"), ("suffix", "taken-{c}-2")])
 def test_on_conflict(github_conn, github_api, make_project, on_conflict, outcome, capfd, caplog):
-    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
     name = f"taken-{on_conflict}"
-    GitHubRepositoryHook(github_conn).create_repository(name, description="someone else's")  # empty, foreign
+    GithubRepositoryHook(github_conn).create_repository(name, description="someone else's")  # empty, foreign
     src = make_project(3, f"conflict-{on_conflict}")
     run = run_dag(_dag(f"gh_conflict_{on_conflict}", f"source_dir={str(src)!r}, target='github', "
                        f"github_conn_id={github_conn!r}, repository_name={name!r}, on_conflict={on_conflict!r}"))
@@ -169,9 +169,9 @@ def test_on_conflict(github_conn, github_api, make_project, on_conflict, outcome
 
 def test_reuse_refuses_a_repository_with_other_history(github_conn, github_api, make_project, capfd, caplog):
     from airflow_provider_hisham.export.git import commit_tree, push
-    from airflow_provider_hisham.hooks.github import GitHubRepositoryHook
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
-    hook = GitHubRepositoryHook(github_conn)
+    hook = GithubRepositoryHook(github_conn)
     repo = hook.create_repository("busy")
     other = make_project(1, "other", seed="other")
     push(other, repo.clone_url, commit_tree(other), ["main"], hook.push_credentials())
@@ -232,9 +232,9 @@ def test_bad_input_fails_with_clear_message(tmp_path, capfd, caplog):
     assert run.state == "failed"
     assert f"source_dir '{tmp_path / 'missing'}' does not exist" in _output(capfd, caplog)
     with pytest.raises(ValueError, match="on_conflict must be"):
-        from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+        from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
-        RepoCreationOperator(task_id="x", source_dir="/tmp", on_conflict="overwrite")
+        HishamOSRepoCreationOperator(task_id="x", source_dir="/tmp", on_conflict="overwrite")
 
 
 def test_operator_module_import_is_light():
@@ -258,14 +258,14 @@ def _ctx(task_id: str, try_number: int = 1, run_id: str = "manual__records"):
 
 
 def _generate_and_archive(conn_id, project, root, try_number, **archive_kwargs):
-    from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-    from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+    from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+    from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
-    gen = FileGenerationOperator(task_id="generate", project_id="recorded", output_root=str(root),
+    gen = HishamOSFileGenerationOperator(task_id="generate", project_id="recorded", output_root=str(root),
                                  structure={"README.md": "# recorded\n", "src/app.py": "x = 1\n"},
                                  hishamos_conn_id=conn_id, hishamos_project_id=project)
     summary = gen.execute(_ctx("generate", try_number))
-    archive = RepoCreationOperator(task_id="archive", source_dir=summary["output_dir"], target="zip",
+    archive = HishamOSRepoCreationOperator(task_id="archive", source_dir=summary["output_dir"], target="zip",
                                    hishamos_conn_id=conn_id, generated_project_id=summary["generated_project_id"],
                                    **archive_kwargs)
     return summary, archive.execute(_ctx("archive", try_number))

@@ -1,4 +1,4 @@
-"""RepoCreationOperator's ``settings``: applied on creation, a retry leaves what a person changed."""
+"""HishamOSRepoCreationOperator's ``settings``: applied on creation, a retry leaves what a person changed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""HishamRetentionOperator in dag.test(): "in use" asked of Airflow through the Task SDK, records
+"""HishamOSRetentionOperator in dag.test(): "in use" asked of Airflow through the Task SDK, records
 archived in the HishamOS stand-in, the shipped maintenance DAG parses."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from tests.storage.fixtures import s3_config, s3_server  # noqa: F401
 RETENTION_DAG = """
 from datetime import datetime
 from airflow.sdk import DAG, task
-from airflow_provider_hisham.operators.retention import HishamRetentionOperator
+from airflow_provider_hisham.operators.retention import HishamOSRetentionOperator
 from airflow_provider_hisham.storage.objectstorage import store_from_config
 
 with DAG("hisham_retention_test", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
@@ -21,7 +21,7 @@ with DAG("hisham_retention_test", schedule=None, start_date=datetime(2026, 1, 1)
         # this run uses the version BUSY: a lease naming the running run itself
         store_from_config().write_lease("busy", "BUSY", ti.dag_id, ti.run_id)
 
-    claim() >> HishamRetentionOperator(task_id="retention", retention_days=7, hishamos_conn_id="CONN_ID",
+    claim() >> HishamOSRetentionOperator(task_id="retention", retention_days=7, hishamos_conn_id="CONN_ID",
                                        local_roots=[CACHE])
 """
 

@@ -50,13 +50,13 @@ def test_object_storage_path_with_an_aws_connection(s3_config, s3_server, tmp_pa
 HANDOFF_DAG = """
 from datetime import datetime
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.file_generation import FileGenerationOperator
-from airflow_provider_hisham.operators.repo_creation import RepoCreationOperator
+from airflow_provider_hisham.operators.file_generation import HishamOSFileGenerationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
 
 with DAG("storage_handoff", schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
-    gen = FileGenerationOperator(task_id="generate", project_id="handoff", output_root=WORKER_A,
+    gen = HishamOSFileGenerationOperator(task_id="generate", project_id="handoff", output_root=WORKER_A,
                                  structure={"src/app.py": "print('hi')\\n", "README.md": "# handoff\\n"})
-    export = RepoCreationOperator(
+    export = HishamOSRepoCreationOperator(
         task_id="archive", target="zip", source_dir="{{ ti.xcom_pull(task_ids='generate')['output_dir'] }}",
         source_storage_url="{{ ti.xcom_pull(task_ids='generate')['storage_url'] }}",
         source_manifest_sha256="{{ ti.xcom_pull(task_ids='generate')['manifest_sha256'] }}",

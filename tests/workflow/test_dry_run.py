@@ -199,11 +199,11 @@ def test_retention_in_a_dry_run_removes_no_archive(tmp_path):
     source = f"""
 from datetime import datetime
 from airflow.sdk import DAG
-from airflow_provider_hisham.operators.retention import HishamRetentionOperator
+from airflow_provider_hisham.operators.retention import HishamOSRetentionOperator
 
 with DAG("dry_retention", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          params={{"dry_run": False}}) as dag:
-    HishamRetentionOperator(task_id="retention", retention_days=7, archive_dirs=[{str(tmp_path)!r}])
+    HishamOSRetentionOperator(task_id="retention", retention_days=7, archive_dirs=[{str(tmp_path)!r}])
 """
     dr = run_dag(source, conf={"dry_run": True}, name="dry_retention")
     assert dr.state == DagRunState.SUCCESS

@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_builtins_map_to_the_provider_operators_by_path():
     reg = StepTypeRegistry()
     assert reg.get("api_call").operator == "airflow_provider_hisham.operators.api_call.HishamOSApiCallOperator"
-    assert reg.get("file_generation").operator == "airflow_provider_hisham.operators.file_generation.FileGenerationOperator"
-    assert reg.get("repo_creation").operator == "airflow_provider_hisham.operators.repo_creation.RepoCreationOperator"
+    assert reg.get("file_generation").operator == "airflow_provider_hisham.operators.file_generation.HishamOSFileGenerationOperator"
+    assert reg.get("repo_creation").operator == "airflow_provider_hisham.operators.repo_creation.HishamOSRepoCreationOperator"
 
 
 def test_unknown_type_lists_the_known_ones():
