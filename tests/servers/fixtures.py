@@ -22,10 +22,16 @@ from tests.servers.hishamos import TIERS, HishamOSServer
 both_tiers = pytest.mark.parametrize("hishamos_tier", TIERS)
 
 
+#: The session's stand-in lives as long as a whole test run may (CI stops at 90 minutes); the
+#: default 30-minute self-stop is for servers of one test or module. Past this it still stops by
+#: itself, and with the test process in any case (its threads are daemons).
+SESSION_LIFETIME = 2 * 3600.0
+
+
 @pytest.fixture(scope="session")
 def hishamos_server() -> Iterator[HishamOSServer]:
     """One HishamOS stand-in per test process; prefer ``hishamos`` (reset for each test)."""
-    with HishamOSServer() as server:
+    with HishamOSServer(max_lifetime=SESSION_LIFETIME) as server:
         yield server
 
 
