@@ -3,7 +3,8 @@
 **Every form.** A credential leaves the worker raw, stripped, URL-encoded, JSON-escaped, inside a
 base64 ``Basic`` header, and an error body or a library message may echo any of these.
 ``credential_forms`` lists them, ``SecretScrubber`` replaces them in text and structures (error
-messages, test_connection output, XCom), and the hooks hand each form to Airflow's masker.
+messages, test_connection output, XCom, audit records), and the hooks hand Airflow's masker the
+forms we send (``sent_forms``): an echo reaches a message or a log line only through the scrubber.
 ``clean_credential`` strips a copy-pasted trailing newline or space at connection load and
 refuses control characters inside a value, naming the field, never the value.
 
@@ -74,27 +75,51 @@ def clean_credential(value: Any, field: str, where: str = "") -> tuple[str | Non
     return stripped, stripped != text
 
 
-def credential_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
-    """The forms ``secret`` takes in what we send or an echo of it: raw and stripped, URL-encoded,
-    JSON/``repr``-escaped, HTML-escaped, base64, and base64 ``user:secret`` (HTTP Basic)."""
+def sent_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
+    """The forms ``secret`` takes in what we send, so in what a library may log about a request:
+    raw and stripped, URL-encoded, JSON-escaped, and base64 ``user:secret`` (HTTP Basic)."""
     forms: set[str] = set()
     for s in {secret, secret.strip()}:
         if not s:
             continue
         forms.update({s, quote(s, safe=""), quote(s), quote_plus(s), json.dumps(s)[1:-1],
-                      json.dumps(s, ensure_ascii=False)[1:-1], repr(s)[1:-1], html.escape(s),
-                      base64.b64encode(s.encode()).decode(), base64.urlsafe_b64encode(s.encode()).decode()})
+                      json.dumps(s, ensure_ascii=False)[1:-1]})
         for user in users:
             forms.add(base64.b64encode(f"{user}:{s}".encode()).decode())
     return {f for f in forms if f}
 
 
+def credential_forms(secret: str, users: Iterable[str] = ()) -> set[str]:
+    """Every form ``secret`` takes in what we send or an echo of it: the :func:`sent_forms`, and
+    the ones only a server's echo produces (``repr``- and HTML-escaped, base64)."""
+    forms = sent_forms(secret, users)
+    for s in {secret, secret.strip()}:
+        if s:
+            forms.update({repr(s)[1:-1], html.escape(s), base64.b64encode(s.encode()).decode(),
+                          base64.urlsafe_b64encode(s.encode()).decode()})
+    return {f for f in forms if f}
+
+
+_JWT = re.compile(r"eyJ[\w-]+\.eyJ[\w-]+\.(?P<signature>[\w-]{16,})")
+
+
+def masker_form(form: str) -> str:
+    """What Airflow's log masker gets for ``form``: a JWT's signature, anything else whole.
+
+    Every copy of a token contains its signature and a token without it is refused, so masking
+    the signature hides what matters; and the masker recompiles one regular expression over all
+    its values on each new one, which for a 43-character signature is a sixth of the work of a
+    whole token (a login's two JWTs were a third of an agent step's client time).
+    """
+    match = _JWT.fullmatch(form)
+    return match["signature"] if match else form
+
+
 class SecretScrubber:
     """Replaces every form of the secrets it was given with ``***``.
 
-    Cheap when there is nothing to hide: ``scrub`` is one regular-expression search (the pattern
-    is rebuilt on the first scrub after a secret was added, not on every login), and callers use
-    it on error paths and XCom only.
+    Cheap when there is nothing to hide: ``scrub`` looks for each form as a plain substring and
+    builds its one regular expression (longest form first) only when a text holds one.
     """
 
     def __init__(self) -> None:
@@ -102,14 +127,20 @@ class SecretScrubber:
         self._compiled: re.Pattern[str] | None = None
 
     def add(self, secret: Any, users: Iterable[str] = ()) -> set[str]:
-        """Remember ``secret``; returns its forms not seen before (to hand to a log masker)."""
+        """Remember every form of ``secret``; returns what to hand Airflow's log masker: its
+        :func:`sent_forms` not seen before, each as :func:`masker_form`.
+
+        The echo-only forms stay out of the masker: a server's echo reaches a message or a log
+        line only through :meth:`scrub`, and each masker value costs a recompile of the masker's
+        one regular expression.
+        """
         if not isinstance(secret, str) or len(secret.strip()) < MIN_SCRUB_LENGTH:
             return set()
         new = {f for f in credential_forms(secret, users) if len(f) >= MIN_SCRUB_LENGTH} - self._forms
         if new:
             self._forms |= new
             self._compiled = None  # rebuilt on the next scrub: a login adds secrets, few scrubs follow
-        return new
+        return {masker_form(f) for f in new & sent_forms(secret, users)}
 
     @property
     def _pattern(self) -> re.Pattern[str] | None:
@@ -126,8 +157,9 @@ class SecretScrubber:
         return bool(self._forms)
 
     def scrub(self, text: str) -> str:
-        """``text`` with every known form replaced."""
-        if self._pattern is None or not text:
+        """``text`` with every known form replaced (no regular expression is built or run when
+        none of them occurs: most texts scrubbed hold no secret)."""
+        if not text or not self.contains_secret(text):
             return text
         return self._pattern.sub(REDACTED, text)
 
@@ -146,18 +178,34 @@ class SecretScrubber:
 
     def scrub_value(self, value: Any) -> Any:
         """A copy of a JSON-like structure with every string (keys too) scrubbed."""
-        if self._pattern is None:
-            return value
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {self.scrub(k) if isinstance(k, str) else k: self.scrub_value(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self.scrub_value(v) for v in value]
-        return value
+        return scrub_all(value, (self,))
 
     def contains_secret(self, text: str) -> bool:
-        return self._pattern is not None and self._pattern.search(text) is not None
+        return any(map(text.__contains__, self._forms))
+
+
+def scrub_all(value: Any, scrubbers: Iterable[SecretScrubber]) -> Any:
+    """``value`` (text or a JSON-like structure, keys too) scrubbed by each of ``scrubbers``, in
+    one walk of the structure."""
+    active = [s for s in scrubbers if s]
+    if not active:
+        return value
+
+    def text(t: str) -> str:
+        for s in active:
+            t = s.scrub(t)
+        return t
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return text(v)
+        if isinstance(v, dict):
+            return {text(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
 
 
 class SecretDecryptionError(ValueError):

@@ -15,11 +15,11 @@ import logging
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_hisham.api.results import redact_credentials
-from airflow_provider_hisham.secrets import SecretScrubber
+from airflow_provider_hisham.secrets import SecretScrubber, scrub_all
 
 LOGGER_NAME = "airflow_provider_hisham.audit"
 SCHEMA_VERSION = 1
@@ -85,11 +85,7 @@ def _clip(value: Any) -> Any:
 def clean(value: Any, scrubber: SecretScrubber | None = None) -> Any:
     """``value`` as it may be written: JSON-able, secrets of the watched scrubbers (and ``scrubber``)
     replaced, credential keys and JWTs redacted, long texts cut."""
-    value = redact_credentials(_clip(value))
-    for s in (*list(_SCRUBBERS), scrubber):
-        if s:
-            value = s.scrub_value(value)
-    return value
+    return scrub_all(redact_credentials(_clip(value)), (*list(_SCRUBBERS), *((scrubber,) if scrubber else ())))
 
 
 def record(event: str, who: Who, what: str, target: Any, result: str, duration_ms: float | None = None,
@@ -99,7 +95,7 @@ def record(event: str, who: Who, what: str, target: Any, result: str, duration_m
         "audit": SCHEMA_VERSION,
         "ts": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
         "event": event,
-        "who": asdict(who),
+        "who": dict(vars(who)),  # dataclasses.asdict deep-copies: a record is written per API call
         "what": what,
         "target": target,
         "result": result,
