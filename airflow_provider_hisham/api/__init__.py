@@ -1,4 +1,5 @@
-"""Plain-Python pieces of the HishamOS client (no Airflow imports): errors, auth, retries, idempotency.
+"""Plain-Python pieces of the HishamOS client (no Airflow imports): errors, auth, retries, idempotency,
+transport (base URL, keep-alive adapter).
 
-``airflow_provider_hisham.hooks.hishamos.HishamOSHook`` wires them onto Airflow's HttpHook.
+``airflow_provider_hisham.hooks.hishamos.HishamOSHook`` wires them into an Airflow hook.
 """

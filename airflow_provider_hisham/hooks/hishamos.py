@@ -1,9 +1,13 @@
-"""HishamOS hook: the http provider's HttpHook with HishamOS auth, retries and typed calls.
+"""HishamOS hook: Airflow's ``BaseHook`` with our own ``requests`` session, HishamOS auth, retries and typed calls.
 
-One keep-alive ``requests`` session per hook (HttpHook's TCP keep-alive adapter), three auth
-modes (``airflow_provider_hisham.api.auth``), a 401 re-authenticates once and replays, and
-429/502/503/504/connection errors are retried with backoff within a deadline where no duplicate
-can result (``airflow_provider_hisham.api.retry``). Errors are ``HishamOSAPIError``.
+Not an ``HttpHook`` (the http provider's): it would mean relying on that class's private
+internals, which change between its releases. The hook builds the base URL from the connection
+and its session itself (``airflow_provider_hisham.api.transport``): one keep-alive session per
+hook, mounted with ``KeepAliveAdapter`` (requests' ``HTTPAdapter`` with the TCP keep-alive socket
+options HttpHook used). Three auth modes (``airflow_provider_hisham.api.auth``); a 401
+re-authenticates once and replays, and 429/502/503/504/connection errors are retried with backoff
+within a deadline where no duplicate can result (``airflow_provider_hisham.api.retry``). Errors
+are ``HishamOSAPIError``.
 
 Credentials go to the connection's own host only: a URL (endpoint, pagination link) naming
 another host is refused before anything is sent, and so is a host URL carrying user info. Every
@@ -21,7 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
-from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk import BaseHook
 
 from airflow_provider_hisham.api.auth import AUTH_MODES, ApiKeyAuth, Auth, JwtSecretAuth, PasswordAuth
 from airflow_provider_hisham.api.errors import (
@@ -46,6 +50,7 @@ from airflow_provider_hisham.api.idempotency import (
     with_marker_tag,
 )
 from airflow_provider_hisham.api.retry import AMBIGUOUS, IDEMPOTENT_METHODS, RetryableResponse, RetryPolicy, classify
+from airflow_provider_hisham.api.transport import KeepAliveAdapter, base_url, join_url
 from airflow_provider_hisham.observability import audit, events
 from airflow_provider_hisham.booleans import BooleanValueError, parse_bool
 from airflow_provider_hisham.secrets import CredentialFormatError, SecretScrubber, clean_credential
@@ -111,7 +116,7 @@ def _is_uuid(value: Any) -> bool:
     return True
 
 
-class HishamOSHook(HttpHook):
+class HishamOSHook(BaseHook):
     """Call the HishamOS REST API as a user.
 
     :param hishamos_conn_id: connection of type ``hishamos``.
@@ -127,8 +132,11 @@ class HishamOSHook(HttpHook):
 
     def __init__(self, hishamos_conn_id: str = default_conn_name, user_id: str | None = None, *,
                  retry_policy: RetryPolicy | None = None) -> None:
-        super().__init__(method="GET", http_conn_id=hishamos_conn_id)
+        super().__init__()
         self.hishamos_conn_id = hishamos_conn_id
+        #: the connection's HishamOS URL, set by ``get_conn()``
+        self.base_url = ""
+        self._timeout = 30.0  # seconds per request: the connection's ``timeout`` field
         self.user_id = str(user_id) if user_id not in (None, "") else None
         self.retry_policy = retry_policy or RetryPolicy()
         self.auth_mode: str | None = None
@@ -160,28 +168,29 @@ class HishamOSHook(HttpHook):
         except BooleanValueError as exc:
             raise HishamOSConfigError(str(exc)) from None
 
-    def get_conn(self, headers: dict[str, Any] | None = None,
-                 extra_options: dict[str, Any] | None = None) -> requests.Session:
-        """The hook's one keep-alive session (built on first use).
+    def get_conn(self, headers: dict[str, Any] | None = None) -> requests.Session:
+        """The hook's one keep-alive session (built on first use); ``headers`` are added to it.
 
-        Unlike HttpHook, connection extras are NOT copied into request headers: they hold secrets.
+        Connection extras are NOT copied into request headers (as HttpHook does): they hold secrets.
         """
         if self._session is None:
             conn = self.get_connection(self.hishamos_conn_id)
             extra = conn.extra_dejson
             self._set_host(conn, extra)
             try:
-                timeout = float(self._field(extra, "timeout", 30))
+                self._timeout = float(self._field(extra, "timeout", 30))
             except (TypeError, ValueError):
                 raise HishamOSConfigError(f"connection {self.hishamos_conn_id!r}: field 'timeout' must be a "
                                           "number of seconds") from None
-            self.merged_extra = {"timeout": timeout, "check_response": False, "allow_redirects": False}
             session = requests.Session()
             session.verify = self._bool(extra, "verify_ssl", True)
             session.headers.update({"Accept": "application/json", "User-Agent": "airflow-provider-hisham"})
             self._resolve_environment_once(session)
             self._auth = self._build_auth(conn, extra)
-            self._session = self._configure_session_from_mount_adapters(session)
+            adapter = KeepAliveAdapter()
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._session = session
         if headers:
             self._session.headers.update(headers)
         return self._session
@@ -205,8 +214,7 @@ class HishamOSHook(HttpHook):
                 f"{where}: field 'host' has credentials in it (user info before '@' in the URL); they are not "
                 "used: remove them from the URL and set the connection's Login/Password or its api_key / "
                 "jwt_secret field")
-        self._set_base_url(conn)
-        self._srv_lookup_enabled = False
+        self.base_url = base_url(host, conn.schema, conn.port)
         parts = urlsplit(self.base_url)
         if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
             raise HishamOSConfigError(f"{where}: field 'host' must be an http(s) URL or a host name")
@@ -338,7 +346,7 @@ class HishamOSHook(HttpHook):
         """The retry loop. ``recover()`` (for creates) looks for the object an earlier attempt may
         have created; it runs before re-sending after an ambiguous failure."""
         session = self.get_conn()
-        url = self.url_from_endpoint(path)
+        url = join_url(self.base_url, path)
         body = None if data is None else json.dumps(data).encode()
         safe = (method in IDEMPOTENT_METHODS if idempotent is None else idempotent) or recover is not None
         ambiguous = False
@@ -408,7 +416,9 @@ class HishamOSHook(HttpHook):
             prepped = session.prepare_request(requests.Request(method, url, params=params, data=body, headers=headers))
             start = time.perf_counter()
             try:
-                resp = self.run_and_check(session, prepped, self.merged_extra)
+                # never follows a redirect: it would resend the auth headers to wherever it points
+                resp = session.send(prepped, timeout=self._timeout, allow_redirects=False, proxies=session.proxies,
+                                    verify=session.verify, cert=session.cert)
             except requests.RequestException as exc:
                 self.log.info("HishamOS %s %s -> %s after %.1f ms", method, path, type(exc).__name__,
                               (time.perf_counter() - start) * 1000)
@@ -431,7 +441,7 @@ class HishamOSHook(HttpHook):
             return
         events.emit(kind, method=method, path=self._scrubber.scrub(path.split("?", 1)[0]), status=status,
                     duration_ms=(time.perf_counter() - start) * 1000, user=self.acting_as,
-                    base_url=getattr(self, "base_url", None), **fields)
+                    base_url=self.base_url, **fields)
 
     def _log_retry(self, state: Any) -> None:
         exc = state.outcome.exception()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import socket
 import time
 
@@ -449,3 +450,82 @@ def test_verify_ssl_uses_the_one_boolean_parser(hishamos_conn, value, verify):
 def test_an_unknown_boolean_is_refused_naming_the_field(hishamos_conn):
     with pytest.raises(HishamOSConfigError, match="connection 'hishamos_default': field 'verify_ssl': expected a boolean"):
         HishamOSHook(hishamos_conn(verify_ssl="maybe")).get_conn()
+
+
+# -- our own base URL and session (not HttpHook's internals) ---------------------------------------
+def test_the_hook_uses_only_its_own_attributes_and_basehooks_public_api():
+    """Built on Airflow's ``BaseHook``, not the http provider's ``HttpHook``: every ``self.<name>``
+    the hook reads is one it defines or sets itself, or public API of ``BaseHook``."""
+    import ast
+    import inspect
+
+    from airflow.sdk import BaseHook
+
+    import airflow_provider_hisham.hooks.hishamos as module
+
+    assert "HttpHook" not in {c.__name__ for c in HishamOSHook.__mro__}
+    assert HishamOSHook.__mro__[1:] == BaseHook.__mro__
+    cls = next(n for n in ast.parse(inspect.getsource(module)).body
+               if isinstance(n, ast.ClassDef) and n.name == "HishamOSHook")
+    on_self = [n for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+               and n.value.id == "self"]
+    own = ({n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+           | {t.id for n in cls.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+           | {n.attr for n in on_self if isinstance(n.ctx, ast.Store)})
+    inherited = {n.attr for n in on_self} - own
+    assert inherited == {"get_connection", "log"}
+    assert all(hasattr(BaseHook, name) and not name.startswith("_") for name in inherited)
+
+
+def _host_conn(monkeypatch, hishamos, **fields):
+    conn = {**hishamos.connection(), **fields}
+    monkeypatch.setenv("AIRFLOW_CONN_HISHAMOS_HOSTS", json.dumps({k: v for k, v in conn.items() if v is not None}))
+    return HishamOSHook("hishamos_hosts", retry_policy=FAST)
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # host 127.0.0.1, schema http, port
+    {"host": "http://{addr}", "port": None, "schema": None},
+    {"host": "http://127.0.0.1", "schema": "https"},  # a URL's own scheme wins over schema
+    {"host": "HTTP://127.0.0.1", "schema": None},
+])
+def test_the_base_url_is_built_from_host_schema_and_port_as_before(monkeypatch, hishamos, fields):
+    addr = f"127.0.0.1:{hishamos.port}"
+    hook = _host_conn(monkeypatch, hishamos, **{k: v.format(addr=addr) if isinstance(v, str) else v
+                                                for k, v in fields.items()})
+    assert hook.call("GET", ME)["email"] == hishamos.state.user.email
+    assert hook.base_url.lower() == f"http://{addr}"
+
+
+@pytest.mark.parametrize("host, message", [
+    ("ftp://127.0.0.1", "field 'host' must be an http(s) URL or a host name"),
+    ("://127.0.0.1", "field 'host' must be an http(s) URL or a host name"),
+    ("", "field 'host' must be an http(s) URL or a host name"),
+    ("http://127.0.0.1/?next=1", "field 'host' must not have a query or fragment"),
+    ("http://127.0.0.1/#top", "field 'host' must not have a query or fragment"),
+    ("127.0.0.1\r\nX-Evil: 1", "field 'host' contains a control character"),
+])
+def test_a_host_that_is_not_one_http_origin_is_refused_before_any_request(monkeypatch, hishamos, host, message):
+    hook = _host_conn(monkeypatch, hishamos, host=host, port=None)
+    with pytest.raises(HishamOSConfigError, match=re.escape(f"connection 'hishamos_hosts': {message}")):
+        hook.get_conn()
+    assert hishamos.state.requests == []
+
+
+def test_the_session_has_tcp_keepalive_and_the_environments_proxy_and_ca_bundle(monkeypatch, hishamos,
+                                                                               hishamos_conn, tmp_path):
+    from airflow_provider_hisham.api.transport import KeepAliveAdapter
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    session = HishamOSHook(hishamos_conn()).get_conn()
+    assert session.proxies == {} and session.verify == str(bundle) and not session.trust_env  # NO_PROXY: 127.0.0.1
+    for scheme in ("http", "https"):
+        adapter = session.get_adapter(f"{scheme}://127.0.0.1/")
+        assert isinstance(adapter, KeepAliveAdapter)
+        assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in adapter.poolmanager.connection_pool_kw["socket_options"]
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy")
+    assert HishamOSHook(hishamos_conn()).get_conn().proxies == {"http": "http://proxy.invalid:3128"}
