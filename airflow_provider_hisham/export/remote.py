@@ -2,9 +2,10 @@
 
 The hosting service (GitHub, GitLab) is reached through two callables, so this logic is shared
 and testable without any HTTP: ``get(name)`` returns the repository or None, ``create(name)``
-creates it or raises ``NameTakenError``. A repository counts as *ours* when its description
-carries this export's marker or its default branch already holds our commit: a retried task
-then reuses it instead of failing or creating ``name-2``.
+creates it or raises ``NameTakenError``; :func:`~airflow_provider_hisham.create_once.create_once`
+orders the two. A repository counts as *ours* when its description carries this export's marker
+or its default branch already holds our commit: a retried task then reuses it instead of
+failing or creating ``name-2``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from airflow_provider_hisham.create_once import create_once
 from airflow_provider_hisham.export.errors import (
     ExportError,
     InvalidValueError,
@@ -52,7 +54,7 @@ class RemoteRepository:
     default_branch: str | None = None
     description: str | None = None
     id: str | int | None = None
-    created: bool = False
+    created: bool = False  # True only from the create call that made it (a lookup gives False)
 
 
 def _candidates(name: str, on_conflict: str) -> Iterator[str]:
@@ -77,14 +79,12 @@ def ensure_repository(
     if on_conflict not in ON_CONFLICT:
         raise ExportError(f"on_conflict must be one of {', '.join(ON_CONFLICT)}, got {on_conflict!r}")
     for candidate in _candidates(name, on_conflict):
-        existing = get(candidate)  # check remote state first: a retry finds its own repository
-        if existing is None:
-            try:
-                return create(candidate)
-            except NameTakenError:
-                existing = get(candidate)
-                if existing is None:
-                    raise
+        # Remote state first: a retry finds its own repository. "Name taken" may be our own create
+        # whose answer was lost (the client library re-sent it): then the lookup finds it.
+        existing = create_once(lambda: get(candidate), lambda: create(candidate),  # noqa: B023 - called here
+                               ambiguous=NameTakenError)
+        if existing.created:
+            return existing
         remote = heads(existing)
         ours = marker in (existing.description or "") or remote.get(branch) == commit_sha
         if ours:

@@ -55,7 +55,8 @@ class RateLimitRetry(GithubRetry):
 
 
 class GithubRepositoryHook(GithubHook):
-    """``GithubHook`` plus repository creation (``github`` connection: password = token, host = API URL).
+    """``GithubHook`` plus repository creation (``github`` connection: password = token, host = API URL);
+    a :class:`~airflow_provider_hisham.export.host.RepositoryHost`.
 
     The token is pushed only to the git host of the API: github.com for api.github.com, the
     API's own host otherwise (GitHub Enterprise), or the connection extra ``git_host`` (a URL).
@@ -68,6 +69,7 @@ class GithubRepositoryHook(GithubHook):
 
     hook_name = "GitHub (HishamOS repository export)"
     push_username = "x-access-token"
+    topics_at_creation = False  # apply_after_push sets them (export.host.RepositoryHost)
 
     def __init__(self, github_conn_id: str = GithubHook.default_conn_name, *, max_retries: int = 5,
                  backoff_factor: float = 1.0, max_rate_limit_wait: float = 300.0, **kwargs: Any) -> None:

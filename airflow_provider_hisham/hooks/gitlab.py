@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class GitlabRepositoryHook(BaseHook):
-    """Interact with a GitLab instance through python-gitlab.
+    """Interact with a GitLab instance through python-gitlab; a
+    :class:`~airflow_provider_hisham.export.host.RepositoryHost` (GitLab projects are its repositories).
 
     :param gitlab_conn_id: the ``gitlab`` connection.
     :param max_retries: retries for 429, 5xx and connection errors.
@@ -41,6 +42,7 @@ class GitlabRepositoryHook(BaseHook):
     conn_type = "gitlab"
     hook_name = "GitLab"
     push_username = "oauth2"
+    topics_at_creation = True  # create_repository sends them (export.host.RepositoryHost)
 
     def __init__(self, gitlab_conn_id: str = default_conn_name, *, max_retries: int = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -117,7 +119,7 @@ class GitlabRepositoryHook(BaseHook):
                                 default_branch=project.default_branch, description=project.description,
                                 id=project.id, created=created)
 
-    def get_project(self, name: str, namespace: str | None = None) -> RemoteRepository | None:
+    def get_repository(self, name: str, namespace: str | None = None) -> RemoteRepository | None:
         """``GET /projects/{url-encoded path}``; None when it does not exist."""
         import gitlab
 
@@ -128,9 +130,9 @@ class GitlabRepositoryHook(BaseHook):
                 return None
             raise
 
-    def create_project(self, name: str, namespace: str | None = None, *, private: bool = True,
-                       description: str | None = None,
-                       settings: RepositorySettings | None = None) -> RemoteRepository:
+    def create_repository(self, name: str, namespace: str | None = None, *, private: bool = True,
+                          description: str | None = None,
+                          settings: RepositorySettings | None = None) -> RemoteRepository:
         """``POST /projects`` (JSON body); ``NameTakenError`` when the path is used.
 
         Creation-time ``settings`` go in this request (visibility, topics, remove the source

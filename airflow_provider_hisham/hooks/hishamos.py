@@ -503,13 +503,14 @@ class HishamOSHook(BaseHook):
                                  lambda: find_marked(self._all_pages(PROJECTS), idempotency_key))
 
     def _create_once(self, path: str, body: dict[str, Any], lookup: Any) -> dict[str, Any]:
-        """POST unless ``lookup()`` finds what an earlier try (or attempt) already created."""
-        existing = lookup()
-        if existing is not None:
-            self.log.info("HishamOS POST %s: %s already exists (created by an earlier try)", path,
-                          existing.get("number") or existing.get("id"))
-            return existing
-        return self._call("POST", path, body, recover=lookup)
+        """POST unless ``lookup()`` finds what an earlier try (or attempt) already created; the retry
+        loop runs ``lookup()`` again before re-sending after an ambiguous failure."""
+        from airflow_provider_hisham.create_once import create_once
+
+        return create_once(lookup, lambda: self._call("POST", path, body, recover=lookup),
+                           on_found=lambda found: self.log.info(
+                               "HishamOS POST %s: %s already exists (created by an earlier try)", path,
+                               found.get("number") or found.get("id")))
 
     def update_project(self, project_id: str, **fields: Any) -> dict[str, Any]:
         return self._call("PATCH", f"{PROJECTS}{project_id}/", fields)

@@ -16,14 +16,12 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.links.repository import RepositoryLink
-from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
+from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator, check_target
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 log = logging.getLogger(__name__)
-
-TARGETS = ("github", "gitlab", "git")
 
 
 class HishamOSPullRequestOperator(Observed, BaseOperator):
@@ -150,8 +148,7 @@ class HishamOSPullRequestOperator(Observed, BaseOperator):
         from airflow_provider_hisham.export.remote import check_repository_name
         from airflow_provider_hisham.export.tree import check_source_dir
 
-        if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        check_target(self.target, ("git",))  # a host of repo_creation's HOSTS, or a generic git remote
         ti = context["ti"]
         dry_run = is_dry_run(context, self.dry_run)
         spec = self._spec(ti.dag_id, ti.run_id)
@@ -175,8 +172,7 @@ class HishamOSPullRequestOperator(Observed, BaseOperator):
             forge = self._hosting_hook()
             credentials = forge.push_credentials()
             self._mask(credentials.token)
-            get = forge.get_repository if self.target == "github" else forge.get_project
-            found = get(name, self.namespace)
+            found = forge.get_repository(name, self.namespace)
             if found is None:
                 raise ValueError(f"repository {name!r} does not exist on {self.target}: request mode targets an "
                                  "existing repository (create it with a repo_creation step)")

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from airflow.sdk import BaseOperator
 
@@ -23,10 +23,35 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_hisham.export.git import GitCredentials
+    from airflow_provider_hisham.export.host import RepositoryHost
 
 log = logging.getLogger(__name__)
 
-TARGETS = ("github", "gitlab", "git", "zip", "tar.gz")
+
+def _github(op: Any) -> RepositoryHost:
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
+
+    return GithubRepositoryHook(op.github_conn_id)
+
+
+def _gitlab(op: Any) -> RepositoryHost:
+    from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
+
+    return GitlabRepositoryHook(op.gitlab_conn_id)
+
+
+#: target -> the hook of that repository host, made from the operator's connection ids (hooks
+#: are imported only when a task runs). Every host is reached through ``RepositoryHost`` only.
+HOSTS: dict[str, Callable[[Any], RepositoryHost]] = {"github": _github, "gitlab": _gitlab}
+#: Targets without a host API: a generic git remote and archives.
+OTHER_TARGETS = ("git", "zip", "tar.gz")
+
+
+def check_target(target: str, others: Sequence[str]) -> None:
+    """Refuse a target that is neither a registered host nor one of ``others``."""
+    known = (*HOSTS, *others)
+    if target not in known:
+        raise ValueError(f"target must be one of {', '.join(known)}, got {target!r}")
 
 
 class HishamOSRepoCreationOperator(Observed, BaseOperator):
@@ -154,8 +179,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.export.tree import check_source_dir
 
-        if self.target not in TARGETS:
-            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        check_target(self.target, OTHER_TARGETS)
         from airflow_provider_hisham.dry_run import is_dry_run
 
         if is_dry_run(context):
@@ -260,16 +284,10 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
         marker = self._marker(context)
         wanted = (settings.description if settings else None) or self.description
         description = f"{wanted or 'Generated project exported by HishamOS'} [{marker}]"
-        if self.target == "github":
-            get = lambda n: hook.get_repository(n, self.namespace)  # noqa: E731
-            create = lambda n: hook.create_repository(n, self.namespace, private=self.private,  # noqa: E731
-                                                      description=description, settings=settings)
-        else:
-            get = lambda n: hook.get_project(n, self.namespace)  # noqa: E731
-            create = lambda n: hook.create_project(n, self.namespace, private=self.private,  # noqa: E731
-                                                   description=description, settings=settings)
         remote = ensure_repository(
-            name, self.on_conflict, get=get, create=create,
+            name, self.on_conflict, get=lambda n: hook.get_repository(n, self.namespace),
+            create=lambda n: hook.create_repository(n, self.namespace, private=self.private,
+                                                    description=description, settings=settings),
             heads=lambda r: remote_heads(r.clone_url, credentials, source_dir=source, field="clone_url"),
             commit_sha=sha, branch=self.default_branch, marker=marker,
         )
@@ -281,20 +299,15 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
             created = hook.create_branch(remote.id, branch, sha)
             log.info("branch %s %s", branch, "created" if created else "already exists")
         applied = apply_after_push(hook, remote.id, settings, just_created=remote.created,
-                                   topics_at_creation=self.target == "gitlab")
+                                   topics_at_creation=hook.topics_at_creation)
         if applied:
             log.info("repository settings applied: %s", ", ".join(applied))
         discard_git_dir(source)
         return {"url": remote.web_url, "default_branch": self.default_branch, "commit_sha": sha, "archive_path": None}
 
-    def _hosting_hook(self):
-        if self.target == "github":
-            from airflow_provider_hisham.hooks.github import GithubRepositoryHook
-
-            return GithubRepositoryHook(self.github_conn_id)
-        from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
-
-        return GitlabRepositoryHook(self.gitlab_conn_id)
+    def _hosting_hook(self) -> RepositoryHost:
+        """The hook of ``target``'s host, from ``HOSTS``."""
+        return HOSTS[self.target](self)
 
     def _checked_git_url(self) -> GitCredentials | None:
         """Check ``git_url`` and that its connection's token may go there, before anything runs."""

@@ -69,3 +69,40 @@ def test_retry_recognises_its_own_repository_by_marker_or_commit():
 def test_bad_on_conflict():
     with pytest.raises(ExportError, match="on_conflict must be one of"):
         FakeHost({}).run("x", "overwrite")
+
+
+class LostCreateHost(FakeHost):
+    """The first lookup misses a repository that "name taken" then reveals (a create re-sent by the
+    client library after its answer was lost), or that stays unknown (``appears=False``)."""
+
+    def __init__(self, description: str, *, appears: bool = True):
+        super().__init__({})
+        self.description, self.appears, self.lookups = description, appears, 0
+
+    def get(self, name):
+        self.lookups += 1
+        if self.lookups == 1 or not self.appears:
+            return None
+        return RemoteRepository(name, f"https://h/{name}", f"https://h/{name}.git", description=self.description)
+
+    def create(self, name):
+        self.heads[name] = {}
+        raise NameTakenError(f"{name} already exists")
+
+
+def test_name_taken_by_our_own_lost_create_is_looked_up_and_reused():
+    host = LostCreateHost("export [m-1]")
+    remote = host.run("demo", "fail")
+    assert remote.name == "demo" and not remote.created and host.lookups == 2
+
+
+def test_name_taken_by_someone_else_follows_on_conflict():
+    with pytest.raises(RepositoryExistsError, match="on_conflict='fail'"):
+        LostCreateHost("theirs").run("demo", "fail")
+
+
+def test_name_taken_but_not_found_raises_name_taken():
+    host = LostCreateHost("", appears=False)
+    with pytest.raises(NameTakenError, match="demo already exists"):
+        host.run("demo", "fail")
+    assert host.lookups == 2

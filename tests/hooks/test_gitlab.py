@@ -28,15 +28,15 @@ def test_connection(hook):
 def test_create_get_conflict_and_branch(hook, gitlab_api, make_project):
     from airflow_provider_hisham.export.git import commit_tree, push
 
-    assert hook.get_project("gl-demo") is None
-    project = hook.create_project("gl-demo", description="d [m]")
+    assert hook.get_repository("gl-demo") is None
+    project = hook.create_repository("gl-demo", description="d [m]")
     assert project.created and project.web_url.endswith("/gl-user/gl-demo")
     body = gitlab_api.state.requests[-1][3]
     assert body == {"name": "gl-demo", "path": "gl-demo", "visibility": "private",
                     "initialize_with_readme": False, "description": "d [m]"}
-    assert hook.get_project("gl-demo").id == project.id
+    assert hook.get_repository("gl-demo").id == project.id
     with pytest.raises(NameTakenError):
-        hook.create_project("gl-demo")
+        hook.create_repository("gl-demo")
     src = make_project(2)
     sha = commit_tree(src)
     push(src, project.clone_url, sha, ["main"], hook.push_credentials())
@@ -46,17 +46,17 @@ def test_create_get_conflict_and_branch(hook, gitlab_api, make_project):
 
 
 def test_group_namespace(hook, gitlab_api):
-    project = hook.create_project("grp-demo", "hisham-group", private=False)
+    project = hook.create_repository("grp-demo", "hisham-group", private=False)
     assert project.web_url.endswith("/hisham-group/grp-demo")
     assert gitlab_api.state.requests[-1][3]["namespace_id"] == 42
-    assert hook.get_project("grp-demo", "hisham-group").id == project.id
+    assert hook.get_repository("grp-demo", "hisham-group").id == project.id
 
 
 def test_429_and_5xx_are_retried(hook, gitlab_api):
     gitlab_api.state.fail_next("POST", "/api/v4/projects", "429")
     gitlab_api.state.fail_next("POST", "/api/v4/projects", "5xx")
     start = time.monotonic()
-    assert hook.create_project("gl-retry").created
+    assert hook.create_repository("gl-retry").created
     assert time.monotonic() - start >= 1  # Retry-After: 1 honoured
     assert [s for m, p, s, _ in gitlab_api.state.requests if p == "/api/v4/projects"][-3:] == [429, 502, 201]
 
@@ -67,7 +67,7 @@ def test_bad_token_and_oauth(gitlab_api, monkeypatch):
     ok, message = GitlabRepositoryHook("gl_bad").test_connection()
     assert not ok and "401" in message
     with pytest.raises(gitlab.exceptions.GitlabAuthenticationError):
-        GitlabRepositoryHook("gl_bad").create_project("never")
+        GitlabRepositoryHook("gl_bad").create_repository("never")
     monkeypatch.setenv("AIRFLOW_CONN_GL_OAUTH", json.dumps({"conn_type": "gitlab", "host": gitlab_api.url,
                                                             "password": TOKEN, "extra": {"token_type": "oauth"}}))
     assert GitlabRepositoryHook("gl_oauth").test_connection()[0]

@@ -19,7 +19,7 @@ def hook(gitlab_conn):
 
 
 def _project_with_main(hook, name, make_project, settings=None):
-    project = hook.create_project(name, settings=settings)
+    project = hook.create_repository(name, settings=settings)
     src = make_project(3, f"{name}-base")
     push(src, project.clone_url, commit_tree(src), ["main"], hook.push_credentials(), field="clone_url")
     return project

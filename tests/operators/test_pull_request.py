@@ -25,8 +25,8 @@ with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=Fal
 """
 
 
-def _existing(hook, name, make_project, *, gitlab=False):
-    repo = hook.create_project(name) if gitlab else hook.create_repository(name)
+def _existing(hook, name, make_project):
+    repo = hook.create_repository(name)
     base = make_project(3, f"{name}-base")
     push(base, repo.clone_url, commit_tree(base), ["main"], hook.push_credentials(), field="clone_url")
     return repo
@@ -91,7 +91,7 @@ def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, git
 def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project):
     from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 
-    project = _existing(GitlabRepositoryHook(gitlab_conn), "op-mono", make_project, gitlab=True)
+    project = _existing(GitlabRepositoryHook(gitlab_conn), "op-mono", make_project)
     src = make_project(2, "op-mono-gen", seed="gen")
     run = run_dag(_dag("mr_op", f"source_dir={str(src)!r}, target='gitlab', repository_name='op-mono', "
                                 f"gitlab_conn_id={gitlab_conn!r}, subdir='services/new', title='Add service', "

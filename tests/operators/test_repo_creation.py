@@ -417,3 +417,99 @@ def test_conf_values_cannot_send_the_token_elsewhere_or_escape(git_server, make_
     assert zip_run.state == "failed"
     assert "repository_name cannot name an archive" in _output(capfd, caplog)
     assert not list(tmp_path.rglob("escaped*")) and not out.exists()
+
+
+class FakeHost:
+    """A third repository host with no ``if target == ...`` of its own in the operator: repositories
+    are bare repositories of the real git server, everything else is recorded."""
+
+    topics_at_creation = False
+
+    def __init__(self, git_server):
+        from airflow_provider_hisham.export.git import GitCredentials
+        from airflow_provider_hisham.export.urls import connection_origin
+
+        self.git, self.repos, self.calls, self.topics, self.protected = git_server, {}, [], {}, set()
+        self.credentials = GitCredentials("git", TOKEN, connection_origin(git_server.url, conn_id="fake"), "fake host")
+
+    def get_repository(self, name, namespace=None):
+        return self.repos.get(name)
+
+    def create_repository(self, name, namespace=None, *, private=True, description=None, settings=None):
+        from airflow_provider_hisham.export.remote import RemoteRepository
+
+        self.git.create_bare(f"fake/{name}")
+        self.calls.append(("create", name))
+        self.repos[name] = RemoteRepository(name, f"https://fake.example/{name}", self.git.repo_url(f"fake/{name}"),
+                                            "main", description, id=f"fake/{name}")
+        return RemoteRepository(**{**vars(self.repos[name]), "created": True})
+
+    def create_branch(self, repository, branch, sha):
+        subprocess.run(["git", "-C", str(self.git.root / f"{repository}.git"), "branch", branch, sha], check=True)
+        self.calls.append(("branch", branch))
+        return True
+
+    def push_credentials(self):
+        return self.credentials
+
+    def get_topics(self, repository):
+        return self.topics.get(repository, [])
+
+    def set_topics(self, repository, topics):
+        self.topics[repository] = topics
+        self.calls.append(("topics", tuple(topics)))
+
+    def get_default_branch(self, repository):
+        return "main"
+
+    def set_default_branch(self, repository, branch):
+        self.calls.append(("default_branch", branch))
+
+    def get_protection(self, repository, branch):
+        return {"branch": branch} if (repository, branch) in self.protected else None
+
+    def set_protection(self, repository, branch, required_reviews, required_checks, strict):
+        self.protected.add((repository, branch))
+        self.calls.append(("protect", branch))
+
+    def find_request(self, repository, head_branch): ...
+    def open_request(self, repository, head_branch, base_branch, spec): ...
+    def update_request(self, repository, request, spec): ...
+
+
+def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(git_server, make_project, monkeypatch):
+    from airflow_provider_hisham.export.host import RepositoryHost
+    from airflow_provider_hisham.operators import repo_creation
+
+    host = FakeHost(git_server)
+    assert isinstance(host, RepositoryHost)
+    monkeypatch.setitem(repo_creation.HOSTS, "fakehost", lambda op: host)
+    src = make_project(3, "fake-export")
+    op = repo_creation.HishamOSRepoCreationOperator(task_id="export", source_dir=str(src), target="fakehost",
+                                                    branches=["develop"], push_backoff=0.1,
+                                                    settings={"topics": ["demo"], "protect_branches": ["main"]})
+    result = op.execute(_ctx("export"))
+    assert result["url"] == "https://fake.example/fake-export"
+    assert git_server.head("fake/fake-export") == result["commit_sha"]
+    assert git_server.head("fake/fake-export", "develop") == result["commit_sha"]
+    assert host.calls == [("create", "fake-export"), ("branch", "develop"), ("topics", ("demo",)),
+                          ("protect", "main")]
+    assert "[hisham-export:" in host.repos["fake-export"].description  # the retry marker travels with it
+    # The next try finds the repository by its marker: nothing is created or configured again.
+    host.calls.clear()
+    monkeypatch.setattr(host, "create_branch", lambda repository, branch, sha: False)
+    assert op.execute(_ctx("export", 2)) == result
+    assert host.calls == []
+
+
+def test_an_unknown_target_names_the_registered_hosts(monkeypatch, tmp_path):
+    from airflow_provider_hisham.operators import repo_creation
+    from airflow_provider_hisham.operators.pull_request import HishamOSPullRequestOperator
+
+    monkeypatch.setitem(repo_creation.HOSTS, "fakehost", lambda op: None)
+    op = repo_creation.HishamOSRepoCreationOperator(task_id="export", source_dir=str(tmp_path), target="svn")
+    with pytest.raises(ValueError, match=r"one of github, gitlab, fakehost, git, zip, tar.gz, got 'svn'"):
+        op.execute(_ctx("export"))
+    pr = HishamOSPullRequestOperator(task_id="propose", source_dir=str(tmp_path), target="svn")
+    with pytest.raises(ValueError, match=r"one of github, gitlab, fakehost, git, got 'svn'"):
+        pr.execute(_ctx("propose"))
