@@ -417,3 +417,15 @@ def test_conf_values_cannot_send_the_token_elsewhere_or_escape(git_server, make_
     assert zip_run.state == "failed"
     assert "repository_name cannot name an archive" in _output(capfd, caplog)
     assert not list(tmp_path.rglob("escaped*")) and not out.exists()
+
+
+@pytest.mark.parametrize(("map_index", "expected"), [(-1, "hisham-export:c7edd9a7f00747b9"), (None, "hisham-export:6992b4a6c7535361")])
+def test_the_repository_description_marker_keeps_the_value_earlier_releases_wrote(map_index, expected):
+    """Repositories created before an upgrade carry this marker; the retry must still find them."""
+    from types import SimpleNamespace
+
+    from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
+
+    run_id = "manual__2024-01-01T00:00:00+00:00" if map_index == -1 else "run"
+    ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="export", map_index=map_index)
+    assert HishamOSRepoCreationOperator._marker(None, {"ti": ti}) == expected
