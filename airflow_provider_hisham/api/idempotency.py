@@ -7,12 +7,18 @@ real backend stores as given and returns on list: a story's ``custom_fields``, a
 are read-only) and, for a GeneratedProject (no free-form field: only ``output_directory`` and
 ``error_message`` are writable text), the end of ``output_directory`` as ``<path>#<marker>``. It
 is looked up before creating and after any failure that may have hidden a successful create.
+
+:func:`marker` is the package's one marker function. A marker already written into a remote
+record must be found again by a retry after an upgrade, so each spelling in use is a frozen
+:class:`MarkerScheme`: ``TASK`` (HishamOS records) and ``EXPORT`` (the ``[hisham-export:...]``
+in a created repository's description). Never change one; add a scheme instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 #: Key under ``custom_fields`` (and ``config``) that holds the marker.
@@ -21,11 +27,34 @@ MARKER_FIELD = "airflow_idempotency_key"
 MAX_DIRECTORY = 500
 
 
-def marker(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1, salt: str = "") -> str:
+@dataclass(frozen=True)
+class MarkerScheme:
+    """How one kind of record spells a marker: ``prefix`` + the first ``digits`` hex digits of the
+    sha256 of the task instance's fields joined by ``separator``."""
+
+    prefix: str
+    separator: str
+    digits: int
+    salted: bool  # the salt is a fifth field (an unsalted scheme takes none)
+    unset_index: str  # how a map index of None is spelled
+
+
+#: HishamOS records (stories, projects, exports, generated projects, agent runs).
+TASK = MarkerScheme("af1-", "\x1f", 40, salted=True, unset_index="-1")
+#: A repository created by the repo_creation step, in its description.
+EXPORT = MarkerScheme("hisham-export:", "/", 16, salted=False, unset_index="None")
+
+
+def marker(dag_id: str, run_id: str, task_id: str, map_index: int | None = -1, salt: str = "", *,
+           scheme: MarkerScheme = TASK) -> str:
     """A stable marker for one task instance (all its tries share it); ``salt`` separates several
     creates made by the same task."""
-    raw = "\x1f".join([dag_id, run_id, task_id, str(-1 if map_index is None else map_index), salt])
-    return "af1-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
+    fields = [dag_id, run_id, task_id, scheme.unset_index if map_index is None else str(map_index)]
+    if scheme.salted:
+        fields.append(salt)
+    elif salt:
+        raise ValueError(f"markers {scheme.prefix}... take no salt")
+    return scheme.prefix + hashlib.sha256(scheme.separator.join(fields).encode()).hexdigest()[:scheme.digits]
 
 
 def with_marker(body: dict[str, Any], key: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ killed or retried task never leaves a half-written or a second archive.
 
 from __future__ import annotations
 
-import fcntl
+import functools
 import gzip
 import os
 import stat
@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from airflow_provider_hisham.atomic_write import WriteInProgressError, write_file_atomic
 from airflow_provider_hisham.export.errors import ArchivePathError, ExportError, UnsafeTreeError
 from airflow_provider_hisham.export.tree import scan_tree
 from airflow_provider_hisham.generation.errors import UnsafePathError
@@ -161,22 +162,9 @@ def write_archive(source_dir: str | os.PathLike, archive_path: str | os.PathLike
     # One temporary name per archive (archive names never start with '.', so it cannot be another
     # archive's or its temporary file): a retry after a killed write reuses it instead of leaving a
     # second, partial archive beside the first; a lock keeps two writers of one archive apart.
-    tmp = target.parent / f".{target.name}.partial"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        write_file_atomic(target, functools.partial(_write_zip if fmt == "zip" else _write_tar_gz, root),
+                          mode=0o644, fsync=True, exclusive=True)
+    except WriteInProgressError:
         raise ExportError(f"archive {str(target)!r} is being written by another task; retry later") from None
-    try:
-        os.ftruncate(fd, 0)
-        with os.fdopen(fd, "wb") as out:
-            (_write_zip if fmt == "zip" else _write_tar_gz)(root, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return target

@@ -10,6 +10,9 @@ Tree and manifest change together: the new manifest is written in full (``manife
 naming the new tree's inode) before the swap, and renamed over ``manifest.json`` right after it;
 if that rename fails the swap is undone. A crash between the two renames is repaired under the
 lock by the next generation: the pending manifest is kept only if its inode is the live tree's.
+
+:func:`swap_in` / :func:`swap_back` are the package's one folder swap (the combine step uses them
+too); single files are replaced with ``atomic_write.write_file_atomic``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import shutil
 import tempfile
 
+from airflow_provider_hisham.atomic_write import write_file_atomic
 from airflow_provider_hisham.generation.errors import GenerationError
 from airflow_provider_hisham.generation.linux import exchange as _exchange
 from airflow_provider_hisham.generation.paths import check_not_symlink
@@ -112,12 +116,12 @@ class AtomicProjectDir:
             raise
         swapped = False
         try:
-            old = self._swap_in()
+            old = swap_in(self.tmp, self.target, self.state, "old-")
             swapped = True
             os.replace(pending, self.manifest_path)
         except BaseException:
             if swapped:
-                self._swap_back(old)
+                swap_back(self.tmp, self.target, old)
             if os.path.lexists(pending):
                 os.unlink(pending)
             raise
@@ -125,34 +129,6 @@ class AtomicProjectDir:
             shutil.rmtree(old, ignore_errors=True)
         self.tmp = None
         self.committed = True
-
-    def _swap_in(self) -> str | None:
-        """Put ``tmp`` at the target; return where the previous tree now is (None if there was none)."""
-        assert self.tmp is not None
-        if not os.path.lexists(self.target):
-            os.rename(self.tmp, self.target)
-            return None
-        if _exchange(self.tmp, self.target):
-            return self.tmp  # now holds the previous generation
-        old = tempfile.mkdtemp(prefix="old-", dir=self.state)
-        os.rmdir(old)
-        os.rename(self.target, old)
-        try:
-            os.rename(self.tmp, self.target)
-        except BaseException:
-            os.rename(old, self.target)
-            raise
-        return old
-
-    def _swap_back(self, old: str | None) -> None:
-        assert self.tmp is not None
-        if old is None:
-            os.rename(self.target, self.tmp)
-        elif old == self.tmp and _exchange(self.tmp, self.target):
-            pass
-        else:
-            os.rename(self.target, self.tmp)
-            os.rename(old, self.target)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
@@ -168,22 +144,37 @@ class AtomicProjectDir:
             self._lock_fd = None
 
 
-def write_file_atomic(path: str, data: bytes, mode: int = 0o640) -> None:
-    """Write a small file (the manifest) via a temp file and rename."""
-    check_not_symlink(path)
-    directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+def swap_in(new: str, target: str, aside: str, prefix: str) -> str | None:
+    """Put the folder ``new`` at ``target``; return where the previous tree now is (None if there
+    was none): ``new`` itself after an exchange, else a fresh ``{aside}/{prefix}XXXXXXXX``.
+
+    Readers see the old tree or the new one; with the two-rename fallback there is a moment with
+    neither, and a crash in it leaves the old tree at the returned name (where
+    ``AtomicProjectDir.recover`` puts it back).
+    """
+    if not os.path.lexists(target):
+        os.rename(new, target)
+        return None
+    if _exchange(new, target):
+        return new  # now holds the previous tree
+    old = tempfile.mkdtemp(prefix=prefix, dir=aside)
+    os.rmdir(old)
+    os.rename(target, old)
     try:
-        os.fchmod(fd, mode)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.close(fd)
-        fd = -1
-        os.replace(tmp, path)
+        os.rename(new, target)
     except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        os.rename(old, target)
         raise
+    return old
+
+
+def swap_back(new: str, target: str, old: str | None) -> None:
+    """Undo :func:`swap_in` (``old`` is what it returned): the new tree back at ``new``, the
+    previous one (if any) at ``target``."""
+    if old is None:
+        os.rename(target, new)
+    elif old == new and _exchange(new, target):
+        pass
+    else:
+        os.rename(target, new)
+        os.rename(old, target)

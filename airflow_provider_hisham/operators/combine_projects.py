@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_hisham.dry_run import is_dry_run, report
 from airflow_provider_hisham.operators.observed import Observed, observed
-from airflow_provider_hisham.workflow.combine import PROJECT_ID, CombineError, merge_directories
+from airflow_provider_hisham.workflow.combine import CombineError, combined_project_id, merge_directories
 
 
 def generated_projects_root() -> Path:
@@ -41,8 +41,7 @@ class HishamOSCombineProjectsOperator(Observed, BaseOperator):
 
     @observed
     def execute(self, context) -> dict:
-        if not isinstance(self.project_id, str) or not PROJECT_ID.match(self.project_id):
-            raise CombineError(f"project_id {self.project_id!r} must match {PROJECT_ID.pattern}")
+        combined_project_id(self.project_id)
         root = Path(self.output_root) if self.output_root else generated_projects_root()
         folders, manifests = self._folders()
         target = root / self.project_id

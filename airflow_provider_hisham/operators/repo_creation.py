@@ -7,7 +7,6 @@ imported only when the task runs.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -346,9 +345,10 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
 
     def _marker(self, context: Context) -> str:
         """Stable per task instance (not per try): how a retry recognises its own repository."""
+        from airflow_provider_hisham.api.idempotency import EXPORT, marker
+
         ti = context["ti"]
-        key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"
-        return "hisham-export:" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return marker(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1), scheme=EXPORT)
 
     def _register(self, result: dict[str, Any], name: str, context: Context) -> str | None:
         """The HishamOS RepositoryExport of this export, created once per task instance."""

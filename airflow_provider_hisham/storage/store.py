@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_hisham.atomic_write import write_file_atomic
 from airflow_provider_hisham.export.archive import write_archive
 from airflow_provider_hisham.export.tree import scan_tree
-from airflow_provider_hisham.generation.atomic import MANIFEST_NAME, STATE_DIR, AtomicProjectDir, state_dir, write_file_atomic
+from airflow_provider_hisham.generation.atomic import MANIFEST_NAME, STATE_DIR, AtomicProjectDir, state_dir
 from airflow_provider_hisham.generation.errors import GenerationError
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.paths import check_project_id, check_relative_path, check_tree

@@ -9,18 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 import shutil
 import uuid
 from pathlib import Path
 
+from airflow_provider_hisham.generation.atomic import swap_in
+from airflow_provider_hisham.generation.errors import UnsafePathError
+from airflow_provider_hisham.generation.limits import Limits
+from airflow_provider_hisham.generation.paths import check_project_id
+
 MANIFEST_NAME = ".hisham-combined.json"
-PROJECT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class CombineError(ValueError):
     """Lanes that cannot be merged (a conflicting file, a missing or foreign folder)."""
+
+
+def combined_project_id(project_id: object) -> str:
+    """The combined project's folder name, by generation's one project-id rule."""
+    try:
+        return check_project_id(project_id, Limits())  # type: ignore[arg-type]  # it checks the type itself
+    except UnsafePathError as exc:
+        raise CombineError(f"project_id {str(project_id)[:200]!r}: {exc.reason}") from None
 
 
 def _digest(path: Path) -> str:
@@ -76,19 +86,10 @@ def merge_directories(sources: dict[str, Path], target: Path, *, root: Path, ski
             files.append({"path": rel, "size": size, "sha256": digest, "lane": lane})
         manifest = {"sources": {lane: str(Path(f).resolve()) for lane, f in sources.items()}, "files": files}
         (staging / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        _swap(staging, target)
+        old = swap_in(str(staging), str(target), str(target.parent), f".{target.name}.old-")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return {"total_files": len(files), "total_bytes": total, "manifest_path": str(target / MANIFEST_NAME), "files": [f["path"] for f in files]}
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` (the old tree is removed only after the rename)."""
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(staging, target)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)  # the previous tree, removed only once the new one is in place
+    return {"total_files": len(files), "total_bytes": total, "manifest_path": str(target / MANIFEST_NAME), "files": [f["path"] for f in files]}

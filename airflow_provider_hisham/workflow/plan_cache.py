@@ -12,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from airflow_provider_hisham.atomic_write import write_file_atomic
 from airflow_provider_hisham.workflow.plan import TaskPlan, WorkflowPlan
 from airflow_provider_hisham.workflow.registry import StepType, StepTypeRegistry
 from airflow_provider_hisham.workflow.source import ConfigSource
@@ -77,9 +76,7 @@ class PlanCache:
         text = json.dumps(data)  # one shot: the C encoder (json.dump streams through the pure-Python one)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile("w", dir=self.directory, suffix=".tmp", delete=False, encoding="utf-8") as tmp:
-                tmp.write(text)
-            os.replace(tmp.name, self.directory / f"{key}.json")
+            write_file_atomic(self.directory / f"{key}.json", text.encode("utf-8"), mode=0o600)
         except OSError as exc:
             log.debug("workflow plan cache not written to %s: %s", self.directory, exc)
 

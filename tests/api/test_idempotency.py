@@ -1,6 +1,8 @@
 """Idempotency markers."""
 
-from airflow_provider_hisham.api.idempotency import MARKER_FIELD, find_marked, marker, with_marker, with_marker_tag
+import pytest
+
+from airflow_provider_hisham.api.idempotency import EXPORT, MARKER_FIELD, TASK, find_marked, marker, with_marker, with_marker_tag
 
 
 def test_marker_is_stable_per_task_instance_and_distinct_otherwise():
@@ -47,3 +49,27 @@ def test_generated_project_transitions():
     assert transition_path("completed", "completed") == []
     assert transition_path("completed", "archived") == ["archived"]
     assert transition_path("failed", "completed") is None and transition_path("completed", "failed") is None
+
+
+# Markers already written into remote records by released versions: a retry after an upgrade must
+# compute the very same strings, so these values must never change.
+PINNED = [
+    (("dag", "manual__2024-01-01T00:00:00+00:00", "export", -1), "",
+     "af1-89f606e1c0952e8faeb87ba626a9fd90d12b1994", "hisham-export:c7edd9a7f00747b9"),
+    (("dag", "run", "export", 3), "", "af1-3ec3a921173946961aa12b1fd0817621ebc8a731", "hisham-export:8043ffe5200a1a74"),
+    (("dag", "run", "export", None), "", "af1-b1a1e9047266da15022ba1375adac531690b3a33", "hisham-export:6992b4a6c7535361"),
+    (("dåg", "rün", "tâsk", 0), "", "af1-ee167da3b090dc2cf8f84ad5abc530a1a78c78be", "hisham-export:ade04d50a20feb80"),
+    (("dag", "run", "export", 3), "repository_export", "af1-7e7df26e0aa8f935fee43108738941dc69a18a52", None),
+]
+
+
+@pytest.mark.parametrize(("instance", "salt", "task", "export"), PINNED)
+def test_markers_keep_the_values_earlier_releases_wrote(instance, salt, task, export):
+    assert marker(*instance, salt=salt) == marker(*instance, salt=salt, scheme=TASK) == task
+    if export is not None:
+        assert marker(*instance, scheme=EXPORT) == export
+
+
+def test_an_unsalted_scheme_refuses_a_salt():
+    with pytest.raises(ValueError, match="take no salt"):
+        marker("dag", "run", "task", -1, salt="x", scheme=EXPORT)

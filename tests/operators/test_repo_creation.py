@@ -513,3 +513,15 @@ def test_an_unknown_target_names_the_registered_hosts(monkeypatch, tmp_path):
     pr = HishamOSPullRequestOperator(task_id="propose", source_dir=str(tmp_path), target="svn")
     with pytest.raises(ValueError, match=r"one of github, gitlab, fakehost, git, got 'svn'"):
         pr.execute(_ctx("propose"))
+
+
+@pytest.mark.parametrize(("map_index", "expected"), [(-1, "hisham-export:c7edd9a7f00747b9"), (None, "hisham-export:6992b4a6c7535361")])
+def test_the_repository_description_marker_keeps_the_value_earlier_releases_wrote(map_index, expected):
+    """Repositories created before an upgrade carry this marker; the retry must still find them."""
+    from types import SimpleNamespace
+
+    from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
+
+    run_id = "manual__2024-01-01T00:00:00+00:00" if map_index == -1 else "run"
+    ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="export", map_index=map_index)
+    assert HishamOSRepoCreationOperator._marker(None, {"ti": ti}) == expected

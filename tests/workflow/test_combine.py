@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from airflow.utils.state import DagRunState
 
-from airflow_provider_hisham.workflow.combine import MANIFEST_NAME, CombineError, merge_directories
+from airflow_provider_hisham.generation import Limits, UnsafePathError, atomic
+from airflow_provider_hisham.generation.paths import check_project_id
+from airflow_provider_hisham.workflow.combine import MANIFEST_NAME, CombineError, combined_project_id, merge_directories
 from tests.conftest import run_dag, xcom
 
 
@@ -31,6 +33,35 @@ def test_merge_combines_lanes_and_is_repeatable(tmp_path):
     again = merge_directories({"code": code, "docs": docs}, target, root=tmp_path)
     assert again["files"] == first["files"] and not (target / "stale.txt").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_replacing_a_combined_project_uses_the_generation_swap_and_leaves_nothing_beside(tmp_path, monkeypatch, exchange):
+    swaps = []
+    real = atomic.swap_in
+    monkeypatch.setattr("airflow_provider_hisham.workflow.combine.swap_in",
+                        lambda *args: swaps.append(args) or real(*args))
+    if not exchange:
+        monkeypatch.setattr(atomic, "_exchange", lambda a, b: False)
+    code = tree(tmp_path / "p-code", {"a.txt": "1"})
+    target = tree(tmp_path / "p", {"old.txt": "previous combine"})
+    merge_directories({"code": code}, target, root=tmp_path)
+    assert sorted(p.name for p in target.iterdir()) == [MANIFEST_NAME, "a.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p", "p-code"]
+    assert [(Path(a[1]), a[3]) for a in swaps] == [(target, ".p.old-")]
+
+
+@pytest.mark.parametrize("project_id", ["wfc", "My Project", "proj\u00e9t", "a.b-c_d", "x" * 200])
+def test_the_combined_project_id_follows_generations_rule(project_id):
+    assert combined_project_id(project_id) == check_project_id(project_id, Limits()) == project_id
+
+
+@pytest.mark.parametrize("project_id", [".hidden", "a/b", "..", "", "x" * 300, "a\nb", ".git", None, 3])
+def test_a_project_id_generation_refuses_is_refused_by_combine_too(project_id):
+    with pytest.raises(UnsafePathError):
+        check_project_id(project_id, Limits())
+    with pytest.raises(CombineError, match="project_id"):
+        combined_project_id(project_id)
 
 
 def test_conflicting_files_and_foreign_folders_fail_before_writing(tmp_path):
