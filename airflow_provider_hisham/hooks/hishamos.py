@@ -21,6 +21,7 @@ import json
 import re
 import time
 import uuid
+import weakref
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -150,6 +151,7 @@ class HishamOSHook(BaseHook):
         #: who HishamOS sees (user id, login email, or "api_key"), for audit records
         self.acting_as: str | None = None
         self._retry_reason: str | None = None
+        self._extra: dict[str, Any] = {}
 
     # -- connection -------------------------------------------------------------------------
     @staticmethod
@@ -160,6 +162,12 @@ class HishamOSHook(BaseHook):
             if value not in (None, ""):
                 return value
         return default
+
+    def extra_field(self, name: str, default: Any = None) -> Any:
+        """A field of the connection's extra, from the connection the session was built with (one
+        lookup per hook)."""
+        self.get_conn()
+        return self._field(self._extra, name, default)
 
     def _bool(self, extra: dict[str, Any], name: str, default: bool) -> bool:
         try:
@@ -175,7 +183,7 @@ class HishamOSHook(BaseHook):
         """
         if self._session is None:
             conn = self.get_connection(self.hishamos_conn_id)
-            extra = conn.extra_dejson
+            extra = self._extra = conn.extra_dejson
             self._set_host(conn, extra)
             try:
                 self._timeout = float(self._field(extra, "timeout", 30))
@@ -264,6 +272,10 @@ class HishamOSHook(BaseHook):
         session.trust_env = False
 
     def _build_auth(self, conn: Any, extra: dict[str, Any]) -> Auth:
+        # The auth object calls back into the hook through a weak proxy: a strong reference would be
+        # a cycle that keeps every finished hook (its session, its watched scrubber) alive until the
+        # garbage collector runs, and a dag.test() or worker process runs many steps.
+        me = weakref.proxy(self)
         mode = str(self._field(extra, "auth_mode", "password")).strip().lower()
         if mode not in AUTH_MODES:
             raise HishamOSConfigError(f"connection {self.hishamos_conn_id!r}: field 'auth_mode' is {mode!r}; "
@@ -273,7 +285,7 @@ class HishamOSHook(BaseHook):
             secret = self._clean(self._field(extra, "jwt_secret"), "jwt_secret")
             user = self.user_id or self._field(extra, "default_user_id")
             self.acting_as = str(user).strip() if user else None
-            return JwtSecretAuth(secret, str(user).strip() if user else user, on_secret=self._secret)
+            return JwtSecretAuth(secret, str(user).strip() if user else user, on_secret=lambda s: me._secret(s))
         if self.user_id:
             self.log.warning("user_id %r is only used by auth mode jwt_secret; connection %s (mode %s) acts as "
                              "its own user", self.user_id, self.hishamos_conn_id, mode)
@@ -285,11 +297,11 @@ class HishamOSHook(BaseHook):
         password = self._clean(conn.password, "password")
         if email and password:
             self._secret(password, (email,))
-        return PasswordAuth(email, password, on_secret=self._secret,
-                            login=lambda email, pw: self._call("POST", LOGIN, {"email": email, "password": pw},
-                                                               idempotent=True, authenticate=False),
-                            refresh=lambda token: self._call("POST", REFRESH, {"refresh": token},
-                                                             idempotent=True, authenticate=False))
+        return PasswordAuth(email, password, on_secret=lambda s: me._secret(s),
+                            login=lambda email, pw: me._call("POST", LOGIN, {"email": email, "password": pw},
+                                                             idempotent=True, authenticate=False),
+                            refresh=lambda token: me._call("POST", REFRESH, {"refresh": token},
+                                                           idempotent=True, authenticate=False))
 
     def test_connection(self) -> tuple[bool, str]:
         """Calls ``/api/v1/auth/me/`` with the connection's credentials."""
@@ -396,7 +408,8 @@ class HishamOSHook(BaseHook):
         reusable, but not free); a nested call (a login inside a 401 replay) gets its own."""
         retrying = self._retrying.get(safe) if self._depth == 0 else None
         if retrying is None:
-            retrying = self.retry_policy.retrying(idempotent=safe, before_sleep=self._log_retry)
+            me = weakref.proxy(self)  # kept on the hook: a bound method here would be a cycle (see _build_auth)
+            retrying = self.retry_policy.retrying(idempotent=safe, before_sleep=lambda state: me._log_retry(state))
             if self._depth == 0:
                 self._retrying[safe] = retrying
         self._depth += 1

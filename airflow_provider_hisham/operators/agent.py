@@ -83,7 +83,7 @@ def _hook(conn_id: str, user_id: str | None) -> HishamOSHook:
 
 def _connection_mapping(hook: HishamOSHook) -> dict[str, str]:
     """The connection's extra ``agents``: ``{"QA Agent": "qa-testing-agent", ...}``."""
-    raw = hook._field(hook.get_connection(hook.hishamos_conn_id).extra_dejson, "agents", {})
+    raw = hook.extra_field("agents", {})
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
