@@ -62,6 +62,11 @@ def _count(maximum: int) -> dict:
     return {"type": "integer", "minimum": 1, "maximum": maximum}
 
 
+# export/git.py push: transient failures retried ``push_retries`` times, ``push_backoff * 2**n`` s apart
+_PUSH_RETRIES = {"type": "integer", "minimum": 0, "maximum": 10}
+_PUSH_BACKOFF = {"type": "number", "minimum": 0, "maximum": 300}
+
+
 # Repository settings on creation (export/settings.py checks the values again at run time).
 SETTINGS_SCHEMA = _object({
     "visibility": {"enum": ["private", "internal", "public"]},
@@ -148,9 +153,12 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "hishamos_conn_id": _STR_T,
                 "strict_hishamos_records": _BOOL,
                 "generated_project_id": _STR_T,
-                "settings": templated(SETTINGS_SCHEMA),
+                # not a template field of the operator: the builder refuses "{{ ... }}" in it
+                "settings": SETTINGS_SCHEMA,
                 "source_storage_url": _STR_T,
                 "source_manifest_sha256": _STR_T,
+                "push_retries": _PUSH_RETRIES,
+                "push_backoff": _PUSH_BACKOFF,
             },
             required=["source_dir"],
         ),
@@ -230,6 +238,8 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "commit_message": _STR_T,
                 "author_name": _STR_T,
                 "author_email": _STR_T,
+                "push_retries": _PUSH_RETRIES,
+                "push_backoff": _PUSH_BACKOFF,
             },
             required=["source_dir"],
         ),
