@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import BaseOperator
+from jsonschema import Draft202012Validator
 
 from airflow_provider_hisham.workflow import hishamos_definition
 from airflow_provider_hisham.workflow.hishamos_definition import compile_source
 from airflow_provider_hisham.workflow.dag_builder import _SECONDS, _import_class
-from airflow_provider_hisham.workflow.registry import BUILTIN_STEP_TYPES, TEMPLATE, StepTypeRegistry
+from airflow_provider_hisham.workflow.registry import BUILTIN_STEP_TYPES, StepTypeRegistry
 from airflow_provider_hisham.workflow.source import parse_text
 
 DEFINITIONS = Path(__file__).parent / "hishamos_definitions"
@@ -43,6 +44,12 @@ NOT_FROM_CONFIG: dict[str, dict[str, str]] = {
         "allow_local_remote": "security: as for repo_creation",
         "commit_date": "a datetime; as for repo_creation",
     },
+}
+
+#: template fields a config may not template, and why
+STRICTER_THAN_OPERATOR: dict[str, dict[str, str]] = {
+    "api_call": {"method": "checked against the five methods when the config is read; whether a call is "
+                           "retried (idempotent) is then known from the config itself"},
 }
 
 #: config keys that are not operator parameters, and what the factory makes of them (none yet:
@@ -87,10 +94,6 @@ def _parameters(step_type) -> dict[str, inspect.Parameter]:
     }
 
 
-def _accepts_template(schema: dict) -> bool:
-    return TEMPLATE in schema.get("anyOf", ())
-
-
 def test_every_public_type_has_an_object_schema_closed_to_unknown_keys():
     assert {t.name for t in PUBLIC} == {"agent", "api_call", "approval", "combine_projects", "file_generation", "pull_request", "repo_creation"}
     for step_type in PUBLIC:
@@ -120,12 +123,20 @@ def test_required_properties_are_the_parameters_without_default(step_type):
 
 
 @pytest.mark.parametrize("step_type", PUBLIC, ids=lambda t: t.name)
-def test_properties_accepting_a_template_are_template_fields(step_type):
-    """``templated(...)`` lets a non-string value be ``{{ ... }}``; the builder refuses that in a
-    field the operator does not render, so the schema must not promise it."""
+@pytest.mark.parametrize("template", ["{{ params.x }}", "{% if params.x %}a{% endif %}"])
+def test_a_template_validates_exactly_where_the_operator_renders_it(step_type, template):
+    """The builder refuses ``{{ ... }}`` in a field the operator does not render; the schema must
+    say the same at validation (the plan CLI and a DAG folder's first check stop there)."""
     fields = set(_import_class(step_type.operator).template_fields)
-    accepting = {k for k, v in step_type.config_schema["properties"].items() if _accepts_template(v)}
-    assert {step_type.templated_as.get(k, k) for k in accepting} <= fields
+    stricter = STRICTER_THAN_OPERATOR.get(step_type.name, {})
+    for key, schema in step_type.config_schema["properties"].items():
+        rendered = step_type.templated_as.get(key, key) in fields
+        accepted = Draft202012Validator(schema).is_valid(template)
+        if key in stricter:
+            assert rendered and not accepted, f"{key}: no longer stricter than the operator"
+        else:
+            assert accepted is rendered, f"{key}: the schema {'accepts' if accepted else 'refuses'} a template, " \
+                                         f"the operator {'renders' if rendered else 'does not render'} it"
 
 
 @pytest.mark.parametrize(
