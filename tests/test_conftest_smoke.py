@@ -1,6 +1,11 @@
+"""tests/conftest.py's helpers themselves (the harness: not a test of the provider)."""
+
+import pytest
 from airflow.utils.state import DagRunState
 
 from tests.conftest import run_dag, xcom
+
+pytestmark = pytest.mark.harness  # the test harness, not the provider
 
 
 def test_run_dag_runs_a_real_dag_and_reads_its_xcom():

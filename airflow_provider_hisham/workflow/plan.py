@@ -25,7 +25,7 @@ from airflow_provider_hisham.workflow.expressions import (
     template_references,
 )
 from airflow_provider_hisham.workflow.regex_guard import UnsafePatternError, guard_schema
-from airflow_provider_hisham.workflow.registry import StepTypeRegistry, registry as default_registry
+from airflow_provider_hisham.workflow.registry import TEMPLATE, StepTypeRegistry, registry as default_registry
 from airflow_provider_hisham.workflow.source import ConfigSource, dotted
 
 SCHEMA_RESOURCE = "schema/workflow.schema.json"
@@ -493,7 +493,9 @@ def _schema_message(error) -> str:
         return f"unknown field '{extra[0]}'; allowed: {', '.join(allowed)}"
     if error.validator == "pattern":
         return f"{error.instance!r} does not match {error.validator_value}"
-    if error.validator == "anyOf" and error.schema.get("anyOf", [{}])[-1].get("pattern") == "\\{\\{":
+    if error.validator == "not" and error.validator_value == TEMPLATE:
+        return f"{error.instance!r}: this field is not rendered at run time, it cannot hold {{{{ ... }}}}"
+    if error.validator == "anyOf" and error.schema.get("anyOf", [{}])[-1] == TEMPLATE:
         best = error.context[0].message if error.context else error.message
         return f"{best} (or a {{{{ ... }}}} template)"
     return error.message

@@ -17,12 +17,19 @@ from airflow_provider_hisham.workflow.errors import UnknownStepTypeError
 
 ENTRY_POINT_GROUP = "airflow_provider_hisham.step_types"
 
-TEMPLATE = {"type": "string", "pattern": "\\{\\{"}  # a value rendered at run time
+#: a value rendered at run time: what the DAG builder takes for a template (``expressions.is_template``)
+TEMPLATE = {"type": "string", "pattern": "\\{\\{|\\{%"}
 
 
 def templated(schema: dict) -> dict:
     """``schema``, or a ``{{ ... }}`` string rendered at run time (native types keep their type)."""
     return {"anyOf": [schema, TEMPLATE]}
+
+
+def plain(schema: dict) -> dict:
+    """``schema`` for a field the operator does not render (not a template field): a ``{{ ... }}``
+    in it is refused at validation, as the DAG builder would refuse it."""
+    return {**schema, "not": TEMPLATE}
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,16 @@ _STR = {"type": "string"}
 _STR_T = {"type": "string", "minLength": 1}
 _ANY_OBJ = templated({"type": "object"})
 _BOOL = {"type": "boolean"}
+_CONN_ID = plain(_STR_T)  # connections are the DAG author's choice, never rendered from a run's conf
 
 
 def _count(maximum: int) -> dict:
     return {"type": "integer", "minimum": 1, "maximum": maximum}
+
+
+# export/git.py push: transient failures retried ``push_retries`` times, ``push_backoff * 2**n`` s apart
+_PUSH_RETRIES = {"type": "integer", "minimum": 0, "maximum": 10}
+_PUSH_BACKOFF = {"type": "number", "minimum": 0, "maximum": 300}
 
 
 # Repository settings on creation (export/settings.py checks the values again at run time).
@@ -82,7 +95,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
         "airflow_provider_hisham.operators.api_call.HishamOSApiCallOperator",
         _object(
             {
-                "hishamos_conn_id": _STR_T,
+                "hishamos_conn_id": _CONN_ID,
                 "action": _STR_T,
                 "method": {"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
                 "endpoint": _STR_T,
@@ -104,15 +117,15 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "template": _STR_T,
                 "structure": templated({"type": "object"}),
                 "structure_from": {"type": ["object", "string"]},
-                "source_step": _STR_T,
+                "source_step": plain(_STR_T),
                 "context": _ANY_OBJ,
                 "output_root": _STR_T,
-                "hishamos_conn_id": _STR_T,
+                "hishamos_conn_id": _CONN_ID,
                 "strict_hishamos_records": _BOOL,
                 "hishamos_project_id": _STR_T,
-                "hishamos_user_id": _STR_T,
+                "hishamos_user_id": plain(_STR_T),
                 "render_structure": _BOOL,
-                "templates_dir": _STR_T,
+                "templates_dir": plain(_STR_T),
                 "workers": _count(64),
                 "max_file_bytes": _count(1024**3),  # 1 GiB
                 "max_files": _count(1_000_000),
@@ -131,10 +144,10 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "source_dir": _STR_T,
                 "target": templated({"enum": ["github", "gitlab", "git", "zip", "tar.gz"]}),
                 "repository_name": _STR_T,
-                "github_conn_id": _STR_T,
-                "gitlab_conn_id": _STR_T,
+                "github_conn_id": _CONN_ID,
+                "gitlab_conn_id": _CONN_ID,
                 "git_url": _STR_T,
-                "git_conn_id": _STR_T,
+                "git_conn_id": _CONN_ID,
                 "private": _BOOL,
                 "default_branch": _STR_T,
                 "on_conflict": {"enum": ["fail", "reuse", "suffix"]},
@@ -145,12 +158,15 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "author_name": _STR_T,
                 "author_email": _STR_T,
                 "archive_dir": _STR_T,
-                "hishamos_conn_id": _STR_T,
+                "hishamos_conn_id": _CONN_ID,
                 "strict_hishamos_records": _BOOL,
                 "generated_project_id": _STR_T,
-                "settings": templated(SETTINGS_SCHEMA),
+                # not a template field of the operator: the builder refuses "{{ ... }}" in it
+                "settings": SETTINGS_SCHEMA,
                 "source_storage_url": _STR_T,
                 "source_manifest_sha256": _STR_T,
+                "push_retries": _PUSH_RETRIES,
+                "push_backoff": _PUSH_BACKOFF,
             },
             required=["source_dir"],
         ),
@@ -166,7 +182,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "inputs": _ANY_OBJ,
                 "context": _ANY_OBJ,
                 "agents": {"type": "object", "additionalProperties": _STR_T},
-                "hishamos_conn_id": _STR_T,
+                "hishamos_conn_id": _CONN_ID,
                 "user_id": _STR_T,
                 "max_cost": {"type": "number", "minimum": 0},
                 "max_tokens": {"type": "integer", "minimum": 0},
@@ -212,10 +228,10 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "target": templated({"enum": ["github", "gitlab", "git"]}),
                 "repository_name": _STR_T,
                 "namespace": _STR_T,
-                "github_conn_id": _STR_T,
-                "gitlab_conn_id": _STR_T,
+                "github_conn_id": _CONN_ID,
+                "gitlab_conn_id": _CONN_ID,
                 "git_url": _STR_T,
-                "git_conn_id": _STR_T,
+                "git_conn_id": _CONN_ID,
                 "base_branch": _STR_T,
                 "head_branch": _STR_T,
                 "subdir": _STR,
@@ -228,8 +244,10 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
                 "labels": templated({"type": "array", "items": _STR_T, "maxItems": 50}),
                 "dry_run": _BOOL,
                 "commit_message": _STR_T,
-                "author_name": _STR_T,
-                "author_email": _STR_T,
+                "author_name": plain(_STR_T),  # not template fields of this operator (repo_creation's are)
+                "author_email": plain(_STR_T),
+                "push_retries": _PUSH_RETRIES,
+                "push_backoff": _PUSH_BACKOFF,
             },
             required=["source_dir"],
         ),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import sys
 import threading
 
 import pytest
@@ -9,16 +12,39 @@ import pytest
 from airflow_provider_hisham.generation import ProjectGenerator, linux, writer
 
 
-def test_exchange_swaps_two_folders_or_says_it_cannot(tmp_path):
+def _two_folders(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
     (a / "x").write_text("from a")
     (b / "y").write_text("from b")
-    if linux.exchange(str(a), str(b)):
-        assert (a / "y").read_text() == "from b" and (b / "x").read_text() == "from a"
-    else:  # a file system without RENAME_EXCHANGE: nothing moved
-        assert (a / "x").exists() and (b / "y").exists()
+    return a, b
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="renameat2 is Linux's")
+def test_exchange_swaps_two_folders(tmp_path):
+    a, b = _two_folders(tmp_path)
+    assert linux.exchange(str(a), str(b)) is True
+    assert (a / "y").read_text() == "from b" and (b / "x").read_text() == "from a"
+
+
+class _Libc:
+    """libc without ``renameat2`` (old glibc), or one whose call fails with ``err``."""
+
+    def __init__(self, err=None):
+        if err is not None:
+            self.renameat2 = lambda *args: (ctypes.set_errno(err), -1)[1]
+
+
+@pytest.mark.parametrize("libc", [_Libc(), _Libc(errno.EINVAL), _Libc(errno.ENOSYS), _Libc(errno.ENOTSUP)],
+                         ids=["no-renameat2", "EINVAL", "ENOSYS", "ENOTSUP"])
+def test_exchange_says_it_cannot_and_moves_nothing(tmp_path, monkeypatch, libc):
+    """The fallback's side: no RENAME_EXCHANGE (old libc or kernel, a file system without it)."""
+    monkeypatch.setattr(linux.sys, "platform", "linux")
+    monkeypatch.setattr(linux, "_c", lambda: libc)
+    a, b = _two_folders(tmp_path)
+    assert linux.exchange(str(a), str(b)) is False
+    assert (a / "x").read_text() == "from a" and (b / "y").read_text() == "from b"
 
 
 def test_exchange_raises_for_a_real_failure(tmp_path):

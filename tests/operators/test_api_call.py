@@ -72,7 +72,8 @@ story >> number
     assert rendered["data"]["title"] == "Checkout" and rendered["data"]["project"] == project
 
 
-def test_task_retry_after_a_lost_create_response_does_not_create_a_second_story(hishamos, hishamos_conn):
+def test_task_retry_after_a_lost_create_response_does_not_create_a_second_story(hishamos, hishamos_conn,
+                                                                                   hishamos_retry_waits):
     """Try 1: the POST is committed but its response is lost, and the recovery lookup fails (500),
     so the try fails. Try 2 (an Airflow task retry) finds the story by its marker."""
     hishamos_conn("password")
@@ -94,6 +95,7 @@ HishamOSApiCallOperator(
     stories = hishamos.state.stories_of(project)
     assert len(stories) == 1 and len(hishamos.requests_to("POST", STORIES)) == 1
     assert xcom(dr, "create_story")["id"] == stories[0]["id"]
+    assert len(hishamos_retry_waits) == 1  # the lookup's 500 was retried by the hook (not on the clock)
 
 
 def test_mapped_creates_get_one_story_each(hishamos, hishamos_conn):
@@ -229,7 +231,7 @@ HishamOSApiCallOperator(task_id="status", action="update_story_status", data={"s
     assert dr.state == DagRunState.FAILED and not hishamos.state.requests
 
 
-def test_actions_chain_project_story_status_sprint_agent(hishamos, hishamos_conn):
+def test_actions_chain_project_story_status_sprint_agent(hishamos, hishamos_conn, hishamos_retry_waits):
     hishamos_conn("password")
     # The project create loses its response once and the recovery lookup fails: the task retry
     # must find the project by the marker in its tags instead of creating a second one.
@@ -259,6 +261,7 @@ project >> story >> status >> sprint >> agent
     st = hishamos.state
     shops = [p for p in st.projects.values() if p["name"] == "Shop"]
     assert len(shops) == 1 and xcom(dr, "project") == shops[0]["id"] and _ti(dr, "project").try_number == 2
+    assert len(hishamos_retry_waits) == 1  # the lookup's 500, retried by the hook without a real wait
     assert st.stories[xcom(dr, "story")]["status"] == "in_progress" and xcom(dr, "status") == 1
     assert xcom(dr, "sprint")["project_name"] == "Shop"
     assert xcom(dr, "agent") == f"[Legal Counsel] plan {xcom(dr, 'story')}"

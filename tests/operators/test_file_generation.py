@@ -251,7 +251,8 @@ def test_task_retried_after_its_record_was_created_completes_that_record(root, s
                                    ("PATCH", 200, "completed")]
 
 
-def test_create_whose_response_was_lost_then_a_failed_try_leaves_one_record(root, stats, hishamos, hishamos_conn):
+def test_create_whose_response_was_lost_then_a_failed_try_leaves_one_record(root, stats, hishamos, hishamos_conn,
+                                                                           hishamos_retry_waits):
     """The POST is committed but its answer lost, and the lookup after it fails too: try 1 fails.
     Try 2 finds the record the server committed."""
     hishamos_conn("password", conn_id="hishamos_fg_retry")
@@ -262,6 +263,7 @@ def test_create_whose_response_was_lost_then_a_failed_try_leaves_one_record(root
     assert dr.state == DagRunState.SUCCESS
     (record,) = hishamos.state.generated_projects.values()
     assert record["status"] == "completed" and len(hishamos.requests_to("POST", GP)) == 1
+    assert len(hishamos_retry_waits) == 1  # the lookup's 500, retried by the hook without a real wait
 
 
 def test_a_failed_generation_marks_its_record_failed_with_the_error(root, stats, hishamos, hishamos_conn):

@@ -324,7 +324,8 @@ def test_strict_records_fail_a_trial_export_at_once_and_keep_the_archive(hishamo
 
 @pytest.mark.parametrize("target", ["zip", "github"])
 def test_export_whose_answer_was_lost_is_found_on_the_next_try(target, hishamos, hishamos_conn, github_conn,
-                                                              github_api, make_project, tmp_path):
+                                                              github_api, make_project, tmp_path,
+                                                              hishamos_retry_waits):
     """The export POST is committed but its answer lost, and the lookup after it fails too (500):
     try 1 fails. Try 2 (an Airflow retry) lists the exports (ours on page 2, after 26 others) and
     finds its own through the config marker: one record, holding the facts."""
@@ -343,6 +344,7 @@ def test_export_whose_answer_was_lost_is_found_on_the_next_try(target, hishamos,
                                             f"hishamos_conn_id={conn_id!r}, generated_project_id={gp_id!r}",
                       retries=1))
     assert dr.state == "success" and _ti(dr).try_number == 2
+    assert len(hishamos_retry_waits) == 1  # try 1's 500 lookup, retried by the hook without a real wait
     result = xcom(dr, "export")
     records = [r for r in hishamos.state.repository_exports.values() if not r["repository_name"].startswith("older-")]
     assert len(records) == 1 and len(hishamos.state.repository_exports) == 27

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.security.harness import assert_refused, run_confined
+
+pytestmark = pytest.mark.harness  # the test harness, not the provider
 
 
 def _boom():

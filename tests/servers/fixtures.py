@@ -77,3 +77,16 @@ def hishamos_conn(hishamos: HishamOSServer, monkeypatch: pytest.MonkeyPatch):
         return conn_id
 
     return make
+
+
+@pytest.fixture
+def hishamos_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between the HishamOS hook's retries, recorded instead of slept: operators make
+    their own hooks, whose ``RetryPolicy`` sleeps on the real clock by default."""
+    from airflow_provider_hisham.api.retry import RetryPolicy
+
+    waits: list[float] = []
+    retrying = RetryPolicy.retrying
+    monkeypatch.setattr(RetryPolicy, "retrying",
+                        lambda self, **kwargs: retrying(self, **{**kwargs, "sleep": kwargs.get("sleep") or waits.append}))
+    return waits

@@ -19,13 +19,12 @@ behaviour differs from its schema (``../shared/hishamos/README.md``) the observe
   ``projects.import_export`` (RepositoryExport create -> 400 "Validation error"), no
   ``ai.api_access`` (any working ``X-API-Key`` -> 401). ``state.count_agent_execution(user)``
   charges an agent run against ``state.execution_limits`` (403 ``{"error": ...}`` past it);
-* API keys: ``POST /api/v1/auth/api-keys/`` answers ``"key": ""``; working keys exist only where
-  ``state.provision_api_key(user)`` made one (``state.api_key`` is alice's); bad key -> 401;
+* API keys: working keys exist only where ``state.provision_api_key(user)`` made one, as an
+  administrator would (``state.api_key`` is alice's); bad key -> 401;
 * GeneratedProject ``total_files``/``total_size``/``completed_at`` are read-only; a status PATCH
   follows ``GP_TRANSITIONS`` (else 400 ``Invalid transition from X to Y``);
 * RepositoryExport keeps only ``generated_project``, ``export_type``, ``repository_name``,
   ``config``: it stays ``pending`` with empty url/path; by id it answers 403 to non-superusers;
-  project files are read-only (405);
 * rate limits as on the real backend: the middleware's HTML 429 (``Retry-After: 60``) after 100
   requests a minute from one address (X-Forwarded-For or the peer), DRF's JSON 429 past anon
   100/h or user 1000/h. Switch them off with ``state.rate_limits = False`` (or
@@ -255,7 +254,6 @@ class HishamOSState:
             self.execution_limits: dict[str, int | None] = dict(TIER_EXECUTION_LIMITS)
             self.executions_used: dict[str | None, int] = {}
             self.api_keys: dict[str, str] = {}  # working key -> user id (provisioned by an administrator)
-            self.api_key_records: dict[str, dict[str, Any]] = {}
             self.provision_api_key("alice", key=self.api_key)
             # Rate limits follow the real backend; ``rate_limits = False`` switches both off.
             self.rate_limits = self.default_rate_limits
@@ -268,7 +266,6 @@ class HishamOSState:
             self.stories: dict[str, dict[str, Any]] = {}
             self.sprints: dict[str, dict[str, Any]] = {}
             self.generated_projects: dict[str, dict[str, Any]] = {}
-            self.project_files: dict[str, dict[str, Any]] = {}
             self.repository_exports: dict[str, dict[str, Any]] = {}
             self.executions: list[dict[str, Any]] = []
             self.story_numbers: dict[str, int] = {}
@@ -377,21 +374,14 @@ class HishamOSState:
             self.executions_used[user.organization] = used + 1
 
     # -- API keys --------------------------------------------------------------------------
-    def provision_api_key(self, user: str = "alice", *, key: str | None = None, name: str = "provisioned") -> str:
+    def provision_api_key(self, user: str = "alice", *, key: str | None = None) -> str:
         """A working API key for ``user``, as an administrator would provision it (keys created
-        through ``POST /api/v1/auth/api-keys/`` come back empty and never authenticate)."""
+        through HishamOS's ``POST /api/v1/auth/api-keys/`` come back empty and never authenticate;
+        the provider never calls that route, so the stand-in does not serve it)."""
         with self.lock:
             key = key or "hsk_" + secrets.token_urlsafe(32)
-            owner = self.user_by_name(user)
-            self.api_keys[key] = owner.id
-            rec = self._api_key_record(owner, name)
-            self.api_key_records[rec["id"]] = rec
+            self.api_keys[key] = self.user_by_name(user).id
             return key
-
-    def _api_key_record(self, user: User, name: str, **fields: Any) -> dict[str, Any]:
-        return {"id": str(uuid.uuid4()), "user": user.id, "name": name, "key": "", "is_active": True,
-                "created_at": _iso(self.now()), "expires_at": None, "last_used_at": None,
-                "rate_limit_per_minute": 60, **fields}
 
     # -- rate limits -----------------------------------------------------------------------
     def _hit(self, table: dict[str, list[float]], who: str, limit: tuple[int, int]) -> float | None:
@@ -477,20 +467,6 @@ class HishamOSState:
 
     def can_see_project(self, user: User, project: dict[str, Any]) -> bool:
         return user.is_superuser or project["owner"] == user.id or user.id in project["members"]
-
-    def add_project_file(self, generated_project: str, file_path: str, content: str = "") -> dict[str, Any]:
-        """Files are written by HishamOS itself (the API is read-only): tests add them here."""
-        with self.lock:
-            now = _iso(self.now())
-            rec = {
-                "id": str(uuid.uuid4()), "generated_project": generated_project, "file_path": file_path,
-                "file_name": file_path.rsplit("/", 1)[-1], "file_type": file_path.rsplit(".", 1)[-1],
-                "file_type_display": file_path.rsplit(".", 1)[-1].upper(), "file_size": len(content.encode()),
-                "file_size_display": f"{len(content.encode())} B", "content_hash": uuid.uuid5(_NS, content).hex,
-                "content_preview": content[:500], "created_at": now, "updated_at": now,
-            }
-            self.project_files[rec["id"]] = rec
-            return rec
 
     def story_states(self, project_id: str) -> tuple[str, ...]:
         """The workflow states a project's stories may take (``project_states`` overrides the default)."""
@@ -898,22 +874,7 @@ class HishamOSHandler(JsonHandler):
     def _api_me(self, user: User, data: Any) -> tuple[int, Any]:
         return 200, user.profile()
 
-    # Not in the vendored subset (``hishamos_spec.USED_PATHS``): checked by hand here.
-    @_route("GET POST", r"/api/v1/auth/api-keys/", in_schema=False, validate_response=False)
-    def _api_api_keys(self, user: User, data: Any) -> tuple[int, Any]:
-        st = self.st
-        if self.command == "GET":
-            mine = [k for k in st.api_key_records.values() if user.is_superuser or k["user"] == user.id]
-            return self._page(self._filtered(mine, "is_active"))
-        name = data.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ApiError.validation({"name": ["This field is required." if name is None
-                                                else "This field may not be blank."]})
-        fields = {k: data[k] for k in ("is_active", "expires_at", "rate_limit_per_minute") if k in data}
-        rec = st._api_key_record(user, name, **fields)  # "key" stays "": no working key is made
-        st.api_key_records[rec["id"]] = rec
-        return 201, rec
-
+    # Not in the schema it serves (drf-spectacular's own view); the hook reads it (discover_endpoints).
     @_route("GET", r"/api/schema/", public=True, in_schema=False, validate_response=False)
     def _api_schema(self, _user: None, data: Any) -> tuple[int, Any]:
         fmt = (self.query.get("format") or [""])[0]
@@ -1192,17 +1153,6 @@ class HishamOSHandler(JsonHandler):
         gp = self.st.generated_projects.get(gp_id)
         return gp["project"] if gp else ""
 
-    @_route("GET", r"/api/v1/projects/project-files/")
-    def _api_project_files(self, user: User, data: Any) -> tuple[int, Any]:
-        st = self.st
-        visible = self._visible(user, st.project_files, lambda f: self._gp_project(f["generated_project"]))
-        return self._page(self._filtered(sorted(visible, key=lambda f: f["file_path"]), "generated_project", "file_type"))
-
-    @_route("GET", r"/api/v1/projects/project-files/{id}/")
-    def _api_project_file(self, user: User, data: Any, id: str) -> tuple[int, Any]:
-        return 200, self._object(self.st.project_files, id, "ProjectFile", user,
-                                 lambda f: self._gp_project(f["generated_project"]))
-
     # Writable fields; repository_url, archive_path, archive_size, status, error_message and
     # completed_at are read-only: a created export stays pending with an empty url and path.
     _EXPORT_FIELDS = ("export_type", "repository_name", "config")
@@ -1243,7 +1193,10 @@ class HishamOSHandler(JsonHandler):
                    archive_size_display=f"{size} B" if size is not None else "",
                    status_display=str(rec["status"]).title(), download_url=download)
 
-    # validate_body=False: the object permission (403) is checked before the body, as in DRF.
+    # The provider never reads an export by id: HishamOS answers 403 to its creator (README), which
+    # is why the hook lists them. Served for the contract test that proves that 403
+    # (``hishamos_spec.CONTRACT_PATHS``). validate_body=False: the object permission (403) is
+    # checked before the body, as in DRF.
     @_route("GET PUT PATCH DELETE", r"/api/v1/projects/repository-exports/{id}/", validate_body=False)
     def _api_export(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         rec = self.st.repository_exports.get(id)

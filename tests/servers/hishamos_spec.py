@@ -1,7 +1,9 @@
 """The part of HishamOS's OpenAPI schema that the provider uses, vendored for the stand-in.
 
 ``hishamos_openapi.yaml`` next to this module is ``trim(<shared openapi.yaml>)``: the path items
-listed in ``USED_PATHS`` verbatim plus every component they reference, transitively. It is kept
+listed in ``USED_PATHS`` (what the provider calls) and ``CONTRACT_PATHS`` verbatim plus every
+component they reference, transitively. ``tests/servers/test_hishamos_routes.py`` checks that the
+stand-in serves exactly these paths (and ``SCHEMA_VIEW``) and that the hook calls ``USED_PATHS``. It is kept
 in the repository so the stand-in (and the quickstart) run without ``../shared``;
 ``tests/servers/test_hishamos_server.py`` checks it still equals the shared schema for those paths.
 Regenerate with ``python -m tests.servers.hishamos_spec ../shared/hishamos/openapi.yaml``.
@@ -35,11 +37,19 @@ USED_PATHS = (
     "/api/v1/agents/executions/",
     "/api/v1/projects/generated-projects/",
     "/api/v1/projects/generated-projects/{id}/",
-    "/api/v1/projects/project-files/",
-    "/api/v1/projects/project-files/{id}/",
     "/api/v1/projects/repository-exports/",
-    "/api/v1/projects/repository-exports/{id}/",
 )
+#: drf-spectacular's view of the schema itself (``HishamOSHook.discover_endpoints``); the schema
+#: it serves does not list it
+SCHEMA_VIEW = "/api/schema/"
+#: paths the provider never calls, served only for the contract test (in
+#: ``test_hishamos_contract.py``) that proves a README behaviour the provider is built around
+CONTRACT_PATHS = {
+    # HishamOS answers 403 to an export's own creator: that is why the hook lists exports
+    # (?generated_project=) and sends the final state on create instead of reading one back
+    "/api/v1/projects/repository-exports/{id}/": "test_repository_export_by_id_is_403_to_its_creator_and_listing_works",
+}
+VENDORED_PATHS = USED_PATHS + tuple(CONTRACT_PATHS)
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -56,7 +66,7 @@ def _refs(node: Any) -> set[str]:
     return set()
 
 
-def trim(full: dict[str, Any], paths: tuple[str, ...] = USED_PATHS) -> dict[str, Any]:
+def trim(full: dict[str, Any], paths: tuple[str, ...] = VENDORED_PATHS) -> dict[str, Any]:
     """The schema restricted to ``paths`` and the components they need (``#/components/...``)."""
     out: dict[str, Any] = {k: full[k] for k in ("openapi", "info") if k in full}
     out["paths"] = {p: full["paths"][p] for p in paths}

@@ -11,6 +11,8 @@ import requests
 from tests.servers.hishamos_agents import AGENTS, ASYNC_CONTEXT_ERROR, EXECUTE_PATH
 from tests.servers.test_hishamos_server import api  # noqa: F401 - the logged-in session fixture
 
+pytestmark = pytest.mark.harness  # the test harness, not the provider
+
 AGENTS_PATH = "/api/v1/agents/"
 
 

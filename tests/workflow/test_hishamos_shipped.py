@@ -24,17 +24,24 @@ LOADER = (
 )
 
 
-@pytest.fixture(scope="module")
-def shipped_dags():
+def dags_of(name: str, definitions: dict[str, str]) -> dict:
+    """The DAGs a folder ``TEST_DAGS/<name>`` of ``{file name: definition text}`` loads into."""
     from airflow.dag_processing.dagbag import DagBag
 
-    folder = TEST_DAGS / "hishamos_shipped"
+    folder = TEST_DAGS / name
     shutil.rmtree(folder, ignore_errors=True)
-    shutil.copytree(DEFINITIONS, folder / "workflows")
+    (folder / "workflows").mkdir(parents=True)
+    for file_name, text in definitions.items():
+        (folder / "workflows" / file_name).write_text(text)
     (folder / "loader.py").write_text(LOADER)
     bag = DagBag(dag_folder=str(folder), bundle_path=TEST_DAGS, bundle_name="generated")
     assert bag.import_errors == {}, bag.import_errors
     return bag.dags
+
+
+@pytest.fixture(scope="module")
+def shipped_dags():
+    return dags_of("hishamos_shipped", {p.name: p.read_text() for p in DEFINITIONS.glob("*.yaml")})
 
 
 def conf_for(path: Path) -> dict[str, str]:
@@ -81,9 +88,16 @@ def test_bug_lifecycle_reads_the_triage_json_in_its_condition(shipped_dags, hish
     assert {got[t] for t in ("escalate", "rollback", "notify_team", "fix__rework_1", "workflow_failed")} == {TaskInstanceState.SKIPPED}
 
 
-def test_without_a_mapping_unresolved_agents_fail_the_first_task_and_no_agent_runs(shipped_dags, hishamos, hishamos_conn):
+def test_without_a_mapping_unresolved_agents_fail_the_first_task_and_no_agent_runs(hishamos, hishamos_conn):
+    """The shipped definition with no retry delay: the tasks that still run after the resolver
+    failed are retried HishamOS's 30 s apart by default, each wait spent on the clock."""
+    import yaml
+
     hishamos_conn("password")
-    dr = shipped_dags["feature_development"].test(run_conf=conf_for(DEFINITIONS / "feature_development.yaml"))
+    data = yaml.safe_load((DEFINITIONS / "feature_development.yaml").read_text())
+    data.setdefault("metadata", {})["retry_delay_seconds"] = 0
+    dags = dags_of("hishamos_shipped_no_delay", {"feature_development.yaml": yaml.safe_dump(data, sort_keys=False)})
+    dr = dags["feature_development"].test(run_conf=conf_for(DEFINITIONS / "feature_development.yaml"))
     got = states(dr)
     assert dr.state == DagRunState.FAILED
     assert got["resolve_agents"] == TaskInstanceState.FAILED
