@@ -22,9 +22,9 @@ from tests.servers.hishamos_spec import CONTRACT_PATHS, SCHEMA_VIEW, USED_PATHS
 pytestmark = pytest.mark.harness
 
 FAST = RetryPolicy(max_attempts=2, deadline=5.0, base=0.01, cap=0.01, sleep=lambda seconds: None)
-#: HishamOSHook methods that send nothing of their own: connection setup, redaction, and the
+#: HishamOSHook methods that send nothing of their own: connection setup and reads, redaction, and the
 #: generic call under every other method (api_call's endpoint mode)
-NOT_A_ROUTE = {"get_conn", "redact", "call"}
+NOT_A_ROUTE = {"get_conn", "redact", "call", "extra_field"}
 
 
 def _template(path: str) -> str:
