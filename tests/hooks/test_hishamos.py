@@ -58,6 +58,26 @@ def test_password_mode_logs_in_once_and_reuses_the_token(hishamos, hook_for):
                                             "(password auth)")
 
 
+@pytest.mark.parametrize("mode", ["password", "jwt_secret"])
+def test_a_finished_hook_is_freed_at_once_with_its_watched_scrubber(hishamos, hook_for, mode):
+    """No reference cycle through the auth or retry callbacks: a step's hook (its session, the
+    scrubber audit records consult) goes when the step drops it, not at the next collection."""
+    import gc
+    import weakref
+
+    hook = hook_for(mode)
+    hook.call("GET", "/api/v1/auth/me/")
+    gone, scrubber = weakref.ref(hook), weakref.ref(hook._scrubber)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del hook
+        assert gone() is None and scrubber() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_password_mode_refreshes_ahead_of_expiry(hishamos, hook_for):
     st = hishamos.state
     st.access_lifetime = 100  # refresh margin is then 20 s
