@@ -1,4 +1,5 @@
-"""A local HishamOS stand-in: the endpoints the provider uses, validated against the real schema.
+"""A local HishamOS stand-in: the methods and paths the provider sends (and the few a named contract
+test needs, ``hishamos_spec.CONTRACT``), validated against the real schema.
 
 Requests are checked with openapi-core against ``hishamos_openapi.yaml`` (the shared
 ``openapi.yaml`` trimmed to the paths used, see ``hishamos_spec.py``); where HishamOS's observed
@@ -90,7 +91,7 @@ TOO_MANY_REQUESTS_PAGE = (
 )
 # Story workflow states of a project with the default configuration (the stand-in's assumption).
 DEFAULT_STORY_STATES = ("backlog", "todo", "in_progress", "review", "done")
-# GeneratedProject status transitions a PATCH/PUT may make.
+# GeneratedProject status transitions a PATCH may make.
 GP_TRANSITIONS = {"pending": {"generating"}, "generating": {"completed", "failed"}, "completed": {"archived"}}
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -728,7 +729,7 @@ class HishamOSHandler(JsonHandler):
             raise ApiError(429, msg, {"detail": msg}, {"Retry-After": str(int(wait))})
 
     def _parse_and_validate(self, body: bytes, opts: dict[str, Any]) -> Any:
-        if self.command in ("GET", "HEAD", "DELETE"):
+        if self.command == "GET":
             data: Any = None
         else:
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -833,12 +834,6 @@ class HishamOSHandler(JsonHandler):
         return [o for o in table.values()
                 if project_of(o) in projects and self.st.can_see_project(user, projects[project_of(o)])]
 
-    def _read_or_delete(self, table: dict[str, dict[str, Any]], obj: dict[str, Any]) -> tuple[int, Any]:
-        if self.command == "DELETE":
-            del table[obj["id"]]
-            return 204, None
-        return 200, obj
-
     def _related_project(self, user: User, pid: Any, field_name: str = "project") -> dict[str, Any]:
         project = self.st.projects.get(str(pid))
         if project is None:
@@ -870,7 +865,7 @@ class HishamOSHandler(JsonHandler):
         # ROTATE_REFRESH_TOKENS without BLACKLIST_AFTER_ROTATION: the old refresh token keeps working.
         return 200, st.token_pair(user)
 
-    @_route("GET PUT PATCH", r"/api/v1/auth/me/")
+    @_route("GET", r"/api/v1/auth/me/")
     def _api_me(self, user: User, data: Any) -> tuple[int, Any]:
         return 200, user.profile()
 
@@ -912,14 +907,11 @@ class HishamOSHandler(JsonHandler):
         if data.get("start_date") and data.get("end_date") and data["end_date"] < data["start_date"]:
             errors["end_date"] = ["End date must be after start date."]
 
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/{id}/")
+    @_route("GET PATCH", r"/api/v1/projects/{id}/")
     def _api_project(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         project = self._project(user, id)
         if self.command == "GET":
             return 200, project
-        if self.command == "DELETE":
-            del self.st.projects[id]
-            return 204, None
         errors: dict[str, list[str]] = {}
         merged = {**project, **data}
         if "name" in data and len(str(data["name"]).strip()) < 3:
@@ -969,11 +961,13 @@ class HishamOSHandler(JsonHandler):
         st.stories[story["id"]] = story
         return 201, story
 
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/stories/{id}/")
+    # PATCH is served for the contract test of the README's known bug (``hishamos_spec.CONTRACT``),
+    # the reason the hook changes a story's status through bulk-update-status.
+    @_route("GET PATCH", r"/api/v1/projects/stories/{id}/")
     def _api_story(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         story = self._object(self.st.stories, id, "Story", user, lambda s: s["project"])
-        if self.command in ("GET", "DELETE"):
-            return self._read_or_delete(self.st.stories, story)
+        if self.command == "GET":
+            return 200, story
         # The real backend's update path crashes for every valid body (README: known bug).
         msg = "name 'array_fields' is not defined"
         raise ApiError(500, msg, {"detail": msg})
@@ -1045,11 +1039,9 @@ class HishamOSHandler(JsonHandler):
         st.sprints[sprint["id"]] = sprint
         return 201, sprint
 
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/sprints/{id}/")
+    @_route("PATCH", r"/api/v1/projects/sprints/{id}/")
     def _api_sprint(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         sprint = self._object(self.st.sprints, id, "Sprint", user, lambda s: s["project"])
-        if self.command in ("GET", "DELETE"):
-            return self._read_or_delete(self.st.sprints, sprint)
         keys = ("name", "sprint_number", "goal", "status", "start_date", "end_date", "total_story_points",
                 "completed_story_points")
         merged = {**sprint, **{k: data[k] for k in keys if k in data}}
@@ -1139,11 +1131,9 @@ class HishamOSHandler(JsonHandler):
         st.generated_projects[rec["id"]] = rec
         return 201, rec
 
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/generated-projects/{id}/")
+    @_route("PATCH", r"/api/v1/projects/generated-projects/{id}/")
     def _api_generated_project(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         rec = self._object(self.st.generated_projects, id, "GeneratedProject", user, lambda g: g["project"])
-        if self.command in ("GET", "DELETE"):
-            return self._read_or_delete(self.st.generated_projects, rec)
         if "status" in data and data["status"] not in GP_TRANSITIONS.get(rec["status"], ()):
             raise ApiError.validation({"status": [f"Invalid transition from {rec['status']} to {data['status']}"]})
         rec.update({k: data[k] for k in self._GP_FIELDS if k in data}, updated_at=_iso(self.st.now()))
@@ -1193,19 +1183,19 @@ class HishamOSHandler(JsonHandler):
                    archive_size_display=f"{size} B" if size is not None else "",
                    status_display=str(rec["status"]).title(), download_url=download)
 
-    # The provider never reads an export by id: HishamOS answers 403 to its creator (README), which
-    # is why the hook lists them. Served for the contract test that proves that 403
-    # (``hishamos_spec.CONTRACT_PATHS``). validate_body=False: the object permission (403) is
+    # The provider never reads an export by id: HishamOS answers GET and PATCH with 403 to its
+    # creator (README), which is why the hook lists them. Served for the contract test that proves
+    # that 403 (``hishamos_spec.CONTRACT``). validate_body=False: the object permission (403) is
     # checked before the body, as in DRF.
-    @_route("GET PUT PATCH DELETE", r"/api/v1/projects/repository-exports/{id}/", validate_body=False)
+    @_route("GET PATCH", r"/api/v1/projects/repository-exports/{id}/", validate_body=False)
     def _api_export(self, user: User, data: Any, id: str) -> tuple[int, Any]:
         rec = self.st.repository_exports.get(id)
         if rec is None:
             raise ApiError(404, "No RepositoryExport matches the given query.")
         if not user.is_superuser:  # the real backend's object-permission bug: its creator too
             raise ApiError(403, "You do not have permission to perform this action.")
-        if self.command in ("GET", "DELETE"):
-            return self._read_or_delete(self.st.repository_exports, rec)
+        if self.command == "GET":
+            return 200, rec
         if "export_type" in data and data["export_type"] not in self._EXPORT_TYPES:
             raise ApiError.validation({"export_type": [f'"{data["export_type"]}" is not a valid choice.']})
         rec.update({k: data[k] for k in self._EXPORT_FIELDS if k in data}, updated_at=_iso(self.st.now()))

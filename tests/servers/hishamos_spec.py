@@ -1,11 +1,12 @@
 """The part of HishamOS's OpenAPI schema that the provider uses, vendored for the stand-in.
 
 ``hishamos_openapi.yaml`` next to this module is ``trim(<shared openapi.yaml>)``: the path items
-listed in ``USED_PATHS`` (what the provider calls) and ``CONTRACT_PATHS`` verbatim plus every
+of ``USED`` (the (method, path) pairs the hook sends) and ``CONTRACT`` verbatim plus every
 component they reference, transitively. ``tests/servers/test_hishamos_routes.py`` checks that the
-stand-in serves exactly these paths (and ``SCHEMA_VIEW``) and that the hook calls ``USED_PATHS``. It is kept
-in the repository so the stand-in (and the quickstart) run without ``../shared``;
-``tests/servers/test_hishamos_server.py`` checks it still equals the shared schema for those paths.
+hook sends exactly ``USED`` and that the stand-in serves exactly ``USED``, ``SCHEMA_VIEW`` and
+``CONTRACT``, method by method. It is kept in the repository so the stand-in (and the quickstart)
+run without ``../shared``; ``tests/servers/test_hishamos_server.py`` checks it still equals the
+shared schema for those paths.
 Regenerate with ``python -m tests.servers.hishamos_spec ../shared/hishamos/openapi.yaml``.
 """
 
@@ -20,36 +21,50 @@ import yaml
 
 SPEC_PATH = Path(__file__).with_name("hishamos_openapi.yaml")
 
-USED_PATHS = (
-    "/api/v1/auth/login/",
-    "/api/v1/auth/token/refresh/",
-    "/api/v1/auth/me/",
-    "/api/v1/projects/",
-    "/api/v1/projects/{id}/",
-    "/api/v1/projects/stories/",
-    "/api/v1/projects/stories/{id}/",
-    "/api/v1/projects/stories/bulk-update-status/",
-    "/api/v1/projects/sprints/",
-    "/api/v1/projects/sprints/{id}/",
-    "/api/v1/agents/",
-    "/api/v1/agents/{id}/",
-    "/api/v1/agents/{id}/execute/",
-    "/api/v1/agents/executions/",
-    "/api/v1/projects/generated-projects/",
-    "/api/v1/projects/generated-projects/{id}/",
-    "/api/v1/projects/repository-exports/",
+#: (method, path template) that ``HishamOSHook``'s public methods send
+USED = (
+    ("POST", "/api/v1/auth/login/"),
+    ("POST", "/api/v1/auth/token/refresh/"),
+    ("GET", "/api/v1/auth/me/"),
+    ("GET", "/api/v1/projects/"),
+    ("POST", "/api/v1/projects/"),
+    ("GET", "/api/v1/projects/{id}/"),
+    ("PATCH", "/api/v1/projects/{id}/"),
+    ("GET", "/api/v1/projects/stories/"),
+    ("POST", "/api/v1/projects/stories/"),
+    ("GET", "/api/v1/projects/stories/{id}/"),
+    ("POST", "/api/v1/projects/stories/bulk-update-status/"),
+    ("GET", "/api/v1/projects/sprints/"),
+    ("POST", "/api/v1/projects/sprints/"),
+    ("PATCH", "/api/v1/projects/sprints/{id}/"),
+    ("GET", "/api/v1/agents/"),
+    ("GET", "/api/v1/agents/{id}/"),
+    ("POST", "/api/v1/agents/{id}/execute/"),
+    ("GET", "/api/v1/agents/executions/"),
+    ("GET", "/api/v1/projects/generated-projects/"),
+    ("POST", "/api/v1/projects/generated-projects/"),
+    ("PATCH", "/api/v1/projects/generated-projects/{id}/"),
+    ("GET", "/api/v1/projects/repository-exports/"),
+    ("POST", "/api/v1/projects/repository-exports/"),
 )
-#: drf-spectacular's view of the schema itself (``HishamOSHook.discover_endpoints``); the schema
-#: it serves does not list it
+#: drf-spectacular's view of the schema itself (``GET``, ``HishamOSHook.discover_endpoints``); the
+#: schema it serves does not list it
 SCHEMA_VIEW = "/api/schema/"
-#: paths the provider never calls, served only for the contract test (in
-#: ``test_hishamos_contract.py``) that proves a README behaviour the provider is built around
-CONTRACT_PATHS = {
+#: (method, path) the provider never sends, served only for the named test (``file::test``) that
+#: proves a README behaviour the provider is built around
+CONTRACT = {
+    # the known 500 of a story update: why the hook changes a status through bulk-update-status
+    ("PATCH", "/api/v1/projects/stories/{id}/"):
+        "tests/servers/test_hishamos_server.py::test_story_patch_500_and_bulk_update_status",
     # HishamOS answers 403 to an export's own creator: that is why the hook lists exports
     # (?generated_project=) and sends the final state on create instead of reading one back
-    "/api/v1/projects/repository-exports/{id}/": "test_repository_export_by_id_is_403_to_its_creator_and_listing_works",
+    ("GET", "/api/v1/projects/repository-exports/{id}/"):
+        "tests/servers/test_hishamos_contract.py::test_repository_export_by_id_is_403_to_its_creator_and_listing_works",
+    ("PATCH", "/api/v1/projects/repository-exports/{id}/"):
+        "tests/servers/test_hishamos_contract.py::test_repository_export_by_id_is_403_to_its_creator_and_listing_works",
 }
-VENDORED_PATHS = USED_PATHS + tuple(CONTRACT_PATHS)
+#: the path items vendored (in the order above, as in ``hishamos_openapi.yaml``)
+VENDORED_PATHS = tuple(dict.fromkeys(path for _method, path in USED + tuple(CONTRACT)))
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -1,41 +1,58 @@
-"""The stand-in serves what the provider calls, and nothing else but what a contract test needs.
+"""The stand-in serves what the provider sends, and nothing else but what a named contract test needs.
 
 Every public ``HishamOSHook`` method that talks to HishamOS is called once against the stand-in
 (the operators, records and agents reach HishamOS only through them; ``call`` is api_call's
-user-chosen ``method`` + ``endpoint``, not a path of the provider's own); the route templates
-they hit must be ``hishamos_spec.USED_PATHS`` plus the schema view, and the stand-in's routes
-those plus ``CONTRACT_PATHS``, each named contract test existing.
+user-chosen ``method`` + ``endpoint``, not a request of the provider's own); the (method, route
+template) pairs the stand-in recorded must be ``hishamos_spec.USED`` plus the schema view, and the
+stand-in's routes, method by method, those plus ``CONTRACT``, each naming a test that exists and
+sends that method to that path.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 
 from airflow_provider_hisham.hooks.hishamos import HishamOSHook, RetryPolicy
-from tests.servers import test_hishamos_contract
 from tests.servers.hishamos import _ROUTES
-from tests.servers.hishamos_spec import CONTRACT_PATHS, SCHEMA_VIEW, USED_PATHS
+from tests.servers.hishamos_spec import CONTRACT, SCHEMA_VIEW, USED
 
 pytestmark = pytest.mark.harness
 
+ROOT = Path(__file__).resolve().parents[2]
 FAST = RetryPolicy(max_attempts=2, deadline=5.0, base=0.01, cap=0.01, sleep=lambda seconds: None)
 #: HishamOSHook methods that send nothing of their own: connection setup and reads, redaction, and the
 #: generic call under every other method (api_call's endpoint mode)
 NOT_A_ROUTE = {"get_conn", "redact", "call", "extra_field"}
 
 
-def _template(path: str) -> str:
+def _template(pattern: re.Pattern[str]) -> str:
+    return re.sub(r"\(\?P<id>[^()]*\)", "{id}", pattern.pattern)
+
+
+def _route_of(path: str) -> str:
     for _methods, pattern, _name, _opts in _ROUTES:
         if pattern.fullmatch(path):
-            return re.sub(r"\(\?P<id>[^()]*\)", "{id}", pattern.pattern)
+            return _template(pattern)
     raise AssertionError(f"the stand-in serves no route for {path}")
 
 
-def _served() -> set[str]:
-    return {re.sub(r"\(\?P<id>[^()]*\)", "{id}", pattern.pattern) for _m, pattern, _n, _o in _ROUTES}
+def _served() -> set[tuple[str, str]]:
+    return {(method, _template(pattern)) for methods, pattern, _n, _o in _ROUTES for method in methods}
+
+
+def _contract_test(node_id: str):
+    """The test function a ``CONTRACT`` entry names (``tests/.../file.py::test_name``)."""
+    file, _, name = node_id.partition("::")
+    assert (ROOT / file).is_file(), f"{node_id}: no file {file}"
+    module = importlib.import_module(file.removesuffix(".py").replace("/", "."))
+    test = getattr(module, name, None)
+    assert name.startswith("test_") and callable(test), f"{node_id}: no test {name} in {file}"
+    return module, test
 
 
 def _exercise(hook: HishamOSHook, state) -> set[str]:
@@ -77,24 +94,28 @@ def _exercise(hook: HishamOSHook, state) -> set[str]:
     }
 
 
-def test_the_hook_calls_exactly_the_used_paths(hishamos, hishamos_conn):
+def test_the_hook_sends_exactly_the_used_methods_and_paths(hishamos, hishamos_conn):
     hishamos.state.rate_limits = False
     hook = HishamOSHook(hishamos_conn("password"), retry_policy=FAST)
     called = _exercise(hook, hishamos.state)
     public = {name for name, member in vars(HishamOSHook).items()
               if inspect.isfunction(member) and not name.startswith("_")} - NOT_A_ROUTE
     assert public == called, "a hook method this test does not call (add it to _exercise)"
-    hit = {_template(r.path) for r in hishamos.state.requests}
     assert all(r.status is not None and r.status < 400 or r.status == 401 for r in hishamos.state.requests)
-    assert hit == set(USED_PATHS) | {SCHEMA_VIEW}
+    sent = {(r.method, _route_of(r.path)) for r in hishamos.state.requests}
+    assert sent == set(USED) | {("GET", SCHEMA_VIEW)}
 
 
-def test_every_route_served_is_used_or_named_by_a_contract_test():
-    assert _served() == set(USED_PATHS) | {SCHEMA_VIEW} | set(CONTRACT_PATHS)
-    assert not set(CONTRACT_PATHS) & set(USED_PATHS)
-    for path, test_name in CONTRACT_PATHS.items():
-        test = getattr(test_hishamos_contract, test_name, None)
-        assert callable(test), f"{path}: no contract test {test_name}"
+def test_every_method_served_is_used_or_named_by_a_contract_test():
+    assert len(set(USED)) == len(USED)
+    assert not set(CONTRACT) & set(USED), "a CONTRACT entry the hook sends anyway: keep it in USED only"
+    unexplained = _served() - set(USED) - {("GET", SCHEMA_VIEW)} - set(CONTRACT)
+    assert not unexplained, f"served, but neither sent by the hook nor named by a contract test: {unexplained}"
+    assert _served() >= set(USED) | set(CONTRACT), "USED or CONTRACT names a method the stand-in does not serve"
+    for (method, path), node_id in CONTRACT.items():
+        module, test = _contract_test(node_id)
+        source = inspect.getsource(test)
+        assert f'"{method}"' in source, f"{node_id} does not send {method}"
         prefix = path.split("{")[0]
-        spellings = [prefix] + [name for name, value in vars(test_hishamos_contract).items() if value == prefix]
-        assert any(s in inspect.getsource(test) for s in spellings), f"{test_name} does not call {path}"
+        spellings = [prefix] + [name for name, value in vars(module).items() if value == prefix]
+        assert any(s in source for s in spellings), f"{node_id} does not call {path}"
