@@ -22,12 +22,14 @@ from typing import BinaryIO, Iterator
 
 from airflow_provider_hisham.atomic_write import WriteInProgressError, write_file_atomic
 from airflow_provider_hisham.export.errors import ArchivePathError, ExportError, UnsafeTreeError
+from airflow_provider_hisham.export.targets import ARCHIVE_TARGETS
 from airflow_provider_hisham.export.tree import scan_tree
 from airflow_provider_hisham.generation.errors import UnsafePathError
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.paths import check_not_symlink, check_project_id, inside
 
-FORMATS = {"zip": ".zip", "tar.gz": ".tar.gz"}
+#: format -> file suffix
+FORMATS = {fmt: f".{fmt}" for fmt in ARCHIVE_TARGETS}
 # 1980-01-01 00:00:00 UTC, the earliest time a ZIP entry can hold; used for both formats.
 FIXED_EPOCH = 315532800
 _CHUNK = 1 << 20

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.operators.observed import Observed, observed
+from airflow_provider_hisham.export.targets import PULL_REQUEST_OTHERS
 from airflow_provider_hisham.links.repository import RepositoryLink
+from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator, check_target
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class HishamOSPullRequestOperator(Observed, BaseOperator):
         from airflow_provider_hisham.export.remote import check_repository_name
         from airflow_provider_hisham.export.tree import check_source_dir
 
-        check_target(self.target, ("git",))  # a host of repo_creation's HOSTS, or a generic git remote
+        check_target(self.target, PULL_REQUEST_OTHERS)  # a host of repo_creation's HOSTS, or a generic git remote
         ti = context["ti"]
         dry_run = is_dry_run(context, self.dry_run)
         spec = self._spec(ti.dag_id, ti.run_id)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_hisham.export.targets import ARCHIVE_TARGETS, REPO_CREATION_OTHERS
 from airflow_provider_hisham.links.repository import RepositoryLink
 from airflow_provider_hisham.operators.observed import Observed, observed
 
@@ -41,9 +42,8 @@ def _gitlab(op: Any) -> RepositoryHost:
 
 #: target -> the hook of that repository host, made from the operator's connection ids (hooks
 #: are imported only when a task runs). Every host is reached through ``RepositoryHost`` only.
+#: The keys are ``export.targets.HOST_TARGETS`` (the step schemas' names; a test keeps them equal).
 HOSTS: dict[str, Callable[[Any], RepositoryHost]] = {"github": _github, "gitlab": _gitlab}
-#: Targets without a host API: a generic git remote and archives.
-OTHER_TARGETS = ("git", "zip", "tar.gz")
 
 
 def check_target(target: str, others: Sequence[str]) -> None:
@@ -178,7 +178,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_provider_hisham.export.tree import check_source_dir
 
-        check_target(self.target, OTHER_TARGETS)
+        check_target(self.target, REPO_CREATION_OTHERS)
         from airflow_provider_hisham.dry_run import is_dry_run
 
         if is_dry_run(context):
@@ -188,7 +188,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
         fetched = fetch_for_task(self.source_storage_url, self.source_manifest_sha256, context)
         source = check_source_dir(fetched or self.source_dir)
         name = self.repository_name or source.resolve().name
-        if self.target in ("zip", "tar.gz"):
+        if self.target in ARCHIVE_TARGETS:
             result = self._archive(source, name)
         else:
             result = self._git(source, name, context)
@@ -207,7 +207,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
         name = self.repository_name or Path(str(self.source_dir)).name
         facts: dict[str, Any] = {"target": self.target, "repository_name": name, "source_dir": str(self.source_dir),
                                  "would_record": bool(self.hishamos_conn_id)}
-        if self.target in ("zip", "tar.gz"):
+        if self.target in ARCHIVE_TARGETS:
             from airflow_provider_hisham.export.archive import archive_target
 
             root = self.archive_root or str(Path(str(self.source_dir)).parent)

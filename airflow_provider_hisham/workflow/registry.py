@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_hisham.export.targets import PULL_REQUEST_TARGETS, REPO_CREATION_TARGETS
 from airflow_provider_hisham.workflow.errors import UnknownStepTypeError
 
 ENTRY_POINT_GROUP = "airflow_provider_hisham.step_types"
@@ -142,7 +143,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
         _object(
             {
                 "source_dir": _STR_T,
-                "target": templated({"enum": ["github", "gitlab", "git", "zip", "tar.gz"]}),
+                "target": templated({"enum": list(REPO_CREATION_TARGETS)}),
                 "repository_name": _STR_T,
                 "github_conn_id": _CONN_ID,
                 "gitlab_conn_id": _CONN_ID,
@@ -225,7 +226,7 @@ BUILTIN_STEP_TYPES: tuple[StepType, ...] = (
         _object(
             {
                 "source_dir": _STR_T,
-                "target": templated({"enum": ["github", "gitlab", "git"]}),
+                "target": templated({"enum": list(PULL_REQUEST_TARGETS)}),
                 "repository_name": _STR_T,
                 "namespace": _STR_T,
                 "github_conn_id": _CONN_ID,

@@ -17,6 +17,7 @@ import pytest
 from airflow.sdk import BaseOperator
 from jsonschema import Draft202012Validator
 
+from airflow_provider_hisham.export import targets
 from airflow_provider_hisham.workflow import hishamos_definition
 from airflow_provider_hisham.workflow.hishamos_definition import compile_source
 from airflow_provider_hisham.workflow.dag_builder import _SECONDS, _import_class
@@ -112,6 +113,25 @@ def test_schema_properties_are_the_operator_parameters(step_type):
     assert sorted(properties - params.keys() - translated.keys()) == [], "schema properties the operator does not take"
     assert sorted(params.keys() - properties - excluded.keys()) == [], "operator parameters a config cannot set"
     assert not properties & excluded.keys(), "a parameter both in the schema and excluded from it"
+
+
+@pytest.mark.parametrize(("name", "others"), [("repo_creation", targets.REPO_CREATION_OTHERS),
+                                             ("pull_request", targets.PULL_REQUEST_OTHERS)])
+def test_the_target_enum_is_what_the_operator_takes(name, others):
+    """The schema's targets come from ``export.targets``; the operator reaches a host through
+    ``repo_creation.HOSTS`` and refuses the rest by ``check_target``: all three must agree."""
+    from airflow_provider_hisham.export.archive import FORMATS
+    from airflow_provider_hisham.operators import repo_creation
+
+    assert tuple(repo_creation.HOSTS) == targets.HOST_TARGETS, "HOSTS drifted from export.targets.HOST_TARGETS"
+    assert tuple(FORMATS) == targets.ARCHIVE_TARGETS
+    (step_type,) = [t for t in PUBLIC if t.name == name]
+    enum = step_type.config_schema["properties"]["target"]["anyOf"][0]["enum"]
+    assert enum == [*repo_creation.HOSTS, *others]
+    for target in enum:
+        repo_creation.check_target(target, others)
+    with pytest.raises(ValueError, match=f"target must be one of {', '.join(enum)}, got 'svn'"):
+        repo_creation.check_target("svn", others)
 
 
 @pytest.mark.parametrize("step_type", PUBLIC, ids=lambda t: t.name)
