@@ -1,6 +1,6 @@
 """Benchmark: the same N-file Jinja template rendered by this provider, cookiecutter and copier.
 
-Run:  python bench/bench_generation.py [--files 1000] [--rounds 5] [--big 10000]
+Run:  python bench/bench_generation.py [--files 1000] [--rounds 5] [--big 10000] [--busy]
 
 One template tree is written three times with the same files and logic, only the variable
 spelling differs (``{{ x }}`` natively and for copier, ``{{ cookiecutter.x }}`` for cookiecutter).
@@ -8,8 +8,19 @@ The file mix is 30 % static files, 50 % files that only substitute variables and
 ``{% if %}`` / ``{% for %}`` logic in 25 distinct structures (so the compiled-shape cache cannot
 reduce them to one); one file name in ten is templated. Every run is cold (a new
 generator, a new output folder); every tool runs once a round, the order reversed every other
-round, and each figure is the median of the rounds with its spread (``bench/rounds.py``).
-Ratios are peer median / our median, printed in one run.
+round, each round is printed, and each figure is the median of the rounds with its spread
+(``bench/rounds.py``). Ratios are peer median / our median, printed in one run.
+
+No output is deleted until every round has ended. This ext4 has no journal, and there the kernel
+skips every inode freed less than 60 s before (300 s while its inode-table block is still dirty)
+when it allocates a new one (``recently_deleted()`` in ``find_inode_bit()``), so each file created
+after a big delete scans past all the freed inodes: deleting the previous round's outputs made the
+next round's every create, in any tool and in the bare loop alike, up to ten times slower, growing
+round by round. Deletes by other processes on the same file system still cost; interleaving
+spreads that over the sides.
+
+``--busy`` keeps one child process spinning on the CPU for all the rounds (the issue's
+"other core busy"): the provider's second writer process and every tool then share a core.
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio, ratio_spread, spread  # noqa: E402
+
+SPIN = "while True: pass"
 
 LOGIC_SHAPES = 25  # distinct Jinja structures among the logic files (they differ in more than text)
 CONTEXT = {"project_name": "Bench Project", "project_slug": "bench_project", "author": "Ada", "version": "1.2.3", "use_logging": True}
@@ -110,13 +123,16 @@ def run_copier(template: str, out: str) -> None:
 
 
 def _time(fn, template: str, work: str) -> float:
-    """Seconds of one cold run into a new output folder."""
+    """Seconds of one cold run into a new output folder, kept until the bench ends (see the top)."""
     out = tempfile.mkdtemp(dir=work)
     t0 = time.perf_counter()
     fn(template, out)
-    seconds = time.perf_counter() - t0
-    shutil.rmtree(out)
-    return seconds
+    return time.perf_counter() - t0
+
+
+def _show_round(number: int, times: dict[str, float]) -> None:
+    sides = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in times.items())
+    print(f"  round {number}: {sides}", flush=True)
 
 
 def _peak_child(files: int, work: str) -> tuple[float, float]:
@@ -168,8 +184,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="interleaved rounds (every tool once a round, order alternating)")
     parser.add_argument("--big", type=int, default=10000, help="size of the large run (0 to skip)")
     parser.add_argument("--peers", default="cookiecutter,copier")
+    parser.add_argument("--busy", action="store_true", help="keep another core busy with a spinning child process")
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="hisham-bench-")
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if args.busy else None
     try:
         results: dict = {"files": args.files}
         # Import every tool before timing so no run pays for module imports.
@@ -188,9 +206,10 @@ def main(argv: list[str] | None = None) -> dict:
             runs[name] = (ours_cc if flavor == "cookiecutter" else make_template(os.path.join(work, f"t-{flavor}"), args.files, flavor), fn)
         # Every tool once a round, the order reversed every other round, so disk and CPU contention hit all alike.
         sides = {name: (lambda _, t=template, f=fn: _time(f, t, work)) for name, (template, fn) in runs.items()}
-        per_round = collect(alternating_rounds(sides, args.rounds))
-        results.update({name: median(values) for name, values in per_round.items()}, rounds=per_round)
-        print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs")
+        busy = ", the other core busy (a spinning process)" if spinner else ""
+        print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs{busy}")
+        per_round = collect(alternating_rounds(sides, args.rounds), _show_round)
+        results.update({name: median(values) for name, values in per_round.items()}, rounds=per_round, busy=args.busy)
         print(f"  provider (native template)        {spread(per_round['ours'])}")
         print(f"  provider (same cookiecutter tree) {spread(per_round['ours_cookiecutter_mode'])}")
         for peer in ("cookiecutter", "copier"):
@@ -203,7 +222,12 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{ratio_spread(per_round['cookiecutter'], per_round['ours_cookiecutter_mode'])}")
         if args.big:
             small_s, small_mem, _ = _peak_child(args.files, work)
-            big_runs = [_peak_child(args.big, work) for _ in range(args.rounds)]
+            big_runs = []
+            for number in range(1, args.rounds + 1):
+                big_runs.append(_peak_child(args.big, work))
+                seconds, _, floor = big_runs[-1]
+                print(f"  {args.big} files, round {number}: provider {seconds:.3f} s, bare loop {floor:.3f} s, "
+                      f"ratio {seconds / floor:.2f}", flush=True)
             big = [r[0] for r in big_runs]
             floors = [r[2] for r in big_runs]
             big_mem = median([r[1] for r in big_runs])
@@ -216,6 +240,9 @@ def main(argv: list[str] | None = None) -> dict:
                   f"(ratio {big_mem / small_mem:.2f})")
         return results
     finally:
+        if spinner is not None:
+            spinner.kill()
+            spinner.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
