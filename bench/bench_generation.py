@@ -16,8 +16,9 @@ skips every inode freed less than 60 s before (300 s while its inode-table block
 when it allocates a new one (``recently_deleted()`` in ``find_inode_bit()``), so each file created
 after a big delete scans past all the freed inodes: deleting the previous round's outputs made the
 next round's every create, in any tool and in the bare loop alike, up to ten times slower, growing
-round by round. Deletes by other processes on the same file system still cost; interleaving
-spreads that over the sides.
+round by round. Deletes by other processes cost the same way, so everything is written under one
+``chattr +T`` scratch folder (``bench/scratch.py``) whose subfolders land in block groups nobody
+has just emptied; the bench prints whether that could be set.
 
 ``--busy`` keeps one child process spinning on the CPU for all the rounds (the issue's
 "other core busy"): the provider's second writer process and every tool then share a core.
@@ -39,6 +40,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from bench.rounds import DEFAULT_ROUNDS, alternating_rounds, collect, median, ratio, ratio_spread, spread  # noqa: E402
+from bench.scratch import scratch_dir  # noqa: E402
 
 SPIN = "while True: pass"
 
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--peers", default="cookiecutter,copier")
     parser.add_argument("--busy", action="store_true", help="keep another core busy with a spinning child process")
     args = parser.parse_args(argv)
-    work = tempfile.mkdtemp(prefix="hisham-bench-")
+    work, scratch_note = scratch_dir("hisham-bench-")
     spinner = subprocess.Popen([sys.executable, "-c", SPIN]) if args.busy else None
     try:
         results: dict = {"files": args.files}
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> dict:
         # Every tool once a round, the order reversed every other round, so disk and CPU contention hit all alike.
         sides = {name: (lambda _, t=template, f=fn: _time(f, t, work)) for name, (template, fn) in runs.items()}
         busy = ", the other core busy (a spinning process)" if spinner else ""
-        print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs{busy}")
+        print(f"{args.files} files, {args.rounds} interleaved cold rounds, {os.cpu_count()} CPUs{busy}; {scratch_note}")
         per_round = collect(alternating_rounds(sides, args.rounds), _show_round)
         results.update({name: median(values) for name, values in per_round.items()}, rounds=per_round, busy=args.busy)
         print(f"  provider (native template)        {spread(per_round['ours'])}")
