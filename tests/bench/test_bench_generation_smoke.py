@@ -30,3 +30,24 @@ def test_bench_template_flavours_have_the_same_files(tmp_path):
         names[flavor] = [str(p).replace("{{cookiecutter.project_slug}}/", "").replace("cookiecutter.", "") for p in files]
     assert names["native"] == names["cookiecutter"] == names["copier"]
     assert len(names["native"]) == 20
+
+
+@pytest.mark.bench
+def test_busy_spins_a_child_for_the_rounds_and_ends_it(capsys, monkeypatch):
+    started = []
+    real_popen = bench_generation.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(bench_generation.subprocess, "Popen", popen)
+    results = bench_generation.main(["--files", "20", "--rounds", "2", "--big", "40", "--peers", "cookiecutter", "--busy"])
+    assert results["busy"] is True
+    spinners = [p for p in started if p.args[-1] == bench_generation.SPIN]  # subprocess.run uses Popen too
+    assert len(spinners) == 1
+    assert spinners[0].poll() is not None  # killed and reaped when the bench ended
+    out = capsys.readouterr().out
+    assert "the other core busy" in out
+    assert len(re.findall(r"round \d: ours \d+\.\d+ s, ours_cookiecutter_mode \d+\.\d+ s, cookiecutter \d+\.\d+ s", out)) == 2, out
+    assert "round 1 (provider first)" in out and "round 2 (bare loop first)" in out, out
