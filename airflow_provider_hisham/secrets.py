@@ -125,14 +125,18 @@ class SecretScrubber:
     def __init__(self) -> None:
         self._forms: set[str] = set()
         self._compiled: re.Pattern[str] | None = None
+        self._withheld: dict[str, set[str]] = {}
 
-    def add(self, secret: Any, users: Iterable[str] = ()) -> set[str]:
+    def add(self, secret: Any, users: Iterable[str] = (), *, sent: bool = True) -> set[str]:
         """Remember every form of ``secret``; returns what to hand Airflow's log masker: its
-        :func:`sent_forms` not seen before, each as :func:`masker_form`.
+        :func:`sent_forms` not handed before, each as :func:`masker_form`.
 
         The echo-only forms stay out of the masker: a server's echo reaches a message or a log
         line only through :meth:`scrub`, and each masker value costs a recompile of the masker's
-        one regular expression.
+        one regular expression. For the same reason a secret we hold but have not sent yet
+        (``sent=False``: a refresh token, until the access token needs refreshing, which most
+        tasks never do) is scrubbed at once and handed to the masker by the ``add`` that says
+        it is about to be sent.
         """
         if not isinstance(secret, str) or len(secret.strip()) < MIN_SCRUB_LENGTH:
             return set()
@@ -140,7 +144,11 @@ class SecretScrubber:
         if new:
             self._forms |= new
             self._compiled = None  # rebuilt on the next scrub: a login adds secrets, few scrubs follow
-        return {masker_form(f) for f in new & sent_forms(secret, users)}
+        masked = {masker_form(f) for f in new & sent_forms(secret, users)}
+        if not sent:
+            self._withheld.setdefault(secret, set()).update(masked)
+            return set()
+        return masked | self._withheld.pop(secret, set())
 
     @property
     def _pattern(self) -> re.Pattern[str] | None:
@@ -188,24 +196,25 @@ def scrub_all(value: Any, scrubbers: Iterable[SecretScrubber]) -> Any:
     """``value`` (text or a JSON-like structure, keys too) scrubbed by each of ``scrubbers``, in
     one walk of the structure."""
     active = [s for s in scrubbers if s]
-    if not active:
-        return value
+    return _walk(value, active) if active else value
 
-    def text(t: str) -> str:
-        for s in active:
-            t = s.scrub(t)
-        return t
 
-    def walk(v: Any) -> Any:
-        if isinstance(v, str):
-            return text(v)
-        if isinstance(v, dict):
-            return {text(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [walk(x) for x in v]
-        return v
+def _scrub_text(text: str, active: list[SecretScrubber]) -> str:
+    for s in active:
+        text = s.scrub(text)
+    return text
 
-    return walk(value)
+
+def _walk(value: Any, active: list[SecretScrubber]) -> Any:
+    # module-level, not a closure: a recursive closure is a reference cycle that would keep every
+    # scrubber it saw (and their secrets) alive until the next garbage collection
+    if isinstance(value, str):
+        return _scrub_text(value, active)
+    if isinstance(value, dict):
+        return {_scrub_text(k, active) if isinstance(k, str) else k: _walk(x, active) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_walk(x, active) for x in value]
+    return value
 
 
 class SecretDecryptionError(ValueError):

@@ -42,6 +42,34 @@ def test_a_jwt_goes_to_the_masker_as_its_signature_and_is_scrubbed_whole():
     assert masker_form("not.a.jwt") == "not.a.jwt" and masker_form(PASSWORD) == PASSWORD
 
 
+def test_a_held_secret_is_scrubbed_at_once_and_masked_when_it_is_sent():
+    token = _token()
+    scrubber = SecretScrubber()
+    assert scrubber.add(token, sent=False) == set()  # held (a refresh token): not in Airflow's masker yet
+    assert scrubber.scrub(f"body {token}") == f"body {REDACTED}"
+    assert scrubber.add(token) == {token.rsplit(".", 1)[1]}  # about to be sent: now it is
+    assert scrubber.add(token) == set()
+
+
+def test_scrub_all_leaves_no_cycle_holding_the_scrubbers():
+    """A recursive closure would keep every scrubber (and its secrets) alive until a collection."""
+    import gc
+    import weakref
+
+    scrubber = SecretScrubber()
+    scrubber.add("some-secret-value")
+    alive = weakref.ref(scrubber)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert scrub_all({"k": ["some-secret-value"]}, (scrubber,)) == {"k": [REDACTED]}
+        del scrubber
+        assert alive() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_no_pattern_is_built_until_a_text_holds_a_secret():
     scrubber = SecretScrubber()
     scrubber.add(_token())
