@@ -2,8 +2,9 @@
 
 Each strategy answers ``headers()`` for the next request and ``reauthenticate()`` after a 401
 (True when a retry with new credentials makes sense). Network calls (login, refresh) are passed
-in as functions so this module stays free of HTTP and Airflow; every credential obtained is
-handed to ``on_secret`` (the hook passes Airflow's ``mask_secret``).
+in as functions so this module stays free of HTTP and Airflow; every credential is handed to
+``on_secret`` before it is first sent (the hook masks it in Airflow's logs and scrubs it from its
+messages), and one obtained but not sent yet to ``on_held`` (scrubbed only, until it is sent).
 """
 
 from __future__ import annotations
@@ -60,12 +61,13 @@ class PasswordAuth(_Clocked):
 
     def __init__(self, email: str, password: str, *, login: Callable[[str, str], dict[str, Any]],
                  refresh: Callable[[str], dict[str, Any]], on_secret: Callable[[str], None] = lambda s: None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 on_held: Callable[[str], None] | None = None, clock: Callable[[], float] = time.time) -> None:
         super().__init__(clock)
         if not email or not password:
             raise HishamOSConfigError("auth mode 'password' needs the connection's Login (email) and Password")
         self._email, self._password = email, password
         self._login, self._refresh, self._on_secret = login, refresh, on_secret
+        self._on_held = on_held or on_secret
         self._access: str | None = None
         self._refresh_token: str | None = None
         self._expires: float | None = None
@@ -73,9 +75,12 @@ class PasswordAuth(_Clocked):
         self.logins = self.refreshes = 0
 
     def _store(self, tokens: dict[str, Any]) -> None:
-        for key in ("access", "refresh"):
-            if tokens.get(key):
-                self._on_secret(tokens[key])
+        # the access token goes out with the next request; the refresh token only when the access
+        # token needs refreshing (``on_held`` now, ``on_secret`` just before it is sent)
+        if tokens.get("access"):
+            self._on_secret(tokens["access"])
+        if tokens.get("refresh"):
+            self._on_held(tokens["refresh"])
         self._access = tokens["access"]
         self._refresh_token = tokens.get("refresh") or self._refresh_token
         self._expires, issued = token_times(self._access)
@@ -90,6 +95,7 @@ class PasswordAuth(_Clocked):
         if not self._refresh_token:
             return self._do_login()
         self.refreshes += 1
+        self._on_secret(self._refresh_token)
         try:
             self._store(self._refresh(self._refresh_token))
         except HishamOSAPIError as exc:

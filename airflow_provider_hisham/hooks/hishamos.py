@@ -244,9 +244,10 @@ class HishamOSHook(BaseHook):
                              "copy-paste?); it was removed", self.hishamos_conn_id, field)
         return clean
 
-    def _secret(self, value: Any, users: tuple[str, ...] = ()) -> None:
-        """Remember a credential for scrubbing and mask every form of it in Airflow's logs."""
-        new = self._scrubber.add(value, users)
+    def _secret(self, value: Any, users: tuple[str, ...] = (), *, sent: bool = True) -> None:
+        """Remember a credential for scrubbing and mask every form of it we send in Airflow's logs
+        (``sent=False``: held, not sent yet; masked by the call that is about to send it)."""
+        new = self._scrubber.add(value, users, sent=sent)
         if new:
             from airflow.sdk.log import mask_secret
 
@@ -298,6 +299,7 @@ class HishamOSHook(BaseHook):
         if email and password:
             self._secret(password, (email,))
         return PasswordAuth(email, password, on_secret=lambda s: me._secret(s),
+                            on_held=lambda s: me._secret(s, sent=False),
                             login=lambda email, pw: me._call("POST", LOGIN, {"email": email, "password": pw},
                                                              idempotent=True, authenticate=False),
                             refresh=lambda token: me._call("POST", REFRESH, {"refresh": token},

@@ -78,6 +78,30 @@ def test_a_finished_hook_is_freed_at_once_with_its_watched_scrubber(hishamos, ho
             gc.enable()
 
 
+def test_the_refresh_token_reaches_the_log_masker_when_it_is_first_sent(hishamos, hook_for, monkeypatch):
+    """Until the access token needs refreshing (most tasks: never) the refresh token is only held:
+    the hook's scrubber hides it from every message at once, Airflow's masker (one regular
+    expression recompiled per value) gets it just before it is sent."""
+    import airflow.sdk.log as sdk_log
+
+    masked: list[str] = []
+    monkeypatch.setattr(sdk_log, "mask_secret", lambda value, name=None: masked.append(value))
+    tokens: dict[str, str] = {}
+    hook = hook_for()
+    hook.get_conn()
+    real_login, real_refresh = hook._auth._login, hook._auth._refresh
+    hook._auth._login = lambda email, password: tokens.update(real_login(email, password)) or tokens
+    masked_when_sent: list[bool] = []
+    hook._auth._refresh = lambda token: masked_when_sent.append(token.rsplit(".", 1)[1] in masked) or real_refresh(token)
+    hook.call("GET", ME)
+    access, refresh = tokens["access"].rsplit(".", 1)[1], tokens["refresh"].rsplit(".", 1)[1]
+    assert access in masked and refresh not in masked
+    assert hook.redact(f"echo {tokens['refresh']}") == "echo ***"
+    hishamos.state.clock_offset = 31 * 60  # the access token expired: the next call refreshes
+    hook.call("GET", ME)
+    assert masked_when_sent == [True]
+
+
 def test_password_mode_refreshes_ahead_of_expiry(hishamos, hook_for):
     st = hishamos.state
     st.access_lifetime = 100  # refresh margin is then 20 s
