@@ -85,7 +85,8 @@ def test_the_refresh_token_reaches_the_log_masker_when_it_is_first_sent(hishamos
     import airflow.sdk.log as sdk_log
 
     masked: list[str] = []
-    monkeypatch.setattr(sdk_log, "mask_secret", lambda value, name=None: masked.append(value))
+    monkeypatch.setattr(sdk_log, "mask_secret",
+                        lambda value, name=None: masked.extend(value if isinstance(value, list) else [value]))
     tokens: dict[str, str] = {}
     hook = hook_for()
     hook.get_conn()
@@ -100,6 +101,34 @@ def test_the_refresh_token_reaches_the_log_masker_when_it_is_first_sent(hishamos
     hishamos.state.clock_offset = 31 * 60  # the access token expired: the next call refreshes
     hook.call("GET", ME)
     assert masked_when_sent == [True]
+
+
+def test_all_forms_of_a_credential_are_one_message_to_the_supervisor_and_each_is_masked(hishamos, hook_for,
+                                                                                          monkeypatch):
+    """In a task, ``mask_secret`` also tells the supervisor (a message a call): all forms of one
+    credential go in one call, and the task's masker still hides each of them."""
+    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+    from airflow.sdk.execution_time import task_runner
+
+    from airflow_provider_hisham.secrets import masker_form, sent_forms
+
+    sent: list = []
+
+    class Comms:
+        def send(self, msg):
+            sent.append(msg)
+
+    hook = hook_for()
+    hook.get_conn()
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", Comms(), raising=False)
+    reset_secrets_masker()
+    secret = 'p@ss word&"<%-of-many-forms'
+    forms = {masker_form(f) for f in sent_forms(secret, ("user@example.com",))}
+    assert len(forms) > 3
+    hook._secret(secret, ("user@example.com",))
+    assert [sorted(m.value) for m in sent] == [sorted(forms)]
+    for form in forms:
+        assert form not in str(redact(f"sent {form} here")), form
 
 
 def test_password_mode_refreshes_ahead_of_expiry(hishamos, hook_for):
