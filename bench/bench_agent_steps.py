@@ -25,6 +25,12 @@ missed target says where it went.
 
     python bench/bench_agent_steps.py                # 500 agent steps a side, 5 rounds (median and spread)
     python bench/bench_agent_steps.py --n 50 --rounds 1
+    python bench/bench_agent_steps.py --airflow-http  # and the reference: HttpHook in an operator
+
+With ``--airflow-http`` a third side runs the same two calls through Airflow's own http provider
+(``HttpHook`` in an operator: operator, hook, connection lookup, logger and log lines, nothing of
+ours), printed as a reference: the share of the operator's figure that is Airflow's per-task
+machinery rather than this provider's work (masking, audit, durability, budget).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.bench_api_call import parse_sizes, start_server  # noqa: E402 - shared scaffolding
-from bench.rounds import collect, comparison, interleaved_rounds, round_printer  # noqa: E402
+from bench.rounds import collect, comparison, interleaved_rounds, ratio_spread, round_printer  # noqa: E402
 
 AGENT = "Business Analyst Agent"
 INPUTS = {"prompt": "Customers can export orders as CSV; Exports include the totals", "project": "bench"}
@@ -113,21 +119,71 @@ class PlainSide:
         return time.perf_counter() - start
 
 
+class AirflowHttpSide:
+    """A reference, not a target: the same two calls the way a DAG author writes them with
+    Airflow's own http provider (an operator per step whose ``execute`` runs ``HttpHook`` for the
+    login and the execute call), so the figure shows what Airflow's task machinery alone costs
+    (operator, hook, connection lookup through the secrets backends, logger, log lines) next to
+    plain requests. It masks nothing of its own and writes no audit or metrics."""
+
+    def __init__(self, conn_id: str, agent_id: str) -> None:
+        from airflow.providers.http.hooks.http import HttpHook
+        from airflow.sdk import BaseOperator
+        from airflow.sdk._shared.secrets_masker import reset_secrets_masker
+
+        path = f"/api/v1/agents/{agent_id}/execute/"
+
+        class HttpAgentStep(BaseOperator):
+            def execute(self, context: Any) -> Any:
+                # the connection's login/password are the JSON login's, not HTTP Basic credentials
+                hook = HttpHook(method="POST", http_conn_id=conn_id, auth_type=lambda login, password: None)
+                conn = hook.get_connection(conn_id)
+                login = hook.run("/api/v1/auth/login/", json={"email": conn.login, "password": conn.password})
+                headers = {"Authorization": f"Bearer {login.json()['access']}"}
+                step = context["ti"].task_id
+                return hook.run(path, json={"prompt": INPUTS["prompt"], "context": {**INPUTS, "step": step}},
+                                headers=headers).json()
+
+        self.operator, self.steps, self.reset = HttpAgentStep, 0, reset_secrets_masker
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.steps += 1
+            self.reset()
+            task_id = f"http_step_{self.steps}"
+            result = self.operator(task_id=task_id).execute({"ti": _TaskInstance(task_id), "dag_run": _DagRun()})
+            assert result["success"] is True, result
+        return time.perf_counter() - start
+
+
 class MaskingClock:
     """Time spent in ``airflow.sdk.log.mask_secret`` and ``SecretScrubber.add`` (wrapped in place;
-    the hook looks ``mask_secret`` up at call time)."""
+    the hook looks ``mask_secret`` up at call time) while ``side`` runs (the other sides' calls,
+    the reference's connection lookups, are not counted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, side: OperatorSide) -> None:
         import airflow.sdk.log as sdk_log
 
         from airflow_provider_hisham.secrets import SecretScrubber
 
-        self.seconds, self.calls = 0.0, 0
+        self.seconds, self.calls, self.active = 0.0, 0, False
         for owner, name in ((sdk_log, "mask_secret"), (SecretScrubber, "add")):
             setattr(owner, name, self._timed(getattr(owner, name)))
+        run = side.run
+
+        def counted(n: int) -> float:
+            self.active = True
+            try:
+                return run(n)
+            finally:
+                self.active = False
+        side.run = counted  # type: ignore[method-assign]
 
     def _timed(self, fn):
         def timed(*args, **kwargs):
+            if not self.active:
+                return fn(*args, **kwargs)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
@@ -138,7 +194,8 @@ class MaskingClock:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_sizes(argv, __doc__, "agent steps", n=500, warmup=20, chunk=25)
+    args = parse_sizes(argv, __doc__, "agent steps", n=500, warmup=20, chunk=25,
+                       flags={"--airflow-http": "also run the reference side: Airflow's HttpHook in an operator"})
     proc, info = start_server()
     try:
         conn_id = "hishamos_bench"
@@ -154,9 +211,13 @@ def main(argv: list[str] | None = None) -> dict:
 
         agent_id = HishamOSHook(conn_id).get_agent(AGENT)["id"]
         sides = {"plain": PlainSide(info, agent_id), "operator": OperatorSide(conn_id)}
+        if args.airflow_http:
+            os.environ["AIRFLOW_CONN_HTTP_BENCH"] = info["AIRFLOW_CONN_HISHAMOS_DEFAULT"].replace(
+                '"conn_type": "hishamos"', '"conn_type": "http"')
+            sides["airflow_http"] = AirflowHttpSide("http_bench", agent_id)
         for side in sides.values():
             side.run(args.warmup)
-        masking = MaskingClock()
+        masking = MaskingClock(sides["operator"])
         per_round = collect(interleaved_rounds(sides, args.n, args.rounds, args.chunk),
                             round_printer(args.n, "step", "ms", "operator", "plain"))
         totals = {side: sum(values) for side, values in per_round.items()}
@@ -169,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
                               json={"email": info["email"], "password": info["password"]}, timeout=30).json()["access"]
         count = requests.get(info["url"] + "/api/v1/agents/executions/", params={"agent": agent_id},
                              headers={"Authorization": f"Bearer {token}"}, timeout=30).json()["count"]
-        expected = 2 * (args.warmup + args.n * args.rounds)
+        expected = len(sides) * (args.warmup + args.n * args.rounds)
         steps = args.rounds * args.n
         unmasked = (totals["operator"] - masking.seconds) / totals["plain"]
         print(f"agent executions recorded: {count} (expected {expected}); operator log lines: {logged}")
@@ -180,6 +241,11 @@ def main(argv: list[str] | None = None) -> dict:
                                                  "operator": f"{what}: HishamOSAgentOperator.execute"},
                                      "operator", "plain", "target <= 1.15")
         print("\n".join(lines))
+        if "airflow_http" in per_round:
+            _, ref = comparison(per_round, {"airflow_http": f"{what}: HttpHook in an operator (reference)"},
+                                "airflow_http", "plain", "reference: Airflow's own floor, no target")
+            print("\n".join(ref))
+            print(f"operator/airflow_http = {ratio_spread(per_round['operator'], per_round['airflow_http'])}")
         return {"ratio": op_ratio, **per_round, "count": count, "expected": expected, "logged": logged,
                 "masking": masking.seconds, "ratio_without_masking": unmasked}
     finally:

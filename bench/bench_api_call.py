@@ -88,14 +88,18 @@ class HookLoop:
         return time.perf_counter() - start
 
 
-def parse_sizes(argv: list[str] | None, doc: str, what: str, n: int, warmup: int, chunk: int) -> argparse.Namespace:
-    """``--n``, ``--rounds``, ``--warmup``, ``--chunk`` of a two-sided bench, then the local
-    environment it runs in (a temporary AIRFLOW_HOME unless set; no proxy for 127.0.0.1)."""
+def parse_sizes(argv: list[str] | None, doc: str, what: str, n: int, warmup: int, chunk: int,
+                flags: dict[str, str] | None = None) -> argparse.Namespace:
+    """``--n``, ``--rounds``, ``--warmup``, ``--chunk`` of a two-sided bench (and the on/off
+    ``flags``, ``{"--name": "help"}``), then the local environment it runs in (a temporary
+    AIRFLOW_HOME unless set; no proxy for 127.0.0.1)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=n, help=f"{what} per side per round")
     parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--chunk", type=int, default=chunk, help=f"{what} per side before switching sides")
+    for flag, text in (flags or {}).items():
+        parser.add_argument(flag, action="store_true", help=text)
     args = parser.parse_args(argv)
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="bench-airflow-home-"))
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
