@@ -18,9 +18,10 @@ first in small chunks so load from other processes hits both alike.
   /agents/<id>/execute/`` with the same prompt and context, JSON parsed and status checked.
 
 The figure of merit is operator time / plain time (target <= 1.15). The time the operator side
-spends masking credentials (the hook hands the forms it sends of the password and of both JWTs,
-a JWT as its signature, to Airflow's secrets masker, which recompiles one regular expression per
-new value, and every form to its own scrubber) is measured too and reported as its share, so a
+spends masking credentials (the hook hands the forms it sends of the password and of the access
+token, a JWT as its signature, to Airflow's secrets masker, which recompiles one regular
+expression per new value; the refresh token only when it is first sent, which a step never does;
+and every form to its own scrubber) is measured too and reported as its share, so a
 missed target says where it went.
 
     python bench/bench_agent_steps.py                # 500 agent steps a side, 5 rounds (median and spread)
