@@ -1,9 +1,11 @@
 """Render planned files and write them with os-level calls, on up to two processes.
 
-A forked worker takes every other file of a large plan; compiled templates from before the
-fork are shared for free and results (size, sha256, type) come back through a pipe. It is
-forked only where :func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise
-one process writes everything.
+A forked worker takes the second half of a large plan (whole folders each side, so the two
+processes seldom create files in the same folder and wait on its lock); compiled templates from
+before the fork are shared for free and results (size, sha256, type) come back through a pipe,
+as plain tuples (pickling them costs a tenth of pickling dataclasses). It is forked only where
+:func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise one process writes
+everything.
 """
 
 from __future__ import annotations
@@ -88,8 +90,11 @@ class _Producer:
             raise RenderError(f.path, f"rendered text is not valid UTF-8: {err}") from None
 
 
-def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[FileRecord]:
-    records: list[FileRecord] = []
+Row = tuple[str, int, str, str, bool]  # a FileRecord's fields, in order
+
+
+def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[Row]:
+    rows: list[Row] = []
     total = 0
     for n, f in enumerate(files, 1):
         content, kind = producer.content(f)
@@ -101,15 +106,17 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
             raise LimitExceededError("max_project_bytes", total, limits.max_project_bytes, f.path)
         fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if f.executable else FILE_MODE)
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
+            done = os.write(fd, content) if size else 0
+            if done < size:  # a short write: go on from where it stopped
+                view = memoryview(content)[done:]
+                while view:
+                    view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        records.append(FileRecord(f.path, size, hashlib.sha256(content).hexdigest(), kind, f.executable))
+        rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, f.executable))
         if progress is not None and n % 500 == 0:
             progress(min(n * scale, len(files) * scale))
-    return records
+    return rows
 
 
 def make_dirs(root: str, plan: Plan) -> list[str]:
@@ -141,15 +148,16 @@ def write_plan(
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     if workers < 2 or len(files) < PARALLEL_MIN_FILES:
-        return _write_share(root, files, producer, limits, progress, 1)
+        return [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
     refusal = fork_refusal()
     if refusal is not None:
         log.info("writing %d files on one process: %s", len(files), refusal)
-        records = _write_share(root, files, producer, limits, progress, 1)
+        records = [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
         if progress is not None:
             progress(len(files))  # as the two-process path ends
         return records
-    mine, theirs = files[0::2], files[1::2]
+    half = (len(files) + 1) // 2
+    mine, theirs = files[:half], files[half:]
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # worker: never returns
@@ -194,7 +202,7 @@ def write_plan(
     kind, value = pickle.loads(b"".join(chunks))
     if kind == "error":
         raise value
-    records = own + value
+    records = [FileRecord(*row) for row in own + value]
     if sum(r.size for r in records) > limits.max_project_bytes:
         raise LimitExceededError("max_project_bytes", sum(r.size for r in records), limits.max_project_bytes)
     records.sort(key=lambda r: r.path)
