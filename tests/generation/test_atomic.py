@@ -238,6 +238,25 @@ def test_manifest_and_compact_summary(tmp_path):
     assert Path(result.manifest_path) == Path(result.output_dir).parent / ".hisham" / "p" / "manifest.json"
 
 
+def test_manifest_bytes_are_json_dumps_sorted_and_compact():
+    """encode_manifest writes the file list itself: the bytes must stay those of json.dumps."""
+    import hashlib
+
+    from airflow_provider_hisham.generation.records import build_manifest, encode_manifest
+
+    names = ['say "hi".txt', "caf\u00e9/\u65e5\u672c.md", "tab\\back", "emoji \U0001f600.py", "plain.txt", "</script>"]
+    records = [writer.FileRecord(n, i * 7, hashlib.sha256(n.encode()).hexdigest(), ("text", "binary")[i % 2], i % 3 == 0)
+               for i, n in enumerate(names)]
+    for template in (None, "t\u00ebmplate \"x\""):
+        manifest = build_manifest("p\u00e9", template, records, ["caf\u00e9", "d \"q\""])
+        expected = json.dumps(manifest, indent=None, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
+        assert encode_manifest(manifest) == expected.encode("utf-8")
+        lines = hashlib.sha256()
+        for r in records:
+            lines.update(f"{r.path}\0{r.size}\0{r.sha256}\0{int(r.executable)}\n".encode())
+        assert manifest["tree_sha256"] == lines.hexdigest()
+
+
 def test_summary_stays_small_for_ten_thousand_files(tmp_path):
     result = ProjectGenerator(str(tmp_path / "root")).generate("big", structure={f"d{i % 50}/f{i}.txt": f"{i}" for i in range(10_000)})
     assert result.summary["total_files"] == 10_000
