@@ -40,6 +40,9 @@ def _inside(real: str, real_root: str) -> bool:
 def _walk(root: str, limits: Limits):
     """Yield (relative path, absolute path, is_dir, executable, size) in sorted order.
 
+    For a regular file that is no link the directory entry's type is enough: executable and size
+    are None, left to the read of its bytes (which checks the size and type again anyway).
+
     Symbolic links are followed only when they stay inside ``root``; folder links are guarded
     against cycles. Anything that is not a regular file or folder is refused. A ``.git`` at the
     top (a template that is a git clone) and ``__pycache__`` folders are not part of the template.
@@ -62,6 +65,9 @@ def _walk(root: str, limits: Limits):
                 target = os.path.realpath(entry.path)
                 if not _inside(target, real_root):
                     raise UnsafePathError(rel, f"template symbolic link leads outside the template ({os.readlink(entry.path)!r})")
+            if not link and entry.is_file(follow_symlinks=False):
+                yield rel, entry.path, False, None, None
+                continue
             try:
                 st = os.stat(entry.path)
             except OSError as err:
@@ -189,7 +195,7 @@ def _build(
             if parent is None and copied(rel):
                 copy_dirs[rel] = out
             continue
-        if size > limits.max_file_bytes:
+        if size is not None and size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, out)
         plan.files.append(
             PlannedFile(out, source=abs_path, render=parent is None and not copied(rel), executable=executable)

@@ -16,6 +16,7 @@ import logging
 import os
 import pickle
 import signal
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.linux import die_with_parent, fork_refusal
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
-from airflow_provider_hisham.generation.safe_load import read_bytes_bounded
+from airflow_provider_hisham.generation.safe_load import read_file_bounded
 
 log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400
@@ -57,14 +58,22 @@ class _Producer:
         self.cookiecutter = plan.newline_mode == "cookiecutter"
         self.markers = tuple(m.encode() for m in renderer.markers)
 
-    def content(self, f: PlannedFile) -> tuple[bytes, str]:
+    def content(self, f: PlannedFile) -> tuple[bytes, str, bool]:
+        """(bytes to write, "text" | "binary", executable)."""
         data = f.data
+        executable = f.executable
         if data is None:
-            raw = read_bytes_bounded(f.source, self.limits.max_file_bytes, "template file (read at most its limit, it may grow)")
+            raw, mode = read_file_bounded(f.source, self.limits.max_file_bytes, "template file (read at most its limit, it may grow)")
+            if executable is None:
+                executable = mode & stat.S_IXUSR
         elif isinstance(data, str):
             raw = data.encode("utf-8", "surrogatepass")
         else:
             raw = data
+        out, kind = self._text(f, raw)
+        return out, kind, bool(executable)
+
+    def _text(self, f: PlannedFile, raw: bytes) -> tuple[bytes, str]:
         if b"\0" in raw[:8192]:
             return raw, "binary"
         try:
@@ -97,14 +106,14 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
     rows: list[Row] = []
     total = 0
     for n, f in enumerate(files, 1):
-        content, kind = producer.content(f)
+        content, kind, executable = producer.content(f)
         size = len(content)
         if size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, f.path)
         total += size
         if total > limits.max_project_bytes:
             raise LimitExceededError("max_project_bytes", total, limits.max_project_bytes, f.path)
-        fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if f.executable else FILE_MODE)
+        fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if executable else FILE_MODE)
         try:
             done = os.write(fd, content) if size else 0
             if done < size:  # a short write: go on from where it stopped
@@ -113,7 +122,7 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
                     view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, f.executable))
+        rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, executable))
         if progress is not None and n % 500 == 0:
             progress(min(n * scale, len(files) * scale))
     return rows

@@ -104,6 +104,21 @@ def test_limits_refuse_before_anything_is_replaced(previous, limits, structure, 
     _assert_intact(root, tree, manifest)
 
 
+def test_template_file_over_the_size_limit_is_refused_when_read(previous, tmp_path):
+    """The walk takes a plain file's size from its read (no stat of its own): still refused, nothing replaced."""
+    root, tree, manifest = previous
+    template = write_tree(tmp_path / "tpl", {"a.txt": "small", "sub/big.txt": "x" * 101})
+    os.chmod(template / "a.txt", 0o755)
+    with pytest.raises(LimitExceededError) as info:
+        ProjectGenerator(str(root), limits=Limits(max_file_bytes=100)).generate("p", template=str(template))
+    assert info.value.limit == "max_file_bytes" and info.value.path.endswith("sub/big.txt")
+    _assert_intact(root, tree, manifest)
+    (template / "sub" / "big.txt").write_text("x" * 100)
+    result = ProjectGenerator(str(root), limits=Limits(max_file_bytes=100)).generate("p", template=str(template))
+    assert [(f["path"], f["executable"]) for f in result.manifest["files"]] == [("a.txt", True), ("sub/big.txt", False)]
+    assert os.stat(Path(result.output_dir) / "a.txt").st_mode & 0o777 == 0o750
+
+
 def test_rendered_size_limit_stops_a_template_bomb(previous, tmp_path):
     root, tree, manifest = previous
     template = write_tree(tmp_path / "tpl", {"bomb.txt": "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"})
