@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import pickle
@@ -128,18 +129,25 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
     return rows
 
 
-def make_dirs(root: str, plan: Plan) -> list[str]:
-    """Create every folder (declared or implied by a file) under ``root``; return them sorted."""
-    dirs = set(plan.dirs)
-    for f in plan.files:
-        parent = f.path.rpartition("/")[0]
-        while parent and parent not in dirs:
-            dirs.add(parent)
+def _with_parents(paths, into: set[str]) -> set[str]:
+    """``into`` plus every folder above each of ``paths``."""
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in into:
+            into.add(parent)
             parent = parent.rpartition("/")[0]
-    ordered = sorted(dirs)
-    for d in ordered:
+    return into
+
+
+def plan_dirs(plan: Plan) -> list[str]:
+    """Every folder of ``plan`` (declared, above a declared one or above a file), sorted: parents first."""
+    return sorted(_with_parents((f.path for f in plan.files), _with_parents(plan.dirs, set(plan.dirs))))
+
+
+def make_dirs(root: str, dirs: list[str]) -> None:
+    """Create ``dirs`` (parents first) under ``root``."""
+    for d in dirs:
         os.mkdir(os.path.join(root, d), DIR_MODE)
-    return ordered
 
 
 def write_plan(
@@ -148,25 +156,32 @@ def write_plan(
     renderer: Renderer,
     limits: Limits,
     *,
+    dirs: list[str],
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[FileRecord]:
-    """Write all files of ``plan`` below ``root`` (already containing the folders)."""
+    """Create the folders ``dirs`` (:func:`plan_dirs`) below ``root`` and write all files of ``plan``."""
     producer = _Producer(plan, renderer, limits)
     files = plan.files
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     if workers < 2 or len(files) < PARALLEL_MIN_FILES:
+        make_dirs(root, dirs)
         return [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
     refusal = fork_refusal()
     if refusal is not None:
         log.info("writing %d files on one process: %s", len(files), refusal)
+        make_dirs(root, dirs)
         records = [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
         if progress is not None:
             progress(len(files))  # as the two-process path ends
         return records
     half = (len(files) + 1) // 2
     mine, theirs = files[:half], files[half:]
+    # Folders both halves need are made before the fork, the others by the side that needs them.
+    needed = _with_parents((f.path for f in theirs), set())
+    shared = _with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
+    make_dirs(root, [d for d in dirs if d in shared])
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # worker: never returns
@@ -175,6 +190,7 @@ def write_plan(
             os.close(read_fd)
             die_with_parent()
             try:
+                make_dirs(root, [d for d in dirs if d in needed and d not in shared])
                 payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1)))
             except GenerationError as err:
                 payload = pickle.dumps(("error", err))
@@ -189,6 +205,7 @@ def write_plan(
             os._exit(status)
     os.close(write_fd)
     try:
+        make_dirs(root, [d for d in dirs if d not in needed])
         own = _write_share(root, mine, producer, limits, progress, 2)
         chunks = []
         while True:

@@ -105,3 +105,18 @@ def test_two_processes_write_the_same_tree_and_manifest_as_one(tmp_path, monkeyp
     one, two = (Path(r.manifest_path).read_bytes() for r in results)
     assert one == two and json.loads(one)["totals"]["files"] == n + 2
     assert all((Path(results[1].output_dir) / f["path"]).stat().st_size == f["size"] for f in json.loads(two)["files"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_folders_are_made_whichever_process_needs_them(tmp_path, workers):
+    """Folders above only the worker's files, above both halves, and empty ones (declared deep
+    below an undeclared parent) all exist, listed once in the manifest."""
+    n = writer.PARALLEL_MIN_FILES * 2
+    structure = {f"a/{'x' if i < n // 2 else 'y'}/{i // 50}/f{i:04d}.txt": "x" for i in range(n)}
+    structure.update({"a/x/empty/": {}, "z/deep/er/": {}, "m/": {}})
+    result = ProjectGenerator(str(tmp_path / "out"), workers=workers).generate("p", structure=structure)
+    out = Path(result.output_dir)
+    dirs = result.manifest["directories"]
+    assert dirs == sorted(set(dirs)) and {"a", "a/x", "a/y", "a/x/empty", "z", "z/deep", "z/deep/er", "m"} <= set(dirs)
+    assert all((out / d).is_dir() for d in dirs) and len(list(out.rglob("*.txt"))) == n
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_dir()) == dirs
