@@ -19,7 +19,7 @@ from airflow_provider_hisham.generation.records import build_manifest, encode_ma
 from airflow_provider_hisham.generation.render import Renderer
 from airflow_provider_hisham.generation.structure import plan_structure
 from airflow_provider_hisham.generation.template_source import is_cookiecutter, plan_cookiecutter, plan_native
-from airflow_provider_hisham.generation.writer import make_dirs, write_plan
+from airflow_provider_hisham.generation.writer import plan_dirs, write_plan
 
 @dataclass
 class GenerationResult:
@@ -104,8 +104,8 @@ class ProjectGenerator:
         report = (lambda done: progress(done, total)) if progress else None
         target = AtomicProjectDir(self.output_root, project_id)
         with target as tmp:
-            dirs = make_dirs(tmp, plan)
-            records = write_plan(tmp, plan, renderer, self.limits, workers=self.workers, progress=report)
+            dirs = plan_dirs(plan)
+            records = write_plan(tmp, plan, renderer, self.limits, dirs=dirs, workers=self.workers, progress=report)
             manifest = build_manifest(project_id, plan.template, records, dirs)
             encoded = encode_manifest(manifest)
             target.commit(encoded)

@@ -60,14 +60,43 @@ def check_relative_path(path: str, limits: Limits) -> tuple[str, ...]:
         raise UnsafePathError(path, "is absolute")
     if _DRIVE.match(path) or path.startswith("\\"):
         raise UnsafePathError(path, "is absolute (drive letter or UNC)")
-    if len(path.encode("utf-8", "surrogatepass")) > limits.max_path_bytes:
-        raise UnsafePathError(path, f"is longer than {limits.max_path_bytes} bytes")
     segments = tuple(path.split("/"))
-    if len(segments) > limits.max_depth:
-        raise UnsafePathError(path, f"is nested deeper than {limits.max_depth} folders")
+    _check_size(path, len(segments), limits)
     for segment in segments:
         check_segment(segment, path, limits)
     return segments
+
+
+def _check_size(path: str, depth: int, limits: Limits) -> None:
+    if len(path.encode("utf-8", "surrogatepass")) > limits.max_path_bytes:
+        raise UnsafePathError(path, f"is longer than {limits.max_path_bytes} bytes")
+    if depth > limits.max_depth:
+        raise UnsafePathError(path, f"is nested deeper than {limits.max_depth} folders")
+
+
+class PathChecker:
+    """:func:`check_relative_path` for the many paths of one tree, remembering the ones that passed.
+
+    A path whose folder part already passed needs only its own length, depth and last name
+    checked (the folder part holds every other property); the errors are the same. Saves
+    re-checking every folder name once per file of a large tree.
+    """
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._passed: dict[str, int] = {}  # path -> its number of segments
+
+    def check(self, path: str) -> str:
+        parent, slash, name = path.rpartition("/") if isinstance(path, str) else ("", "", "")
+        depth = self._passed.get(parent) if slash else None
+        if depth is None:
+            depth = len(check_relative_path(path, self.limits))
+        else:
+            depth += 1
+            _check_size(path, depth, self.limits)
+            check_segment(name, path, self.limits)
+        self._passed[path] = depth
+        return path
 
 
 def check_tree(files: Iterable[str], dirs: Iterable[str]) -> None:

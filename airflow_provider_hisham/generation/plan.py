@@ -7,13 +7,17 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class PlannedFile:
-    """One output file. ``source`` is a template file to read; ``data`` is inline content."""
+    """One output file. ``source`` is a template file to read; ``data`` is inline content.
+
+    ``executable`` None: as the source file's owner-execute bit, taken when its bytes are read
+    (a template walk then needs no ``stat`` of its own per file).
+    """
 
     path: str
     source: str | None = None
     data: bytes | str | None = None
     render: bool = True
-    executable: bool = False
+    executable: bool | None = False
 
 
 @dataclass

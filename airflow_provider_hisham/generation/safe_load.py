@@ -24,6 +24,11 @@ MAX_NESTING = 100  # levels of nested lists/mappings in a manifest or a JSON str
 
 def read_bytes_bounded(path: str, max_bytes: int, what: str = "file") -> bytes:
     """At most ``max_bytes`` of a regular file (never blocks on a FIFO, never follows past the size)."""
+    return read_file_bounded(path, max_bytes, what)[0]
+
+
+def read_file_bounded(path: str, max_bytes: int, what: str = "file") -> tuple[bytes, int]:
+    """:func:`read_bytes_bounded` and the ``st_mode`` of the very file read (from its open descriptor)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as err:
@@ -46,7 +51,7 @@ def read_bytes_bounded(path: str, max_bytes: int, what: str = "file") -> bytes:
         os.close(fd)
     if size > max_bytes:
         raise LimitExceededError("max_file_bytes", size, max_bytes, path, f"{what} is larger than allowed (or grew while read)")
-    return first if len(chunks) == 1 else b"".join(chunks)
+    return (first if len(chunks) == 1 else b"".join(chunks)), st.st_mode
 
 
 def decode_utf8(data: bytes, source: str) -> str:

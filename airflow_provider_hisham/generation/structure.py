@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow_provider_hisham.generation.errors import LimitExceededError, StructureError
 from airflow_provider_hisham.generation.limits import Limits
-from airflow_provider_hisham.generation.paths import check_relative_path, check_tree
+from airflow_provider_hisham.generation.paths import PathChecker, check_tree
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 
 
@@ -21,6 +21,7 @@ def plan_structure(structure: Mapping[str, Any], limits: Limits, *, render: bool
     if not isinstance(structure, Mapping):
         raise StructureError("<root>", f"expected a mapping, got {type(structure).__name__}")
     plan = Plan(context=dict(context or {}))
+    paths = PathChecker(limits)
     total = 0
 
     def visit(mapping: Mapping[str, Any], prefix: str) -> None:
@@ -31,7 +32,7 @@ def plan_structure(structure: Mapping[str, Any], limits: Limits, *, render: bool
                 raise StructureError(f"{prefix}{key!r}", "keys must be strings")
             name = key[:-1] if key.endswith("/") and len(key) > 1 else key
             path = prefix + name
-            check_relative_path(path, limits)
+            paths.check(path)
             if isinstance(value, Mapping):
                 plan.dirs.append(path)
                 if len(plan.dirs) > limits.max_files:

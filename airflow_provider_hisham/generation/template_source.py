@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from jinja2 import BaseLoader, TemplateNotFound
@@ -21,7 +23,7 @@ from airflow_provider_hisham.generation.errors import (
 )
 from airflow_provider_hisham.generation.extensions import resolve_extensions
 from airflow_provider_hisham.generation.limits import Limits
-from airflow_provider_hisham.generation.paths import check_relative_path, check_tree, is_git_name
+from airflow_provider_hisham.generation.paths import PathChecker, check_tree, is_git_name
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import Renderer
 from airflow_provider_hisham.generation.safe_load import decode_utf8, load_json, read_bytes_bounded
@@ -38,13 +40,16 @@ def _inside(real: str, real_root: str) -> bool:
 def _walk(root: str, limits: Limits):
     """Yield (relative path, absolute path, is_dir, executable, size) in sorted order.
 
+    For a regular file that is no link the directory entry's type is enough: executable and size
+    are None, left to the read of its bytes (which checks the size and type again anyway).
+
     Symbolic links are followed only when they stay inside ``root``; folder links are guarded
     against cycles. Anything that is not a regular file or folder is refused. A ``.git`` at the
     top (a template that is a git clone) and ``__pycache__`` folders are not part of the template.
     """
     real_root = os.path.realpath(root)
 
-    def visit(abs_dir: str, rel_dir: str, ancestors: frozenset[str]):
+    def visit(abs_dir: str, real_dir: str, rel_dir: str, ancestors: frozenset[str]):
         if rel_dir.count("/") >= limits.max_depth:
             raise UnsafePathError(rel_dir, f"template folders are nested deeper than {limits.max_depth}")
         try:
@@ -55,26 +60,31 @@ def _walk(root: str, limits: Limits):
             if entry.name in SKIPPED_NAMES or (not rel_dir and is_git_name(entry.name)):
                 continue
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            if entry.is_symlink():
+            link = entry.is_symlink()
+            if link:
                 target = os.path.realpath(entry.path)
                 if not _inside(target, real_root):
                     raise UnsafePathError(rel, f"template symbolic link leads outside the template ({os.readlink(entry.path)!r})")
+            if not link and entry.is_file(follow_symlinks=False):
+                yield rel, entry.path, False, None, None
+                continue
             try:
                 st = os.stat(entry.path)
             except OSError as err:
                 raise TemplateSpecError(f"template entry {rel!r}: {err}") from None
             if stat.S_ISDIR(st.st_mode):
-                real = os.path.realpath(entry.path)
+                # a folder that is no link is where its parent really is: no realpath walk needed
+                real = target if link else os.path.join(real_dir, entry.name)
                 if real in ancestors:
                     raise UnsafePathError(rel, "template symbolic link makes a cycle")
                 yield rel, entry.path, True, False, 0
-                yield from visit(entry.path, rel, ancestors | {real})
+                yield from visit(entry.path, real, rel, ancestors | {real})
             elif stat.S_ISREG(st.st_mode):
                 yield rel, entry.path, False, bool(st.st_mode & stat.S_IXUSR), st.st_size
             else:
                 raise UnsafePathError(rel, "template entry is not a regular file or folder")
 
-    yield from visit(root, "", frozenset({real_root}))
+    yield from visit(root, real_root, "", frozenset({real_root}))
 
 
 class ConfinedLoader(BaseLoader):
@@ -103,28 +113,30 @@ class ConfinedLoader(BaseLoader):
         raise TemplateNotFound(template)
 
 
-def _matches(path: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatch(path, p) for p in patterns)
+def _glob_matcher(patterns: list[str]) -> Callable[[str], bool]:
+    """``fnmatch.fnmatch(path, p)`` for any of ``patterns``, as one compiled regular expression."""
+    if not patterns:
+        return lambda path: False
+    match = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns)).match
+    return lambda path: match(os.path.normcase(path)) is not None
 
 
 class _PathRenderer:
     """Renders template-relative paths and confines the results."""
 
-    def __init__(self, renderer: Renderer, context: dict[str, Any], limits: Limits) -> None:
-        self.renderer, self.context, self.limits = renderer, context, limits
+    def __init__(self, renderer: Renderer, context: dict[str, Any], paths: PathChecker) -> None:
+        self.renderer, self.context, self.paths = renderer, context, paths
 
     def __call__(self, rel: str) -> str | None:
         """Rendered output path, or None when a segment renders empty (a conditional path)."""
         out = self.renderer.render(rel, self.context, rel)
         if out == rel:
-            check_relative_path(out, self.limits)
-            return out
+            return self.paths.check(out)
         if out.startswith(("/", "\\")):
-            check_relative_path(out, self.limits)  # raises: absolute
+            self.paths.check(out)  # raises: absolute
         if any(not seg for seg in out.split("/")):
             return None
-        check_relative_path(out, self.limits)
-        return out
+        return self.paths.check(out)
 
 
 def _build(
@@ -138,8 +150,10 @@ def _build(
     conditions: dict[str, str],
 ) -> Plan:
     plan = Plan(context=context)
-    render_path = _PathRenderer(renderer, context, limits)
-    dropped: list[str] = []
+    paths = PathChecker(limits)
+    render_path = _PathRenderer(renderer, context, paths)
+    skipped, copied = _glob_matcher(skip), _glob_matcher(copy_only)
+    dropped: tuple[str, ...] = ()  # "folder/" of every folder left out, with all below it
     copy_dirs: dict[str, str] = {}  # template dir -> rendered output dir (contents verbatim)
     compiled_conditions = []
     for glob, expr in conditions.items():
@@ -148,11 +162,11 @@ def _build(
         except Exception as err:  # noqa: BLE001 - jinja raises several types here
             raise TemplateSpecError(f"condition for {glob!r}: cannot compile {expr!r}: {err}") from None
     for rel, abs_path, is_dir, executable, size in _walk(root, limits):
-        if any(rel.startswith(d + "/") for d in dropped):
+        if dropped and rel.startswith(dropped):
             continue
-        if _matches(rel, skip):
+        if skipped(rel):
             if is_dir:
-                dropped.append(rel)
+                dropped += (rel + "/",)
             continue
         keep = True
         for glob, expr, fn in compiled_conditions:
@@ -163,29 +177,28 @@ def _build(
                     raise RenderError(rel, f"condition {expr!r} failed: {err}") from None
         if not keep:
             if is_dir:
-                dropped.append(rel)
+                dropped += (rel + "/",)
             continue
-        parent = next((d for d in copy_dirs if rel.startswith(d + "/")), None)
+        parent = next((d for d in copy_dirs if rel.startswith(d + "/")), None) if copy_dirs else None
         if parent is not None:
-            out = copy_dirs[parent] + rel[len(parent):]
-            check_relative_path(out, limits)
+            out = paths.check(copy_dirs[parent] + rel[len(parent):])
         else:
             out = render_path(rel)
             if out is None:
                 if is_dir:
-                    dropped.append(rel)
+                    dropped += (rel + "/",)
                 continue
         if is_dir:
             plan.dirs.append(out)
             if len(plan.dirs) > limits.max_files:
                 raise LimitExceededError("max_files", len(plan.dirs), limits.max_files, out, "folders")
-            if parent is None and _matches(rel, copy_only):
+            if parent is None and copied(rel):
                 copy_dirs[rel] = out
             continue
-        if size > limits.max_file_bytes:
+        if size is not None and size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, out)
         plan.files.append(
-            PlannedFile(out, source=abs_path, render=parent is None and not _matches(rel, copy_only), executable=executable)
+            PlannedFile(out, source=abs_path, render=parent is None and not copied(rel), executable=executable)
         )
         if len(plan.files) > limits.max_files:
             raise LimitExceededError("max_files", len(plan.files), limits.max_files)

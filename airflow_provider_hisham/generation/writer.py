@@ -1,19 +1,23 @@
 """Render planned files and write them with os-level calls, on up to two processes.
 
-A forked worker takes every other file of a large plan; compiled templates from before the
-fork are shared for free and results (size, sha256, type) come back through a pipe. It is
-forked only where :func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise
-one process writes everything.
+A forked worker takes the second half of a large plan (whole folders each side, so the two
+processes seldom create files in the same folder and wait on its lock); compiled templates from
+before the fork are shared for free and results (size, sha256, type) come back through a pipe,
+as plain tuples (pickling them costs a tenth of pickling dataclasses). It is forked only where
+:func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise one process writes
+everything.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import logging
 import os
 import pickle
 import signal
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,7 +26,7 @@ from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.linux import die_with_parent, fork_refusal
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
-from airflow_provider_hisham.generation.safe_load import read_bytes_bounded
+from airflow_provider_hisham.generation.safe_load import read_file_bounded
 
 log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400
@@ -55,14 +59,22 @@ class _Producer:
         self.cookiecutter = plan.newline_mode == "cookiecutter"
         self.markers = tuple(m.encode() for m in renderer.markers)
 
-    def content(self, f: PlannedFile) -> tuple[bytes, str]:
+    def content(self, f: PlannedFile) -> tuple[bytes, str, bool]:
+        """(bytes to write, "text" | "binary", executable)."""
         data = f.data
+        executable = f.executable
         if data is None:
-            raw = read_bytes_bounded(f.source, self.limits.max_file_bytes, "template file (read at most its limit, it may grow)")
+            raw, mode = read_file_bounded(f.source, self.limits.max_file_bytes, "template file (read at most its limit, it may grow)")
+            if executable is None:
+                executable = mode & stat.S_IXUSR
         elif isinstance(data, str):
             raw = data.encode("utf-8", "surrogatepass")
         else:
             raw = data
+        out, kind = self._text(f, raw)
+        return out, kind, bool(executable)
+
+    def _text(self, f: PlannedFile, raw: bytes) -> tuple[bytes, str]:
         if b"\0" in raw[:8192]:
             return raw, "binary"
         try:
@@ -88,42 +100,54 @@ class _Producer:
             raise RenderError(f.path, f"rendered text is not valid UTF-8: {err}") from None
 
 
-def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[FileRecord]:
-    records: list[FileRecord] = []
+Row = tuple[str, int, str, str, bool]  # a FileRecord's fields, in order
+
+
+def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[Row]:
+    rows: list[Row] = []
     total = 0
     for n, f in enumerate(files, 1):
-        content, kind = producer.content(f)
+        content, kind, executable = producer.content(f)
         size = len(content)
         if size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, f.path)
         total += size
         if total > limits.max_project_bytes:
             raise LimitExceededError("max_project_bytes", total, limits.max_project_bytes, f.path)
-        fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if f.executable else FILE_MODE)
+        fd = os.open(os.path.join(root, f.path), _FLAGS, EXEC_MODE if executable else FILE_MODE)
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view):]
+            done = os.write(fd, content) if size else 0
+            if done < size:  # a short write: go on from where it stopped
+                view = memoryview(content)[done:]
+                while view:
+                    view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        records.append(FileRecord(f.path, size, hashlib.sha256(content).hexdigest(), kind, f.executable))
+        rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, executable))
         if progress is not None and n % 500 == 0:
             progress(min(n * scale, len(files) * scale))
-    return records
+    return rows
 
 
-def make_dirs(root: str, plan: Plan) -> list[str]:
-    """Create every folder (declared or implied by a file) under ``root``; return them sorted."""
-    dirs = set(plan.dirs)
-    for f in plan.files:
-        parent = f.path.rpartition("/")[0]
-        while parent and parent not in dirs:
-            dirs.add(parent)
+def _with_parents(paths, into: set[str]) -> set[str]:
+    """``into`` plus every folder above each of ``paths``."""
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in into:
+            into.add(parent)
             parent = parent.rpartition("/")[0]
-    ordered = sorted(dirs)
-    for d in ordered:
+    return into
+
+
+def plan_dirs(plan: Plan) -> list[str]:
+    """Every folder of ``plan`` (declared, above a declared one or above a file), sorted: parents first."""
+    return sorted(_with_parents((f.path for f in plan.files), _with_parents(plan.dirs, set(plan.dirs))))
+
+
+def make_dirs(root: str, dirs: list[str]) -> None:
+    """Create ``dirs`` (parents first) under ``root``."""
+    for d in dirs:
         os.mkdir(os.path.join(root, d), DIR_MODE)
-    return ordered
 
 
 def write_plan(
@@ -132,24 +156,32 @@ def write_plan(
     renderer: Renderer,
     limits: Limits,
     *,
+    dirs: list[str],
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[FileRecord]:
-    """Write all files of ``plan`` below ``root`` (already containing the folders)."""
+    """Create the folders ``dirs`` (:func:`plan_dirs`) below ``root`` and write all files of ``plan``."""
     producer = _Producer(plan, renderer, limits)
     files = plan.files
     if workers is None:
         workers = 2 if (os.cpu_count() or 1) >= 2 else 1
     if workers < 2 or len(files) < PARALLEL_MIN_FILES:
-        return _write_share(root, files, producer, limits, progress, 1)
+        make_dirs(root, dirs)
+        return [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
     refusal = fork_refusal()
     if refusal is not None:
         log.info("writing %d files on one process: %s", len(files), refusal)
-        records = _write_share(root, files, producer, limits, progress, 1)
+        make_dirs(root, dirs)
+        records = [FileRecord(*row) for row in _write_share(root, files, producer, limits, progress, 1)]
         if progress is not None:
             progress(len(files))  # as the two-process path ends
         return records
-    mine, theirs = files[0::2], files[1::2]
+    half = (len(files) + 1) // 2
+    mine, theirs = files[:half], files[half:]
+    # Folders both halves need are made before the fork, the others by the side that needs them.
+    needed = _with_parents((f.path for f in theirs), set())
+    shared = _with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
+    make_dirs(root, [d for d in dirs if d in shared])
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # worker: never returns
@@ -158,6 +190,7 @@ def write_plan(
             os.close(read_fd)
             die_with_parent()
             try:
+                make_dirs(root, [d for d in dirs if d in needed and d not in shared])
                 payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1)))
             except GenerationError as err:
                 payload = pickle.dumps(("error", err))
@@ -172,6 +205,7 @@ def write_plan(
             os._exit(status)
     os.close(write_fd)
     try:
+        make_dirs(root, [d for d in dirs if d not in needed])
         own = _write_share(root, mine, producer, limits, progress, 2)
         chunks = []
         while True:
@@ -194,7 +228,7 @@ def write_plan(
     kind, value = pickle.loads(b"".join(chunks))
     if kind == "error":
         raise value
-    records = own + value
+    records = [FileRecord(*row) for row in own + value]
     if sum(r.size for r in records) > limits.max_project_bytes:
         raise LimitExceededError("max_project_bytes", sum(r.size for r in records), limits.max_project_bytes)
     records.sort(key=lambda r: r.path)

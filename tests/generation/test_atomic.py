@@ -104,6 +104,21 @@ def test_limits_refuse_before_anything_is_replaced(previous, limits, structure, 
     _assert_intact(root, tree, manifest)
 
 
+def test_template_file_over_the_size_limit_is_refused_when_read(previous, tmp_path):
+    """The walk takes a plain file's size from its read (no stat of its own): still refused, nothing replaced."""
+    root, tree, manifest = previous
+    template = write_tree(tmp_path / "tpl", {"a.txt": "small", "sub/big.txt": "x" * 101})
+    os.chmod(template / "a.txt", 0o755)
+    with pytest.raises(LimitExceededError) as info:
+        ProjectGenerator(str(root), limits=Limits(max_file_bytes=100)).generate("p", template=str(template))
+    assert info.value.limit == "max_file_bytes" and info.value.path.endswith("sub/big.txt")
+    _assert_intact(root, tree, manifest)
+    (template / "sub" / "big.txt").write_text("x" * 100)
+    result = ProjectGenerator(str(root), limits=Limits(max_file_bytes=100)).generate("p", template=str(template))
+    assert [(f["path"], f["executable"]) for f in result.manifest["files"]] == [("a.txt", True), ("sub/big.txt", False)]
+    assert os.stat(Path(result.output_dir) / "a.txt").st_mode & 0o777 == 0o750
+
+
 def test_rendered_size_limit_stops_a_template_bomb(previous, tmp_path):
     root, tree, manifest = previous
     template = write_tree(tmp_path / "tpl", {"bomb.txt": "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"})
@@ -236,6 +251,25 @@ def test_manifest_and_compact_summary(tmp_path):
     assert result.summary["sha256"] == hashlib.sha256(Path(result.manifest_path).read_bytes()).hexdigest()
     # kept in the root's state folder, outside the tree (an export never sees it)
     assert Path(result.manifest_path) == Path(result.output_dir).parent / ".hisham" / "p" / "manifest.json"
+
+
+def test_manifest_bytes_are_json_dumps_sorted_and_compact():
+    """encode_manifest writes the file list itself: the bytes must stay those of json.dumps."""
+    import hashlib
+
+    from airflow_provider_hisham.generation.records import build_manifest, encode_manifest
+
+    names = ['say "hi".txt', "caf\u00e9/\u65e5\u672c.md", "tab\\back", "emoji \U0001f600.py", "plain.txt", "</script>"]
+    records = [writer.FileRecord(n, i * 7, hashlib.sha256(n.encode()).hexdigest(), ("text", "binary")[i % 2], i % 3 == 0)
+               for i, n in enumerate(names)]
+    for template in (None, "t\u00ebmplate \"x\""):
+        manifest = build_manifest("p\u00e9", template, records, ["caf\u00e9", "d \"q\""])
+        expected = json.dumps(manifest, indent=None, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
+        assert encode_manifest(manifest) == expected.encode("utf-8")
+        lines = hashlib.sha256()
+        for r in records:
+            lines.update(f"{r.path}\0{r.size}\0{r.sha256}\0{int(r.executable)}\n".encode())
+        assert manifest["tree_sha256"] == lines.hexdigest()
 
 
 def test_summary_stays_small_for_ten_thousand_files(tmp_path):

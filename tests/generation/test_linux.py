@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import errno
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,33 @@ def test_a_large_plan_is_written_on_one_process_while_threads_run(tmp_path, monk
         thread.join()
     assert result.summary["total_files"] == len(structure)
     assert "on one process: " in caplog.text and "other thread(s) are running" in caplog.text
+
+
+def test_two_processes_write_the_same_tree_and_manifest_as_one(tmp_path, monkeypatch):
+    """The forked worker's half (rows back through the pipe) merges into exactly the one-process result."""
+    forks = []
+    real_fork = writer.os.fork
+    monkeypatch.setattr(writer.os, "fork", lambda: forks.append(1) or real_fork())
+    n = writer.PARALLEL_MIN_FILES * 2 + 3
+    structure = {f"d{i // 37:02d}/f{i:04d}.txt": f"file {i}\n" * (i % 4) for i in range(n)}
+    structure.update({"bin/blob.dat": bytes(range(256)), "empty/": {}, "z/last.txt": "last"})
+    results = [ProjectGenerator(str(tmp_path / f"out{w}"), workers=w).generate("p", structure=structure) for w in (1, 2)]
+    assert forks == [1]
+    one, two = (Path(r.manifest_path).read_bytes() for r in results)
+    assert one == two and json.loads(one)["totals"]["files"] == n + 2
+    assert all((Path(results[1].output_dir) / f["path"]).stat().st_size == f["size"] for f in json.loads(two)["files"])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_folders_are_made_whichever_process_needs_them(tmp_path, workers):
+    """Folders above only the worker's files, above both halves, and empty ones (declared deep
+    below an undeclared parent) all exist, listed once in the manifest."""
+    n = writer.PARALLEL_MIN_FILES * 2
+    structure = {f"a/{'x' if i < n // 2 else 'y'}/{i // 50}/f{i:04d}.txt": "x" for i in range(n)}
+    structure.update({"a/x/empty/": {}, "z/deep/er/": {}, "m/": {}})
+    result = ProjectGenerator(str(tmp_path / "out"), workers=workers).generate("p", structure=structure)
+    out = Path(result.output_dir)
+    dirs = result.manifest["directories"]
+    assert dirs == sorted(set(dirs)) and {"a", "a/x", "a/y", "a/x/empty", "z", "z/deep", "z/deep/er", "m"} <= set(dirs)
+    assert all((out / d).is_dir() for d in dirs) and len(list(out.rglob("*.txt"))) == n
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_dir()) == dirs

@@ -135,3 +135,17 @@ def test_an_unknown_bool_variable_is_refused(tmp_path, template):
 
     with pytest.raises(VariableError, match="variable 'with_docs': expected a boolean"):
         ProjectGenerator(str(tmp_path / "out")).generate("p", template=str(template), context={"with_docs": "offf"})
+
+
+def test_glob_matcher_agrees_with_fnmatch():
+    """exclude / copy_without_render globs are matched as one regular expression: same answers as fnmatch."""
+    import fnmatch
+
+    from airflow_provider_hisham.generation.template_source import _glob_matcher
+
+    patterns = ["_partials", "_partials/*", "*.png", "raw", "docs/[a-c]?.md", "[!x]*.txt", "a*b*c"]
+    paths = ["_partials", "_partials/x.j2", "_partialsx", "img/a.png", "a.png.txt", "raw", "raw/x", "docs/b1.md",
+             "docs/d1.md", "y.txt", "x.txt", "aXbYc", "abc/d", "a\nb\nc", ""]
+    for chosen in ([], patterns[:1], patterns):
+        matches = _glob_matcher(chosen)
+        assert [matches(p) for p in paths] == [any(fnmatch.fnmatch(p, g) for g in chosen) for p in paths]

@@ -175,3 +175,52 @@ def test_project_id_leaves_room_for_the_names_beside_it(tmp_path):
     with pytest.raises(UnsafePathError, match="project id is longer than 223 bytes"):
         gen.generate("p" * 224, structure={"a": "x"})
     assert gen.generate("p" * 223, structure={"a": "x"}).summary["total_files"] == 1
+
+
+CHILD_NAMES = ["..", ".", "", "a\x00b", "bell\x07", "\u202eexe.txt", ".git", "GIT~1", "a\\b", "C:x", "n" * 256, "ok.txt", "x/y", "x//y"]
+
+
+@pytest.mark.parametrize("name", CHILD_NAMES)
+def test_path_checker_after_its_folders_passed_refuses_exactly_as_the_full_check(name):
+    """PathChecker checks only the last name of a path below a folder that passed: same verdicts, same errors."""
+    from airflow_provider_hisham.generation.paths import PathChecker, check_relative_path
+
+    limits = Limits(max_depth=4, max_path_bytes=300)
+    checker = PathChecker(limits)
+    assert checker.check("src") == "src" and checker.check("src/pkg") == "src/pkg"
+    path = f"src/pkg/{name}"
+    try:
+        check_relative_path(path, limits)
+    except UnsafePathError as full:
+        with pytest.raises(UnsafePathError) as fast:
+            checker.check(path)
+        assert (fast.value.path, str(fast.value)) == (full.path, str(full))
+    else:
+        assert checker.check(path) == path
+
+
+def test_path_checker_keeps_the_depth_and_length_limits():
+    from airflow_provider_hisham.generation.paths import PathChecker
+
+    checker = PathChecker(Limits(max_depth=3, max_path_bytes=20))
+    checker.check("a/b/c")
+    with pytest.raises(UnsafePathError, match="deeper than 3"):
+        checker.check("a/b/c/d")
+    checker.check("a/bbbbbbbbbbbbbbbbbb")  # 20 bytes
+    with pytest.raises(UnsafePathError, match="longer than 20"):
+        checker.check("a/bbbbbbbbbbbbbbbbbb/c")
+    with pytest.raises(UnsafePathError, match="not a string"):
+        checker.check(b"a/b")  # type: ignore[arg-type]
+
+
+def test_template_symlink_cycle_deep_below_is_refused(tmp_path):
+    """Folders are followed by their real path: a link two levels down back to the top is a cycle."""
+    template = write_tree(tmp_path / "tpl", {"a/b/x.txt": "x", "a/c/y.txt": "y"})
+    os.symlink("../..", template / "a" / "b" / "top")
+    os.symlink("../c", template / "a" / "b" / "sibling")  # not an ancestor: followed
+    with pytest.raises(UnsafePathError, match="cycle") as info:
+        ProjectGenerator(str(tmp_path / "root")).generate("p", template=str(template))
+    assert info.value.path == "a/b/top"
+    os.unlink(template / "a" / "b" / "top")
+    out = Path(ProjectGenerator(str(tmp_path / "root")).generate("p", template=str(template)).output_dir)
+    assert (out / "a" / "b" / "sibling" / "y.txt").read_text() == "y"

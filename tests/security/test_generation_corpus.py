@@ -304,15 +304,12 @@ def test_corpus_size_and_ids_are_unique():
 def _grow_after_planning(root: str, tpl: str) -> None:
     real = writer.make_dirs
 
-    def grow(tmp, plan):
+    def grow(tmp, dirs):  # after planning, before any file is read
         with open(os.path.join(tpl, "grows.txt"), "a") as fh:
             fh.write("x" * 5000)
-        return real(tmp, plan)
+        return real(tmp, dirs)
 
     writer.make_dirs = grow
-    import airflow_provider_hisham.generation.generator as generator
-
-    generator.make_dirs = grow
     ProjectGenerator(root, limits=Limits(max_file_bytes=1000), workers=1).generate("p", template=tpl)
 
 
