@@ -97,6 +97,8 @@ def test_two_processes_write_the_same_tree_and_manifest_as_one(tmp_path, monkeyp
     forks = []
     real_fork = writer.os.fork
     monkeypatch.setattr(writer.os, "fork", lambda: forks.append(1) or real_fork())
+    # a thread an earlier test left running would make the writer refuse to fork (tested above)
+    monkeypatch.setattr(writer, "fork_refusal", lambda: None)
     n = writer.PARALLEL_MIN_FILES * 2 + 3
     structure = {f"d{i // 37:02d}/f{i:04d}.txt": f"file {i}\n" * (i % 4) for i in range(n)}
     structure.update({"bin/blob.dat": bytes(range(256)), "empty/": {}, "z/last.txt": "last"})
