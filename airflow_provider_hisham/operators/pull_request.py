@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.export.targets import PULL_REQUEST_OTHERS
+from airflow_provider_hisham.export.targets import GIT_TARGET, PULL_REQUEST_OTHERS
 from airflow_provider_hisham.links.repository import RepositoryLink
 from airflow_provider_hisham.operators.observed import Observed, observed
 from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator, check_target
@@ -164,7 +164,7 @@ class HishamOSPullRequestOperator(Observed, BaseOperator):
                                                       "difference to the base branch is not known")
         source = check_source_dir(self.source_dir)
         forge, repository, web_url = None, self.git_url, self.git_url
-        if self.target == "git":
+        if self.target == GIT_TARGET:
             credentials = self._checked_git_url()
             url, field, base = self.git_url, "git_url", self.base_branch or "main"
         else:

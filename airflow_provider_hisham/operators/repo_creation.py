@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_hisham.export.targets import ARCHIVE_TARGETS, REPO_CREATION_OTHERS
+from airflow_provider_hisham.export.targets import ARCHIVE_TARGETS, GIT_TARGET, REPO_CREATION_OTHERS
 from airflow_provider_hisham.links.repository import RepositoryLink
 from airflow_provider_hisham.operators.observed import Observed, observed
 
@@ -218,7 +218,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
             check_branch(self.default_branch)
             for branch in self.branches:
                 check_branch(branch, "branches")
-            if self.target == "git":
+            if self.target == GIT_TARGET:
                 self._checked_git_url()
                 facts["git_url"] = self.git_url
                 would = "push"
@@ -260,7 +260,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
         # Every value a run's conf can set is checked before anything is committed or sent.
         for branch in self.branches:
             check_branch(branch, "branches")
-        if self.target == "git":
+        if self.target == GIT_TARGET:
             credentials = self._checked_git_url()
         else:
             check_repository_name(name, self.namespace)
@@ -270,7 +270,7 @@ class HishamOSRepoCreationOperator(Observed, BaseOperator):
         sha = commit_tree(source, branch=self.default_branch, message=self.commit_message,
                           author_name=self.author_name, author_email=self.author_email, date=self.commit_date)
         log.info("committed %s as %s on %s", source, sha, self.default_branch)
-        if self.target == "git":
+        if self.target == GIT_TARGET:
             push(source, self.git_url, sha, [self.default_branch, *self.branches], credentials,
                  retries=self.push_retries, backoff=self.push_backoff, allow_file=self.allow_local_remote)
             discard_git_dir(source)
