@@ -18,11 +18,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator
 from jinja2.runtime import Namespace
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
+
+from airflow_provider_hisham.generation.jinja_seams import BoundedCodeGenerator, BoundedNamespace, check_seams
 
 MAX_RANGE = 100_000  # items one range() may give (Jinja's own sandbox limit)
 MAX_LIPSUM_PARAGRAPHS = 100
@@ -75,48 +75,10 @@ def estimate_size(value: Any, cap: int) -> int:
     return total
 
 
-class _BoundedCodeGenerator(CodeGenerator):
-    """Jinja's code generator with ``~`` and ``for`` routed through the environment's checks."""
-
-    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
-        if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:
-            return super().visit_Concat(node, frame)
-        self.write("environment.bounded_concat((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-    def visit_Call(self, node: nodes.Call, frame: Any, **kwargs: Any) -> None:
-        # The loop wrapper added below is our own method: a plain call, not the sandbox's
-        # checked ``environment.call`` (~10 us a loop, with nothing to check).
-        if isinstance(node.node, nodes.EnvironmentAttribute) and node.node.name == "bounded_loop" and getattr(node, "_bounded", False):
-            self.write("environment.bounded_loop(")
-            self.visit(node.args[0], frame)
-            self.write(")")
-            return
-        super().visit_Call(node, frame, **kwargs)
-
-    def visit_For(self, node: nodes.For, frame: Any) -> None:
-        if not getattr(node, "_bounded", False):
-            node.iter = nodes.Call(nodes.EnvironmentAttribute("bounded_loop"), [node.iter], [], None, None, lineno=node.lineno)
-            node.iter._bounded = True
-            node._bounded = True
-        return super().visit_For(node, frame)
-
-
-class BoundedNamespace(Namespace):
-    """``namespace()`` whose attributes cannot grow past the budget (``{% set ns.x = ns.x ~ ns.x %}``)."""
-
-    def __setitem__(self, name: str, value: Any) -> None:
-        object.__getattribute__(self, "_hisham_env").check_size(value, f"namespace attribute {name!r}")
-        super().__setitem__(name, value)
-
-
 class BoundedEnvironment(SandboxedEnvironment):
     """Sandboxed environment with a size cap (``max_bytes``) and a time budget (``deadline``)."""
 
-    code_generator_class = _BoundedCodeGenerator
+    code_generator_class = BoundedCodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, *args: Any, max_bytes: int, max_seconds: float, **kwargs: Any) -> None:
@@ -132,6 +94,7 @@ class BoundedEnvironment(SandboxedEnvironment):
         for name, check in _FILTER_CHECKS.items():
             if name in self.filters:
                 self.filters[name] = self._checked_filter(self.filters[name], name, check)
+        check_seams(BoundedEnvironment, BudgetExceeded)  # once per process: the bounds above still apply
 
     # --- budget ---------------------------------------------------------------------------
 
