@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow_provider_hisham.config import provider_config
 
-#: The provider's documentation (its README, the package's long description).
-DOCS_URL = "https://pypi.org/project/airflow-provider-hisham/"
+# No documentation URL for HishamOS itself: the package is not published, so any address would
+# lead nowhere. Its documentation is the README, shipped as the package's long description.
 _STR = {"type": ["string", "null"]}
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
@@ -27,7 +27,7 @@ def get_provider_info() -> dict[str, Any]:
         "to GitHub, GitLab, any git remote or archives.",
         "versions": ["0.1.0"],
         "integrations": [
-            {"integration-name": "HishamOS", "external-doc-url": DOCS_URL, "tags": ["software"]},
+            {"integration-name": "HishamOS", "tags": ["software"]},
             {"integration-name": "GitHub", "external-doc-url": "https://docs.github.com/en/rest", "tags": ["software"]},
             {"integration-name": "GitLab", "external-doc-url": "https://docs.gitlab.com/api/", "tags": ["software"]},
         ],
