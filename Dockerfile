@@ -3,7 +3,7 @@
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2
 FROM ${AIRFLOW_IMAGE}
 
-# git is needed by the repo_creation step (GitPython drives the git binary).
+# git is needed by the repo_creation and pull_request steps (export runs the git command line).
 USER root
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git \

@@ -1,7 +1,7 @@
 """Apache Airflow provider for HishamOS workflows.
 
 Importing the package is cheap on purpose: DAG files import it at parse time, so nothing here
-pulls GitPython, python-gitlab or PyGithub.
+pulls python-gitlab or PyGithub.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> list[tuple[int, float, float]]:
         base = Path(tmp)
         warm = base / "warm"
         make_tree(warm, 3)
-        provider(*fresh(base, warm, "warmup"))  # imports GitPython once, as a worker would
+        provider(*fresh(base, warm, "warmup"))  # the export's imports and first git run, once, as a worker would have them
         print(f"medians of {args.rounds} interleaved rounds")
         print(f"{'files':>8} {'git add/commit/push':>20} {'provider':>10} {'ratio':>7}")
         for files in (int(s) for s in args.sizes.split(",")):

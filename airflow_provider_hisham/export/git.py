@@ -108,7 +108,8 @@ class GitCredentials:
 
 
 def require_git() -> str:
-    """Path of the git executable, or a clear error telling how to install it."""
+    """Path of the git executable (``GIT_PYTHON_GIT_EXECUTABLE``, GitPython's variable, where a
+    deployment already sets it), or a clear error telling how to install it."""
     path = shutil.which(os.environ.get("GIT_PYTHON_GIT_EXECUTABLE") or "git")
     if not path:
         raise GitNotFoundError(
