@@ -28,35 +28,13 @@ done
 
 # The local git server (nginx + fcgiwrap + git-http-backend); skipped when a real GitHub or
 # GitLab connection is given.
+# shellcheck source=scripts/install.sh
+. scripts/install.sh
 if [ -z "${AIRFLOW_CONN_GITHUB_DEFAULT:-}${AIRFLOW_CONN_GITLAB_DEFAULT:-}" ]; then
-  need_apt=()
-  command -v git >/dev/null || need_apt+=(git)
-  [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
-  [ -x /usr/sbin/fcgiwrap ] || need_apt+=(fcgiwrap)
-  command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
-  if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing Debian packages for the local git server: ${need_apt[*]}"
-    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null  # no nginx on 0.0.0.0:80
-    $SUDO chmod +x /usr/sbin/policy-rc.d
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-    $SUDO rm -f /usr/sbin/policy-rc.d
-  fi
+  apt_install $(git_server_packages)
 fi
-
-if [ ! -x "$VENV/bin/python" ]; then
-  log "creating $VENV"
-  "$PY" -m venv "$VENV"
-fi
-# Same stamp as scripts/test.sh: the test extra holds the local stand-ins' dependencies.
-stamp="$VENV/.hisham-installed"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  log "installing airflow-provider-hisham[test] into $VENV (about a minute; pip shows its progress)"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -e ".[test]" | { grep --line-buffered -E '^(Collecting|Installing collected|Successfully)' || true; }
-  touch "$stamp"
-fi
+# Same venv and stamp as scripts/test.sh: the test extra holds the local stand-ins' dependencies.
+venv_install
 
 # scripts/quickstart.py stops what it started on exit, SIGTERM and Ctrl-C (process groups);
 # the trap covers a kill of this shell before Python took over.
