@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +38,25 @@ class RateLimitRetry(GithubRetry):
 
     GitHub answers an exhausted primary limit with 403 *or* 429 and ``x-ratelimit-remaining: 0``;
     the wait is capped by ``max_rate_limit_wait`` (then ``RateLimitExceededExceedsMaxWait``).
+    Every wait between two tries goes through ``sleep`` (default ``time.sleep``), so tests record
+    the waits instead of spending them.
     """
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
+        self.sleep_fn = sleep
+        super().__init__(**kwargs)
+
+    def new(self, **kw: Any) -> RateLimitRetry:  # each try gets a new Retry: keep the sleep
+        kw.setdefault("sleep", self.sleep_fn)
+        return super().new(**kw)
+
+    def sleep(self, response: Any = None) -> None:
+        """urllib3's ``Retry.sleep`` (``Retry-After`` first, else the backoff), through ``sleep_fn``."""
+        wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
+        if not wait:
+            wait = self.get_backoff_time()
+        if wait > 0:
+            self.sleep_fn(wait)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
         headers = getattr(response, "headers", None) or {}
@@ -65,6 +84,7 @@ class GithubRepositoryHook(GithubHook):
     :param max_retries: retries for rate limits, 5xx and network errors.
     :param backoff_factor: exponential backoff base in seconds for 5xx and network errors.
     :param max_rate_limit_wait: longest wait for a rate-limit reset before giving up, in seconds.
+    :param sleep: how the retries wait (``time.sleep``; tests pass a recorder).
     """
 
     hook_name = "GitHub (HishamOS repository export)"
@@ -72,8 +92,10 @@ class GithubRepositoryHook(GithubHook):
     topics_at_creation = False  # apply_after_push sets them (export.host.RepositoryHost)
 
     def __init__(self, github_conn_id: str = GithubHook.default_conn_name, *, max_retries: int = 5,
-                 backoff_factor: float = 1.0, max_rate_limit_wait: float = 300.0, **kwargs: Any) -> None:
+                 backoff_factor: float = 1.0, max_rate_limit_wait: float = 300.0,
+                 sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
         self.max_retries = max_retries
+        self.retry_sleep = sleep
         self.backoff_factor = backoff_factor
         self.max_rate_limit_wait = max_rate_limit_wait
         super().__init__(github_conn_id, **kwargs)
@@ -91,7 +113,7 @@ class GithubRepositoryHook(GithubHook):
         retry = RateLimitRetry(
             total=self.max_retries, backoff_factor=self.backoff_factor, max_rate_limit_wait=self.max_rate_limit_wait,
             secondary_rate_wait=float(extras.get("secondary_rate_wait", 60)),
-            status_forcelist=[429, *range(500, 600)],
+            status_forcelist=[429, *range(500, 600)], sleep=self.retry_sleep,
         )
         kwargs: dict[str, Any] = {"auth": Auth.Token(token), "retry": retry}
         if conn.host:

@@ -4,7 +4,6 @@ GitHub's OpenAPI description from @octokit/openapi)."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -21,8 +20,14 @@ from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 -
 
 
 @pytest.fixture
-def hook(github_conn):
-    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
+def waits() -> list[float]:
+    """The hook's waits between retries, recorded instead of slept."""
+    return []
+
+
+@pytest.fixture
+def hook(github_conn, waits):
+    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10, sleep=waits.append)
 
 
 def _count(api, method, path):
@@ -63,24 +68,26 @@ def test_org_repository_and_branch_ref(hook, github_api, make_project):
 
 
 @pytest.mark.parametrize("kind", ["primary", "primary429"])
-def test_primary_rate_limit_waits_for_reset(hook, github_api, kind):
+def test_primary_rate_limit_waits_for_reset(hook, github_api, kind, waits):
     hook.create_repository(f"rl-{kind}")
     github_api.state.fail_next("GET", f"/repos/octo-user/rl-{kind}", kind)
-    reset_at = time.time() + 1  # the stand-in sets x-ratelimit-reset to now + 1 s
     assert hook.get_repository(f"rl-{kind}") is not None
-    assert time.time() >= reset_at - 0.05
+    # The stand-in sets x-ratelimit-reset to the next whole second (0-1 s away); the hook waits
+    # until then plus 1 s, not the backoff (0.1 s) nor PyGithub's secondary-limit wait (60 s).
+    assert len(waits) == 1 and 0.9 < waits[0] <= 2.0, waits
     statuses = [s for m, p, s in github_api.state.requests if p == f"/repos/octo-user/rl-{kind}"]
     assert statuses[-2:] == [403 if kind == "primary" else 429, 200]
 
 
-def test_secondary_rate_limit_and_5xx_are_retried(hook, github_api):
+def test_secondary_rate_limit_and_5xx_are_retried(hook, github_api, waits):
     github_api.state.fail_next("POST", "/user/repos", "secondary")
     github_api.state.fail_next("POST", "/user/repos", "secondary429")
     github_api.state.fail_next("POST", "/user/repos", "5xx", count=2)
-    start = time.monotonic()
     repo = hook.create_repository("rl-secondary")
     assert repo.created
-    assert time.monotonic() - start >= 2  # two retry-after: 1 waits
+    assert waits[:2] == [1, 1]  # the two retry-after: 1
+    # the 502s: urllib3's backoff_factor * 2 ** (errors so far - 1), the rate limits counting as errors
+    assert waits[2:] == pytest.approx([0.1 * 2 ** 2, 0.1 * 2 ** 3])
     assert [s for m, p, s in github_api.state.requests if p == "/user/repos"][-5:] == [403, 429, 502, 502, 201]
 
 

@@ -16,7 +16,7 @@ from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 -
 
 @pytest.fixture
 def hook(github_conn):
-    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10)
+    return GithubRepositoryHook(github_conn, backoff_factor=0.1, max_rate_limit_wait=10, sleep=[].append)  # no real waits
 
 
 def _repo_with_main(hook, name, make_project):
