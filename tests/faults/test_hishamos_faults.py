@@ -52,7 +52,7 @@ STORY_FAULTS = {
 
 
 @pytest.mark.parametrize("case", sorted(STORY_FAULTS))
-def test_create_story_survives(case, hishamos, hishamos_conn, fault_log):
+def test_create_story_survives(case, hishamos, hishamos_conn, fault_log, hishamos_retry_waits):
     hishamos_conn("password", timeout=1)
     project = hishamos.state.demo_project_id
     injected = [hishamos.inject(f.pop("kind"), **{"method": "POST", "path": STORIES, **f})
@@ -65,11 +65,13 @@ def test_create_story_survives(case, hishamos, hishamos_conn, fault_log):
     stories = hishamos.state.stories_of(project)
     assert [s["title"] for s in stories].count("Survives faults") == 1, stories
     assert xcom(dr, "create_story")["id"] == next(s["id"] for s in stories if s["title"] == "Survives faults")
+    if case == "429_retry_after":  # each wait as long as HishamOS asked (Retry-After: 1), never earlier
+        assert len(hishamos_retry_waits) == 2 and all(1 <= w <= 1.1 for w in hishamos_retry_waits), hishamos_retry_waits
     fault_log.survived("success")
 
 
 @pytest.mark.parametrize("kind", ["drop_after_commit", "reset", "status"])
-def test_agent_call_survives(kind, hishamos, hishamos_conn, fault_log):
+def test_agent_call_survives(kind, hishamos, hishamos_conn, fault_log, hishamos_retry_waits):
     hishamos_conn("password", timeout=5)
     fault = hishamos.inject(kind, method="POST", path=EXECUTE_PATH, status=503)
     dr = _run(f"fault_agent_{kind}", """
@@ -84,7 +86,7 @@ def test_agent_call_survives(kind, hishamos, hishamos_conn, fault_log):
 
 
 @pytest.mark.parametrize("kind", ["drop_after_commit", "reset", "status"])
-def test_generation_record_survives(kind, hishamos, hishamos_conn, fault_log, airflow_home):
+def test_generation_record_survives(kind, hishamos, hishamos_conn, fault_log, airflow_home, hishamos_retry_waits):
     hishamos_conn("password", conn_id="hishamos_faults", timeout=5)
     project = hishamos.state.demo_project_id
     create = hishamos.inject(kind, method="POST", path=GP, status=502)
@@ -114,7 +116,7 @@ GENERATE_AND_ARCHIVE = """
 """
 
 
-def test_generate_and_archive_survives_lost_answers(hishamos, hishamos_conn, fault_log):
+def test_generate_and_archive_survives_lost_answers(hishamos, hishamos_conn, fault_log, hishamos_retry_waits):
     """Each step loses an answer after HishamOS committed it, and a lookup fails: one record,
     one export record, one archive, and the tree still matches its manifest."""
     from airflow_provider_hisham.operators.file_generation import output_root_from_config
