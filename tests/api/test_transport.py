@@ -32,13 +32,37 @@ def test_join_url_puts_one_slash_between(base, path, url):
     assert join_url(base, path) == url
 
 
-def test_keepalive_options_turn_tcp_keepalive_on_with_httphooks_timings():
+def _tcp(options):
+    return {(opt, value) for level, opt, value in options if level == socket.IPPROTO_TCP}
+
+
+# (the platform's names for idle, interval and count, as (name, number) or None when it has none)
+PLATFORMS = {
+    "linux": (("TCP_KEEPIDLE", 4), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 6)),
+    "macos": (("TCP_KEEPALIVE", 0x10), ("TCP_KEEPINTVL", 0x101), ("TCP_KEEPCNT", 0x102)),
+    "none": (None, None, None),
+}
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_keepalive_options_turn_tcp_keepalive_on_with_httphooks_timings(platform, monkeypatch):
+    """Each timing under the name the platform gives it, and none where it has no such option."""
+    for name in ("TCP_KEEPIDLE", "TCP_KEEPALIVE", "TCP_KEEPINTVL", "TCP_KEEPCNT"):
+        monkeypatch.delattr(socket, name, raising=False)
+    names = PLATFORMS[platform]
+    for entry in names:
+        if entry is not None:
+            monkeypatch.setattr(socket, entry[0], entry[1], raising=False)
     options = keepalive_options()
     assert (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1) in options
     assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1) in options  # urllib3's default kept
-    if hasattr(socket, "TCP_KEEPIDLE"):
-        assert {(socket.TCP_KEEPIDLE, 120), (socket.TCP_KEEPINTVL, 30), (socket.TCP_KEEPCNT, 20)} <= {
-            (opt, value) for level, opt, value in options if level == socket.IPPROTO_TCP}
+    expected = {(entry[1], value) for entry, value in zip(names, (120, 30, 20)) if entry is not None}
+    assert _tcp(options) - {(socket.TCP_NODELAY, 1)} == expected
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="the real names of Linux")
+def test_keepalive_options_use_this_platforms_real_option_numbers():
+    assert {(socket.TCP_KEEPIDLE, 120), (socket.TCP_KEEPINTVL, 30), (socket.TCP_KEEPCNT, 20)} <= _tcp(keepalive_options())
 
 
 def test_the_adapter_opens_keepalive_sockets(monkeypatch):

@@ -44,7 +44,13 @@ from airflow_provider_hisham.secrets import REDACTED
 from tests.security.harness import Case, Outcome, assert_no_secret, assert_refused, run_confined
 from tests.servers.base import JsonHandler, LocalServer
 
-FAST = RetryPolicy(max_attempts=3, deadline=5.0, base=0.01, cap=0.05)
+
+
+def _no_wait(seconds: float) -> None:
+    """The corpus is about what reaches messages, not about waiting: retries do not sleep."""
+
+
+FAST = RetryPolicy(max_attempts=3, deadline=5.0, base=0.01, cap=0.05, sleep=_no_wait)
 CONN_ID = "hishamos_corpus"
 ME = "/api/v1/auth/me/"
 STORIES = "/api/v1/projects/stories/"
