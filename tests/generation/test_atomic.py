@@ -187,6 +187,23 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+def _wait_until_gone(mark: str, timeout: float = 10.0) -> None:
+    """Until no process runs a command line holding ``mark`` (the killed script and its fork)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and mark.encode() in (entry / "cmdline").read_bytes():
+                    alive.append(entry.name)
+            except OSError:  # it ended while we looked
+                continue
+        if not alive:
+            return
+        assert time.monotonic() < deadline, f"still running after SIGKILL of the parent: {alive}"
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigkill_mid_generation_leaves_previous_and_next_run_cleans_up(previous, tmp_path, workers):
     root, tree, manifest = previous
@@ -203,7 +220,7 @@ def test_sigkill_mid_generation_leaves_previous_and_next_run_cleans_up(previous,
     assert proc.poll() is None, "generation ended before the kill"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(0.2)  # the forked worker dies with its parent (PR_SET_PDEATHSIG)
+    _wait_until_gone(str(marker))  # the forked worker dies with its parent (PR_SET_PDEATHSIG)
     # The previous generation is untouched; only a hidden temp folder is left behind.
     assert snapshot(root / "p") == tree
     assert (root / ".hisham" / "p" / "manifest.json").read_bytes() == manifest

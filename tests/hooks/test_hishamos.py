@@ -313,8 +313,11 @@ def test_read_timeout_retries_reads_and_not_creates(hishamos, hook_for, project)
     hishamos.inject("delay", delay=0.6, method="POST", path=STORIES)
     with pytest.raises(HishamOSConnectionError, match="ReadTimeout"):
         hook.create_story(project["id"], "t", "d", "a")
-    time.sleep(0.4)  # the slow request still completes on the server
-    assert len(hishamos.requests_to("POST", STORIES)) == 1
+    deadline = time.monotonic() + 10  # the slow request still completes on the server
+    while not hishamos.state.stories_of(project["id"]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [s["title"] for s in hishamos.state.stories_of(project["id"])] == ["t"]
+    assert len(hishamos.requests_to("POST", STORIES)) == 1  # and the client did not send it again
 
 
 def test_connection_reset_is_retried_for_reads(hishamos, hook_for):
