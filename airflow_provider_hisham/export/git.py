@@ -298,6 +298,12 @@ def _object_bytes(git: GitRunner, sha: str) -> int:
     return sum(int(n) for n in sizes.split() if n.isdigit())
 
 
+def wait_before_retry(seconds: float) -> None:
+    """How a push retry waits when its caller gives no ``sleep`` (``time.sleep``): tests replace
+    this one function to record the waits of operators, which make their own pushes."""
+    time.sleep(seconds)
+
+
 def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[str],
          credentials: GitCredentials | None = None, *, retries: int = 3, backoff: float = 1.0,
          allow_file: bool = False, field: str = "git_url", force_with_lease: bool = False,
@@ -345,7 +351,7 @@ def push(source_dir: str | os.PathLike, url: str, sha: str, branches: Sequence[s
         stop=tenacity.stop_after_attempt(retries + 1),
         wait=tenacity.wait_exponential(multiplier=backoff, exp_base=2),
         before_sleep=log_retry,
-        sleep=sleep or time.sleep,
+        sleep=sleep or wait_before_retry,
         reraise=True,
     )
     try:

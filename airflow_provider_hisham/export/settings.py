@@ -24,6 +24,7 @@ from typing import Any, Callable, Protocol, TypeVar
 
 import tenacity
 
+from airflow_provider_hisham.export import git
 from airflow_provider_hisham.export.errors import InvalidValueError, PushError
 from airflow_provider_hisham.export.git import check_branch
 
@@ -157,6 +158,6 @@ def push_when_ready(push: Callable[[], T], *, attempts: int = 6, first_wait: flo
         before_sleep=lambda state: log.warning("the new repository is not ready yet (attempt %d): retrying",
                                                state.attempt_number),
         reraise=True,
-        **({"sleep": sleep} if sleep else {}),
+        sleep=sleep or git.wait_before_retry,
     )
     return retrying(push)

@@ -24,8 +24,11 @@ from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreation
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
-    HishamOSRepoCreationOperator(task_id="export", push_backoff=0.1, {kwargs})
+    HishamOSRepoCreationOperator(task_id="export", {kwargs})
 """
+
+# Push retries record their waits instead of sleeping them (the operators' default backoff).
+pytestmark = pytest.mark.usefixtures("push_retry_waits")
 
 
 def _run(dag_id: str, kwargs: str, retries: int = 3):

@@ -12,6 +12,9 @@ from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
 from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host (after *)
 
+# Push retries record their waits instead of sleeping them (the operators' default backoff).
+pytestmark = pytest.mark.usefixtures("push_retry_waits")
+
 
 def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
     return f"""
@@ -43,7 +46,7 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
     src = make_project(6, "op-pr-gen", seed="gen")
     kwargs = (f"source_dir={str(src)!r}, repository_name='op-pr', github_conn_id={github_conn!r}, "
               "story_id=42, story_url='http://hishamos.example/stories/42', draft=True, reviewers=['octocat'], "
-              "labels='generated,hishamos', head_branch='hisham/story-42', push_backoff=0.1")
+              "labels='generated,hishamos', head_branch='hisham/story-42'")
     run = run_dag(_dag("pr_op", kwargs))
     assert run.state == "success"
     result = xcom(run, "propose")
@@ -80,7 +83,7 @@ def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, git
     # The first try opens the pull request, then adding labels fails: the task fails and retries.
     github_api.state.fail_next("POST", f"/repos/{repo.id}/issues/", "unauthorized")
     run = run_dag(_dag("pr_retry", f"source_dir={str(src)!r}, repository_name='op-retry', "
-                                   f"github_conn_id={github_conn!r}, labels=['x'], push_backoff=0.1", retries=1))
+                                   f"github_conn_id={github_conn!r}, labels=['x']", retries=1))
     assert run.state == "success" and _ti(run, "propose").try_number == 2
     assert xcom(run, "propose")["status"] == "updated"
     assert xcom(run, "propose")["pushed"] is False  # same run, same commit: already on the branch
@@ -95,7 +98,7 @@ def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_
     src = make_project(2, "op-mono-gen", seed="gen")
     run = run_dag(_dag("mr_op", f"source_dir={str(src)!r}, target='gitlab', repository_name='op-mono', "
                                 f"gitlab_conn_id={gitlab_conn!r}, subdir='services/new', title='Add service', "
-                                "reviewers=['reviewer-two'], push_backoff=0.1"))
+                                "reviewers=['reviewer-two']"))
     result = xcom(run, "propose")
     assert result["status"] == "opened" and result["url"].endswith("/-/merge_requests/1")
     assert all(f.startswith("services/new/") for f in result["changed_files"])

@@ -19,6 +19,9 @@ from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
 from tests.servers.repo_fixtures import TOKEN
 from tests.export.fixtures import github_conn, gitlab_conn  # noqa: F401, E402 - with git_host
 
+# Push retries record their waits instead of sleeping them (the operators' default backoff).
+pytestmark = pytest.mark.usefixtures("push_retry_waits")
+
 
 def _dag(dag_id: str, op_kwargs: str, *, retries: int = 0) -> str:
     return f"""
@@ -50,7 +53,7 @@ def _ti(dag_run, task_id="export"):
 def test_github_export_pushes_and_links(github_conn, github_api, make_project):
     src = make_project(12, "gh-project")
     run = run_dag(_dag("gh_export", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
-                                    "branches=['develop'], push_backoff=0.1"))
+                                    "branches=['develop']"))
     assert run.state == "success"
     result = xcom(run, "export")
     sha = github_api.state.git.head("octo-user/gh-project")
@@ -488,7 +491,7 @@ def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(gi
     monkeypatch.setitem(repo_creation.HOSTS, "fakehost", lambda op: host)
     src = make_project(3, "fake-export")
     op = repo_creation.HishamOSRepoCreationOperator(task_id="export", source_dir=str(src), target="fakehost",
-                                                    branches=["develop"], push_backoff=0.1,
+                                                    branches=["develop"],
                                                     settings={"topics": ["demo"], "protect_branches": ["main"]})
     result = op.execute(_ctx("export"))
     assert result["url"] == "https://fake.example/fake-export"
@@ -527,3 +530,32 @@ def test_the_repository_description_marker_keeps_the_value_earlier_releases_wrot
     run_id = "manual__2024-01-01T00:00:00+00:00" if map_index == -1 else "run"
     ti = SimpleNamespace(dag_id="dag", run_id=run_id, task_id="export", map_index=map_index)
     assert HishamOSRepoCreationOperator._marker(None, {"ti": ti}) == expected
+
+
+def test_the_operators_push_retries_wait_through_the_one_seam(git_server, make_project, push_retry_waits, monkeypatch):
+    """An operator's transient push failures back off ``push_backoff * 2**n``, through
+    ``export.git.wait_before_retry`` (what ``push_retry_waits`` records for every test here)."""
+    from airflow_provider_hisham.export import git
+    from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreationOperator
+
+    monkeypatch.setenv("AIRFLOW_CONN_GIT_SERVER", json.dumps(
+        {"conn_type": "generic", "host": git_server.url, "login": "x-access-token", "password": TOKEN}))
+    path = "plain/op-push-retry"
+    git_server.create_bare(path)
+    git_server.stop_backend()  # nginx answers 502 until the second wait
+
+    def wait(seconds: float) -> None:
+        push_retry_waits.append(seconds)
+        if len(push_retry_waits) == 2:
+            git_server.start_backend()
+
+    monkeypatch.setattr(git, "wait_before_retry", wait)
+    op = HishamOSRepoCreationOperator(task_id="export", source_dir=str(make_project(3, "op-push-retry")), target="git",
+                                      git_conn_id="git_server", git_url=git_server.repo_url(path), push_retries=4,
+                                      push_backoff=2.0)
+    try:
+        result = op.execute(_ctx("export"))
+    finally:
+        git_server.start_backend()
+    assert push_retry_waits == [2.0, 4.0]
+    assert git_server.head(path) == result["commit_sha"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import run_dag, xcom
 from tests.operators.test_repo_creation import _dag, _ti
 from tests.servers.repo_fixtures import *  # noqa: F403 - fixtures
@@ -11,13 +13,16 @@ SETTINGS = ("settings={'visibility': 'public', 'description': 'Orders export', '
             "'delete_branch_on_merge': True, 'protect_branches': ['main'], 'required_reviews': 1, "
             "'required_status_checks': ['ci']}")
 
+# Push retries record their waits instead of sleeping them (the operators' default backoff).
+pytestmark = pytest.mark.usefixtures("push_retry_waits")
+
 
 def test_github_settings_on_creation_and_a_retry_changes_nothing(github_conn, github_api, make_project):
     src = make_project(3, "with-settings")
     # The first try creates, pushes and applies; then creating the extra branch fails -> retry.
     github_api.state.fail_next("POST", "/repos/octo-user/with-settings/git/refs", "unauthorized")
     run = run_dag(_dag("gh_settings", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
-                                      f"branches=['develop'], push_backoff=0.1, {SETTINGS}", retries=1))
+                                      f"branches=['develop'], {SETTINGS}", retries=1))
     assert run.state == "success" and _ti(run).try_number == 2
     repo = github_api.state.repos["octo-user/with-settings"]
     assert repo["visibility"] == "public" and repo["delete_branch_on_merge"] is True
@@ -35,7 +40,7 @@ def test_github_settings_on_creation_and_a_retry_changes_nothing(github_conn, gi
 def test_gitlab_settings_go_with_the_create_request(gitlab_conn, gitlab_api, make_project):
     src = make_project(2, "gl-settings")
     run = run_dag(_dag("gl_settings", f"source_dir={str(src)!r}, target='gitlab', gitlab_conn_id={gitlab_conn!r}, "
-                                      f"push_backoff=0.1, {SETTINGS}"))
+                                      f"{SETTINGS}"))
     assert run.state == "success"
     create = next(b for m, p, s, b in gitlab_api.state.requests if m == "POST" and p == "/api/v4/projects"
                   and b["name"] == "gl-settings")

@@ -90,3 +90,14 @@ def hishamos_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(RetryPolicy, "retrying",
                         lambda self, **kwargs: retrying(self, **{**kwargs, "sleep": kwargs.get("sleep") or waits.append}))
     return waits
+
+
+@pytest.fixture
+def push_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between git push retries (and "repository not ready yet" retries), recorded
+    instead of slept: operators push without a ``sleep`` of their own."""
+    from airflow_provider_hisham.export import git
+
+    waits: list[float] = []
+    monkeypatch.setattr(git, "wait_before_retry", waits.append)
+    return waits
