@@ -24,7 +24,7 @@ from airflow_provider_hisham.operators.repo_creation import HishamOSRepoCreation
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
          default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}}) as dag:
-    HishamOSRepoCreationOperator(task_id="export", push_backoff=0.1, {kwargs})
+    HishamOSRepoCreationOperator(task_id="export", {kwargs})
 """
 
 
@@ -65,7 +65,8 @@ def _created(forge: str, api, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("forge", "kind", "count"), FORGE_FAULTS)
-def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log):
+def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log,
+                                 push_retry_waits):
     conn_id, api = request.getfixturevalue(f"{forge}_conn"), request.getfixturevalue(f"{forge}_api")
     create, owner = FORGES[forge]
     name = f"{forge}-fault-{kind}".replace("_", "-")
@@ -78,6 +79,7 @@ def test_repository_created_once(forge, kind, count, request, make_project, monk
     assert run.state == "success"
     assert _created(forge, api, name) == [f"{owner}/{name}"]
     assert api.state.git.head(f"{owner}/{name}") == xcom(run, "export")["commit_sha"]
+    assert push_retry_waits == []  # the faults hit the create call: the push went through at once
     fault_log.survived("success")
 
 
@@ -95,7 +97,7 @@ def _pushes(git_server, path: str) -> int:
 
 
 def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, git_conn, make_project, capfd,
-                                                                   caplog, fault_log):
+                                                                   caplog, fault_log, push_retry_waits):
     path = "plain/refused"
     git_server.create_bare(path)
     git_server.set_push_hook(path, refuse="push refused by policy: protected repository")
@@ -109,10 +111,12 @@ def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, gi
     assert "push refused by policy: protected repository" in text or "pre-receive hook declined" in text
     assert git_server.head(path) is None  # nothing half-pushed
     assert TOKEN not in text
+    # each of the two task tries: push_retries=3 retries, push_backoff=2 s doubling (recorded, not slept)
+    assert push_retry_waits == [2, 4, 8] * 2 and attempts == 8
     fault_log.survived("failed: pre-receive hook declined")
 
 
-def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log):
+def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log, push_retry_waits):
     path = "plain/refused-once"
     git_server.create_bare(path)
     # The hook removes itself after refusing once: the next push (a retry) is accepted.
@@ -126,4 +130,5 @@ def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_pro
     assert git_server.head(path) == sha
     commits = subprocess.run(["git", "-C", str(git_server.root / f"{path}.git"), "rev-list", "--count", sha], capture_output=True, text=True)
     assert commits.stdout.strip() == "1"  # one commit, not one per attempt
+    assert push_retry_waits == [2]  # one retry, after push_backoff (2 s, recorded instead of slept)
     fault_log.survived("success")

@@ -32,7 +32,8 @@ def _existing(hook, name, make_project):
     return repo
 
 
-def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project, capfd, caplog):
+def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project, capfd, caplog,
+                                                    push_retry_waits):
     import json
 
     from airflow_provider_hisham.export.git import state_root
@@ -43,7 +44,7 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
     src = make_project(6, "op-pr-gen", seed="gen")
     kwargs = (f"source_dir={str(src)!r}, repository_name='op-pr', github_conn_id={github_conn!r}, "
               "story_id=42, story_url='http://hishamos.example/stories/42', draft=True, reviewers=['octocat'], "
-              "labels='generated,hishamos', head_branch='hisham/story-42', push_backoff=0.1")
+              "labels='generated,hishamos', head_branch='hisham/story-42'")
     run = run_dag(_dag("pr_op", kwargs))
     assert run.state == "success"
     result = xcom(run, "propose")
@@ -70,9 +71,11 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
     assert TOKEN not in captured.out + captured.err + caplog.text
     assert TOKEN not in json.dumps([result, second, third])
     assert not any(TOKEN.encode() in p.read_bytes() for p in state_root().rglob("*") if p.is_file())
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
-def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project):
+def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project,
+                                                                push_retry_waits):
     from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
     repo = _existing(GithubRepositoryHook(github_conn), "op-retry", make_project)
@@ -80,27 +83,29 @@ def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, git
     # The first try opens the pull request, then adding labels fails: the task fails and retries.
     github_api.state.fail_next("POST", f"/repos/{repo.id}/issues/", "unauthorized")
     run = run_dag(_dag("pr_retry", f"source_dir={str(src)!r}, repository_name='op-retry', "
-                                   f"github_conn_id={github_conn!r}, labels=['x'], push_backoff=0.1", retries=1))
+                                   f"github_conn_id={github_conn!r}, labels=['x']", retries=1))
     assert run.state == "success" and _ti(run, "propose").try_number == 2
     assert xcom(run, "propose")["status"] == "updated"
     assert xcom(run, "propose")["pushed"] is False  # same run, same commit: already on the branch
     assert len(github_api.state.pulls[repo.id]) == 1
     assert xcom(run, "propose")["head_branch"].startswith("hisham/pr_retry/")
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
-def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project):
+def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project, push_retry_waits):
     from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 
     project = _existing(GitlabRepositoryHook(gitlab_conn), "op-mono", make_project)
     src = make_project(2, "op-mono-gen", seed="gen")
     run = run_dag(_dag("mr_op", f"source_dir={str(src)!r}, target='gitlab', repository_name='op-mono', "
                                 f"gitlab_conn_id={gitlab_conn!r}, subdir='services/new', title='Add service', "
-                                "reviewers=['reviewer-two'], push_backoff=0.1"))
+                                "reviewers=['reviewer-two']"))
     result = xcom(run, "propose")
     assert result["status"] == "opened" and result["url"].endswith("/-/merge_requests/1")
     assert all(f.startswith("services/new/") for f in result["changed_files"])
     mr = gitlab_api.state.merge_requests[project.id][0]
     assert mr["title"] == "Add service" and [r["username"] for r in mr["reviewers"]] == ["reviewer-two"]
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def test_unchanged_tree_and_generic_remote(git_server, make_project, monkeypatch):

@@ -47,10 +47,10 @@ def _ti(dag_run, task_id="export"):
                                                      task_id=task_id).one()
 
 
-def test_github_export_pushes_and_links(github_conn, github_api, make_project):
+def test_github_export_pushes_and_links(github_conn, github_api, make_project, push_retry_waits):
     src = make_project(12, "gh-project")
     run = run_dag(_dag("gh_export", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
-                                    "branches=['develop'], push_backoff=0.1"))
+                                    "branches=['develop']"))
     assert run.state == "success"
     result = xcom(run, "export")
     sha = github_api.state.git.head("octo-user/gh-project")
@@ -59,6 +59,7 @@ def test_github_export_pushes_and_links(github_conn, github_api, make_project):
     assert github_api.state.git.head("octo-user/gh-project", "develop") == sha
     # The extra link is stored by Airflow at task end from RepositoryLink.get_link.
     assert xcom(run, "export", key="_link_RepositoryLink") == result["url"]
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[str, bool]:
@@ -479,7 +480,8 @@ class FakeHost:
     def update_request(self, repository, request, spec): ...
 
 
-def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(git_server, make_project, monkeypatch):
+def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(git_server, make_project, monkeypatch,
+                                                                              push_retry_waits):
     from airflow_provider_hisham.export.host import RepositoryHost
     from airflow_provider_hisham.operators import repo_creation
 
@@ -488,7 +490,7 @@ def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(gi
     monkeypatch.setitem(repo_creation.HOSTS, "fakehost", lambda op: host)
     src = make_project(3, "fake-export")
     op = repo_creation.HishamOSRepoCreationOperator(task_id="export", source_dir=str(src), target="fakehost",
-                                                    branches=["develop"], push_backoff=0.1,
+                                                    branches=["develop"],
                                                     settings={"topics": ["demo"], "protect_branches": ["main"]})
     result = op.execute(_ctx("export"))
     assert result["url"] == "https://fake.example/fake-export"
@@ -502,6 +504,7 @@ def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(gi
     monkeypatch.setattr(host, "create_branch", lambda repository, branch, sha: False)
     assert op.execute(_ctx("export", 2)) == result
     assert host.calls == []
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def test_an_unknown_target_names_the_registered_hosts(monkeypatch, tmp_path):

@@ -17,7 +17,8 @@ from tests.servers.git_http import GitHttpServer, missing_tools
 # Long and distinctive so that a scan for it cannot miss a leak or match by accident.
 TOKEN = "ghp_Hisham0Test0Token0f9b2c71e4a6d8"
 
-__all__ = ["TOKEN", "git_server", "github_api", "gitlab_api", "make_project", "github_conn", "gitlab_conn"]
+__all__ = ["TOKEN", "git_server", "github_api", "gitlab_api", "make_project", "github_conn", "gitlab_conn",
+           "push_retry_waits"]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,28 @@ def make_project(tmp_path):
         return write_project(tmp_path / (name or f"project{next(counter)}"), files, seed=seed)
 
     return make
+
+
+@pytest.fixture
+def push_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits between an export's push tries, recorded instead of slept.
+
+    ``export.git.push`` (transient failures) and ``export.settings.push_when_ready`` (a new
+    repository not served yet) wait through their public ``sleep`` argument; operators call them
+    without one (``time.sleep``). This wraps both functions where the package looks them up
+    (the operators import them when they run; ``export.pull_request`` holds ``push`` itself) so
+    that a ``sleep`` not given is ``waits.append``.
+    """
+    from airflow_provider_hisham.export import git, pull_request, settings
+
+    waits: list[float] = []
+
+    def recording(fn):
+        return lambda *args, **kwargs: fn(*args, **{**kwargs, "sleep": kwargs.get("sleep") or waits.append})
+
+    for module, name in ((git, "push"), (pull_request, "push"), (settings, "push_when_ready")):
+        monkeypatch.setattr(module, name, recording(getattr(module, name)))
+    return waits
 
 
 def _conn_env(monkeypatch, conn_id: str, body: dict) -> str:
