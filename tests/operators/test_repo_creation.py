@@ -345,7 +345,9 @@ def test_export_whose_answer_was_lost_is_found_on_the_next_try(target, hishamos,
                                             f"hishamos_conn_id={conn_id!r}, generated_project_id={gp_id!r}",
                       retries=1))
     assert dr.state == "success" and _ti(dr).try_number == 2
-    assert len(hishamos_retry_waits) == 1  # try 1's 500 lookup, retried by the hook without a real wait
+    # one wait: after the lost answer, before the retry's recovery lookup (whose 500 fails the try);
+    # RetryPolicy's first backoff (half of base 0.5 s plus jitter), recorded instead of slept
+    assert len(hishamos_retry_waits) == 1 and 0.25 <= hishamos_retry_waits[0] <= 0.5, hishamos_retry_waits
     result = xcom(dr, "export")
     records = [r for r in hishamos.state.repository_exports.values() if not r["repository_name"].startswith("older-")]
     assert len(records) == 1 and len(hishamos.state.repository_exports) == 27
