@@ -55,6 +55,14 @@ FORGE_FAULTS = [("github", "5xx", 2), ("github", "secondary429", 1), ("github", 
                 ("github", "reset", 2), ("github", "drop_after_commit", 1), ("github", "stall", 1),
                 ("gitlab", "429", 2), ("gitlab", "5xx", 1), ("gitlab", "reset", 1),
                 ("gitlab", "drop_after_commit", 1), ("gitlab", "stall", 1)]
+# (forge, fault) -> the hook's waits before its retries (recorded, not slept). GitHub (urllib3,
+# backoff_factor 1): none before the first retry of an error, then 1 * 2 ** (errors - 1) s;
+# Retry-After (secondary limit: 1 s) first; a primary limit until x-ratelimit-reset + 1 s (1-2 s,
+# checked apart). GitLab (python-gitlab): Retry-After (1 s) for a 429, else 0.1 * 2 ** retries s.
+FORGE_WAITS = {("github", "5xx"): [2], ("github", "secondary429"): [1], ("github", "reset"): [2],
+               ("github", "drop_after_commit"): [], ("github", "stall"): [],
+               ("gitlab", "429"): [1, 1], ("gitlab", "5xx"): [0.1], ("gitlab", "reset"): [0.1],
+               ("gitlab", "drop_after_commit"): [0.1], ("gitlab", "stall"): [0.1]}
 
 
 def _created(forge: str, api, name: str) -> list[str]:
@@ -66,7 +74,7 @@ def _created(forge: str, api, name: str) -> list[str]:
 
 @pytest.mark.parametrize(("forge", "kind", "count"), FORGE_FAULTS)
 def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log,
-                                 push_retry_waits):
+                                 push_retry_waits, forge_retry_waits):
     conn_id, api = request.getfixturevalue(f"{forge}_conn"), request.getfixturevalue(f"{forge}_api")
     create, owner = FORGES[forge]
     name = f"{forge}-fault-{kind}".replace("_", "-")
@@ -80,6 +88,10 @@ def test_repository_created_once(forge, kind, count, request, make_project, monk
     assert _created(forge, api, name) == [f"{owner}/{name}"]
     assert api.state.git.head(f"{owner}/{name}") == xcom(run, "export")["commit_sha"]
     assert push_retry_waits == []  # the faults hit the create call: the push went through at once
+    if (forge, kind) == ("github", "primary429"):
+        assert len(forge_retry_waits) == 1 and 1 <= forge_retry_waits[0] <= 2, forge_retry_waits
+    else:
+        assert forge_retry_waits == pytest.approx(FORGE_WAITS[forge, kind])
     fault_log.survived("success")
 
 

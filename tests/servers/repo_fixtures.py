@@ -18,7 +18,7 @@ from tests.servers.git_http import GitHttpServer, missing_tools
 TOKEN = "ghp_Hisham0Test0Token0f9b2c71e4a6d8"
 
 __all__ = ["TOKEN", "git_server", "github_api", "gitlab_api", "make_project", "github_conn", "gitlab_conn",
-           "push_retry_waits"]
+           "push_retry_waits", "forge_retry_waits"]
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,30 @@ def push_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     for module, name in ((git, "push"), (pull_request, "push"), (settings, "push_when_ready")):
         monkeypatch.setattr(module, name, recording(getattr(module, name)))
+    return waits
+
+
+@pytest.fixture
+def forge_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The GitHub and GitLab hooks' waits between retries, recorded instead of slept.
+
+    ``GithubRepositoryHook`` waits through its public ``sleep`` argument, which operators do not
+    pass: its constructor is wrapped so that a ``sleep`` not given is ``waits.append``.
+    python-gitlab offers no hook of its own and sleeps through its utils module's ``time``: that
+    module gets a clock whose sleep records (as ``tests/hooks/test_gitlab.py`` does).
+    """
+    import time
+    from types import SimpleNamespace
+
+    import gitlab.utils
+
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
+
+    waits: list[float] = []
+    init = GithubRepositoryHook.__init__
+    monkeypatch.setattr(GithubRepositoryHook, "__init__",
+                        lambda self, *args, **kwargs: init(self, *args, **{"sleep": waits.append, **kwargs}))
+    monkeypatch.setattr(gitlab.utils, "time", SimpleNamespace(sleep=waits.append, time=time.time))
     return waits
 
 
