@@ -109,7 +109,8 @@ def test_rate_limit_wait_is_bounded(github_conn, github_api, waits):
 
 def test_bad_token_is_401(github_api, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_BAD", json.dumps(
-        {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token"}))
+        {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token",
+         "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0}}))  # no PyGithub throttle waits
     hook = GithubRepositoryHook("github_bad")
     with pytest.raises(BadCredentialsException):
         hook.create_repository("never")
