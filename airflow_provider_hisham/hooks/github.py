@@ -50,13 +50,21 @@ class RateLimitRetry(GithubRetry):
         kw.setdefault("sleep", self.sleep_fn)
         return super().new(**kw)
 
+    def sleep_for_retry(self, response: Any) -> bool:
+        """urllib3's ``Retry.sleep_for_retry`` (wait ``Retry-After`` when given), through ``sleep_fn``."""
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            self.sleep_fn(retry_after)
+            return True
+        return False
+
     def sleep(self, response: Any = None) -> None:
         """urllib3's ``Retry.sleep`` (``Retry-After`` first, else the backoff), through ``sleep_fn``."""
-        wait = self.get_retry_after(response) if self.respect_retry_after_header and response else None
-        if not wait:
-            wait = self.get_backoff_time()
-        if wait > 0:
-            self.sleep_fn(wait)
+        if self.respect_retry_after_header and response and self.sleep_for_retry(response):
+            return
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleep_fn(backoff)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[override]
         headers = getattr(response, "headers", None) or {}

@@ -58,6 +58,14 @@ FORGE_FAULTS = [("github", "5xx", 2), ("github", "secondary429", 1), ("github", 
                 ("github", "reset", 2), ("github", "drop_after_commit", 1), ("github", "stall", 1),
                 ("gitlab", "429", 2), ("gitlab", "5xx", 1), ("gitlab", "reset", 1),
                 ("gitlab", "drop_after_commit", 1), ("gitlab", "stall", 1)]
+# (forge, fault) -> the hook's waits before its retries (recorded, not slept). GitHub (urllib3,
+# backoff_factor 1): none before the first retry of an error, then 1 * 2 ** (errors - 1) s;
+# Retry-After (secondary limit: 1 s) first; a primary limit until x-ratelimit-reset + 1 s (1-2 s,
+# checked apart). GitLab (python-gitlab): Retry-After (1 s) for a 429, else 0.1 * 2 ** retries s.
+FORGE_WAITS = {("github", "5xx"): [2], ("github", "secondary429"): [1], ("github", "reset"): [2],
+               ("github", "drop_after_commit"): [], ("github", "stall"): [],
+               ("gitlab", "429"): [1, 1], ("gitlab", "5xx"): [0.1], ("gitlab", "reset"): [0.1],
+               ("gitlab", "drop_after_commit"): [0.1], ("gitlab", "stall"): [0.1]}
 
 
 def _created(forge: str, api, name: str) -> list[str]:
@@ -68,7 +76,8 @@ def _created(forge: str, api, name: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("forge", "kind", "count"), FORGE_FAULTS)
-def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log):
+def test_repository_created_once(forge, kind, count, request, make_project, monkeypatch, fault_log,
+                                 push_retry_waits, forge_retry_waits):
     conn_id, api = request.getfixturevalue(f"{forge}_conn"), request.getfixturevalue(f"{forge}_api")
     create, owner = FORGES[forge]
     name = f"{forge}-fault-{kind}".replace("_", "-")
@@ -81,6 +90,11 @@ def test_repository_created_once(forge, kind, count, request, make_project, monk
     assert run.state == "success"
     assert _created(forge, api, name) == [f"{owner}/{name}"]
     assert api.state.git.head(f"{owner}/{name}") == xcom(run, "export")["commit_sha"]
+    assert push_retry_waits == []  # the faults hit the create call: the push went through at once
+    if (forge, kind) == ("github", "primary429"):
+        assert len(forge_retry_waits) == 1 and 1 <= forge_retry_waits[0] <= 2, forge_retry_waits
+    else:
+        assert forge_retry_waits == pytest.approx(FORGE_WAITS[forge, kind])
     fault_log.survived("success")
 
 
@@ -98,7 +112,7 @@ def _pushes(git_server, path: str) -> int:
 
 
 def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, git_conn, make_project, capfd,
-                                                                   caplog, fault_log):
+                                                                   caplog, fault_log, push_retry_waits):
     path = "plain/refused"
     git_server.create_bare(path)
     git_server.set_push_hook(path, refuse="push refused by policy: protected repository")
@@ -112,10 +126,12 @@ def test_push_refused_for_good_fails_clearly_and_leaves_no_branch(git_server, gi
     assert "push refused by policy: protected repository" in text or "pre-receive hook declined" in text
     assert git_server.head(path) is None  # nothing half-pushed
     assert TOKEN not in text
+    # each of the two task tries: push_retries=3 retries, push_backoff=2 s doubling (recorded, not slept)
+    assert push_retry_waits == [2, 4, 8] * 2 and attempts == 8
     fault_log.survived("failed: pre-receive hook declined")
 
 
-def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log):
+def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_project, fault_log, push_retry_waits):
     path = "plain/refused-once"
     git_server.create_bare(path)
     # The hook removes itself after refusing once: the next push (a retry) is accepted.
@@ -129,4 +145,5 @@ def test_push_refused_once_then_accepted_on_retry(git_server, git_conn, make_pro
     assert git_server.head(path) == sha
     commits = subprocess.run(["git", "-C", str(git_server.root / f"{path}.git"), "rev-list", "--count", sha], capture_output=True, text=True)
     assert commits.stdout.strip() == "1"  # one commit, not one per attempt
+    assert push_retry_waits == [2]  # one retry, after push_backoff (2 s, recorded instead of slept)
     fault_log.survived("success")

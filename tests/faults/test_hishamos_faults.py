@@ -136,4 +136,6 @@ def test_generate_and_archive_survives_lost_answers(hishamos, hishamos_conn, fau
     archives = list((Path(output_root_from_config()) / "fault-archives").glob("fault-archived*"))
     assert [a.name for a in archives] == ["fault-archived.zip"]
     assert manifest_mismatches(xcom(dr, "generate")) == []
+    # each of the three faults costs the hook one retry, after RetryPolicy's first backoff (recorded)
+    assert len(hishamos_retry_waits) == 3 and all(0.25 <= w <= 0.5 for w in hishamos_retry_waits), hishamos_retry_waits
     fault_log.survived("success")

@@ -91,23 +91,26 @@ def test_secondary_rate_limit_and_5xx_are_retried(hook, github_api, waits):
     assert [s for m, p, s in github_api.state.requests if p == "/user/repos"][-5:] == [403, 429, 502, 502, 201]
 
 
-def test_network_error_is_retried(hook, github_api):
+def test_network_error_is_retried(hook, github_api, waits):
     hook.create_repository("net-drop")
     github_api.state.fail_next("GET", "/repos/octo-user/net-drop", "drop")
     assert hook.get_repository("net-drop").name == "net-drop"
     assert [s for m, p, s in github_api.state.requests if p == "/repos/octo-user/net-drop"][-2:] == [0, 200]
+    assert waits == []  # urllib3's backoff before the first retry is 0: resent at once
 
 
-def test_rate_limit_wait_is_bounded(github_conn, github_api):
-    hook = GithubRepositoryHook(github_conn, max_rate_limit_wait=0.5)
+def test_rate_limit_wait_is_bounded(github_conn, github_api, waits):
+    hook = GithubRepositoryHook(github_conn, max_rate_limit_wait=0.5, sleep=waits.append)
     github_api.state.fail_next("GET", "/repos/octo-user/bounded", "primary")
     with pytest.raises(RateLimitExceededExceedsMaxWait):
         hook.get_repository("bounded")
+    assert waits == []  # gave up at once rather than wait past the bound
 
 
 def test_bad_token_is_401(github_api, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GITHUB_BAD", json.dumps(
-        {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token"}))
+        {"conn_type": "github", "host": github_api.url, "password": "ghp_not_the_token",
+         "extra": {"seconds_between_requests": 0, "seconds_between_writes": 0}}))  # no PyGithub throttle waits
     hook = GithubRepositoryHook("github_bad")
     with pytest.raises(BadCredentialsException):
         hook.create_repository("never")

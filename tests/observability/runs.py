@@ -22,13 +22,20 @@ from tests.conftest import REPO_ROOT, TEST_DAGS
 CHILD = """
 import importlib.util, json, sys
 from airflow.sdk import DAG
+from airflow_provider_hisham.api.retry import RetryPolicy
+# The HishamOS hook's waits between retries, recorded instead of slept (as the hishamos_retry_waits
+# fixture does in the test process): through RetryPolicy.retrying's public sleep argument.
+retry_waits = []
+_retrying = RetryPolicy.retrying
+RetryPolicy.retrying = lambda self, **kw: _retrying(self, **{**kw, "sleep": kw.get("sleep") or retry_waits.append})
 spec = importlib.util.spec_from_file_location("observed_dag", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 dag = next(v for v in vars(module).values() if isinstance(v, DAG))
 run = dag.test(run_conf=json.loads(sys.argv[2]))
 states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-print("CHILD_RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id, "tasks": states}))
+print("CHILD_RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id, "tasks": states,
+                                    "retry_waits": retry_waits}))
 """
 
 #: The imports and DAG line of the tests' workflows (``DAG_ID`` replaced by each).
@@ -66,7 +73,10 @@ def workflow(dag_id: str, conn_id: str, git_url: str) -> str:
 
 
 def run_in_child(source: str, conf: dict, env: dict[str, str], *, timeout: float = 300) -> dict:
-    """Run the DAG in ``source`` with ``dag.test()`` in a child Python; its result and output."""
+    """Run the DAG in ``source`` with ``dag.test()`` in a child Python; its result and output.
+
+    The result's ``retry_waits`` are the HishamOS hook's waits between retries, recorded in the
+    child instead of slept."""
     for old in TEST_DAGS.glob("*.py"):
         old.unlink()
     path = TEST_DAGS / "observed.py"

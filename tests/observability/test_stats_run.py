@@ -22,6 +22,9 @@ def test_a_real_run_sends_its_metrics_to_statsd(hishamos, hishamos_conn, tmp_pat
         run = run_in_child(workflow("observed_stats", conn_id, git_bare(tmp_path)),
                            {"project": hishamos.state.demo_project_id, "title": "Observed story"}, env)
         assert run["state"] == "success", run["tasks"]
+        # the throttled list's one retry waited RetryPolicy's first backoff (recorded in the child, not slept)
+        [wait] = run["retry_waits"]
+        assert 0.25 <= wait <= 0.5, run["retry_waits"]
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and not any("repo_creation.successes" in ln for ln in statsd.lines):
             time.sleep(0.1)

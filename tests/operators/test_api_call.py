@@ -95,7 +95,9 @@ HishamOSApiCallOperator(
     stories = hishamos.state.stories_of(project)
     assert len(stories) == 1 and len(hishamos.requests_to("POST", STORIES)) == 1
     assert xcom(dr, "create_story")["id"] == stories[0]["id"]
-    assert len(hishamos_retry_waits) == 1  # the lookup's 500 was retried by the hook (not on the clock)
+    # one wait: after the lost answer, before the retry's recovery lookup (whose 500 fails the try);
+    # RetryPolicy's first backoff (half of base 0.5 s plus jitter), recorded instead of slept
+    assert len(hishamos_retry_waits) == 1 and 0.25 <= hishamos_retry_waits[0] <= 0.5, hishamos_retry_waits
 
 
 def test_mapped_creates_get_one_story_each(hishamos, hishamos_conn):
@@ -261,7 +263,9 @@ project >> story >> status >> sprint >> agent
     st = hishamos.state
     shops = [p for p in st.projects.values() if p["name"] == "Shop"]
     assert len(shops) == 1 and xcom(dr, "project") == shops[0]["id"] and _ti(dr, "project").try_number == 2
-    assert len(hishamos_retry_waits) == 1  # the lookup's 500, retried by the hook without a real wait
+    # one wait: after the lost answer, before the retry's recovery lookup (whose 500 fails the try);
+    # RetryPolicy's first backoff (half of base 0.5 s plus jitter), recorded instead of slept
+    assert len(hishamos_retry_waits) == 1 and 0.25 <= hishamos_retry_waits[0] <= 0.5, hishamos_retry_waits
     assert st.stories[xcom(dr, "story")]["status"] == "in_progress" and xcom(dr, "status") == 1
     assert xcom(dr, "sprint")["project_name"] == "Shop"
     assert xcom(dr, "agent") == f"[Legal Counsel] plan {xcom(dr, 'story')}"

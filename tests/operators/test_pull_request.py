@@ -35,7 +35,8 @@ def _existing(hook, name, make_project):
     return repo
 
 
-def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project, capfd, caplog):
+def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, make_project, capfd, caplog,
+                                                    push_retry_waits):
     import json
 
     from airflow_provider_hisham.export.git import state_root
@@ -73,9 +74,11 @@ def test_github_pull_request_then_a_rerun_updates_it(github_conn, github_api, ma
     assert TOKEN not in captured.out + captured.err + caplog.text
     assert TOKEN not in json.dumps([result, second, third])
     assert not any(TOKEN.encode() in p.read_bytes() for p in state_root().rglob("*") if p.is_file())
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
-def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project):
+def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, github_api, make_project,
+                                                                push_retry_waits):
     from airflow_provider_hisham.hooks.github import GithubRepositoryHook
 
     repo = _existing(GithubRepositoryHook(github_conn), "op-retry", make_project)
@@ -89,9 +92,10 @@ def test_retry_after_the_request_was_opened_opens_no_second_one(github_conn, git
     assert xcom(run, "propose")["pushed"] is False  # same run, same commit: already on the branch
     assert len(github_api.state.pulls[repo.id]) == 1
     assert xcom(run, "propose")["head_branch"].startswith("hisham/pr_retry/")
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
-def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project):
+def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_project, push_retry_waits):
     from airflow_provider_hisham.hooks.gitlab import GitlabRepositoryHook
 
     project = _existing(GitlabRepositoryHook(gitlab_conn), "op-mono", make_project)
@@ -104,6 +108,7 @@ def test_gitlab_merge_request_into_a_subdirectory(gitlab_conn, gitlab_api, make_
     assert all(f.startswith("services/new/") for f in result["changed_files"])
     mr = gitlab_api.state.merge_requests[project.id][0]
     assert mr["title"] == "Add service" and [r["username"] for r in mr["reviewers"]] == ["reviewer-two"]
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def test_unchanged_tree_and_generic_remote(git_server, make_project, monkeypatch):

@@ -50,7 +50,7 @@ def _ti(dag_run, task_id="export"):
                                                      task_id=task_id).one()
 
 
-def test_github_export_pushes_and_links(github_conn, github_api, make_project):
+def test_github_export_pushes_and_links(github_conn, github_api, make_project, push_retry_waits):
     src = make_project(12, "gh-project")
     run = run_dag(_dag("gh_export", f"source_dir={str(src)!r}, target='github', github_conn_id={github_conn!r}, "
                                     "branches=['develop']"))
@@ -62,6 +62,7 @@ def test_github_export_pushes_and_links(github_conn, github_api, make_project):
     assert github_api.state.git.head("octo-user/gh-project", "develop") == sha
     # The extra link is stored by Airflow at task end from RepositoryLink.get_link.
     assert xcom(run, "export", key="_link_RepositoryLink") == result["url"]
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def _scan_for_token(run, src: Path, airflow_home: Path, captured: str) -> dict[str, bool]:
@@ -347,7 +348,9 @@ def test_export_whose_answer_was_lost_is_found_on_the_next_try(target, hishamos,
                                             f"hishamos_conn_id={conn_id!r}, generated_project_id={gp_id!r}",
                       retries=1))
     assert dr.state == "success" and _ti(dr).try_number == 2
-    assert len(hishamos_retry_waits) == 1  # try 1's 500 lookup, retried by the hook without a real wait
+    # one wait: after the lost answer, before the retry's recovery lookup (whose 500 fails the try);
+    # RetryPolicy's first backoff (half of base 0.5 s plus jitter), recorded instead of slept
+    assert len(hishamos_retry_waits) == 1 and 0.25 <= hishamos_retry_waits[0] <= 0.5, hishamos_retry_waits
     result = xcom(dr, "export")
     records = [r for r in hishamos.state.repository_exports.values() if not r["repository_name"].startswith("older-")]
     assert len(records) == 1 and len(hishamos.state.repository_exports) == 27
@@ -482,7 +485,8 @@ class FakeHost:
     def update_request(self, repository, request, spec): ...
 
 
-def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(git_server, make_project, monkeypatch):
+def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(git_server, make_project, monkeypatch,
+                                                                              push_retry_waits):
     from airflow_provider_hisham.export.host import RepositoryHost
     from airflow_provider_hisham.operators import repo_creation
 
@@ -505,6 +509,7 @@ def test_a_host_registered_in_hosts_is_exported_to_through_the_interface_only(gi
     monkeypatch.setattr(host, "create_branch", lambda repository, branch, sha: False)
     assert op.execute(_ctx("export", 2)) == result
     assert host.calls == []
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
 def test_an_unknown_target_names_the_registered_hosts(monkeypatch, tmp_path):

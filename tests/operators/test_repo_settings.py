@@ -17,7 +17,8 @@ SETTINGS = ("settings={'visibility': 'public', 'description': 'Orders export', '
 pytestmark = pytest.mark.usefixtures("push_retry_waits")
 
 
-def test_github_settings_on_creation_and_a_retry_changes_nothing(github_conn, github_api, make_project):
+def test_github_settings_on_creation_and_a_retry_changes_nothing(github_conn, github_api, make_project,
+                                                                  push_retry_waits):
     src = make_project(3, "with-settings")
     # The first try creates, pushes and applies; then creating the extra branch fails -> retry.
     github_api.state.fail_next("POST", "/repos/octo-user/with-settings/git/refs", "unauthorized")
@@ -35,9 +36,10 @@ def test_github_settings_on_creation_and_a_retry_changes_nothing(github_conn, gi
     assert writes.count(("PUT", "/repos/octo-user/with-settings/branches/main/protection")) == 1
     assert xcom(run, "export")["url"].endswith("/octo-user/with-settings")
     assert github_api.state.checker.violations == []
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)
 
 
-def test_gitlab_settings_go_with_the_create_request(gitlab_conn, gitlab_api, make_project):
+def test_gitlab_settings_go_with_the_create_request(gitlab_conn, gitlab_api, make_project, push_retry_waits):
     src = make_project(2, "gl-settings")
     run = run_dag(_dag("gl_settings", f"source_dir={str(src)!r}, target='gitlab', gitlab_conn_id={gitlab_conn!r}, "
                                       f"{SETTINGS}"))
@@ -48,3 +50,4 @@ def test_gitlab_settings_go_with_the_create_request(gitlab_conn, gitlab_api, mak
     assert create["remove_source_branch_after_merge"] is True
     project = next(p for p in gitlab_api.state.projects.values() if p["path"] == "gl-settings")
     assert gitlab_api.state.protected[(project["id"], "main")]["push_access_levels"][0]["access_level"] == 0
+    assert push_retry_waits == []  # the push went through at once (a retry would be recorded here, not slept)

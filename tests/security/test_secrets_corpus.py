@@ -46,11 +46,10 @@ from tests.servers.base import JsonHandler, LocalServer
 
 
 
-def _no_wait(seconds: float) -> None:
-    """The corpus is about what reaches messages, not about waiting: retries do not sleep."""
-
-
-FAST = RetryPolicy(max_attempts=3, deadline=5.0, base=0.01, cap=0.05, sleep=_no_wait)
+#: The corpus is about what reaches messages, not about waiting: retries record their waits
+#: (in the child; ``probe`` reports them) instead of sleeping.
+WAITS: list[float] = []
+FAST = RetryPolicy(max_attempts=3, deadline=5.0, base=0.01, cap=0.05, sleep=WAITS.append)
 CONN_ID = "hishamos_corpus"
 ME = "/api/v1/auth/me/"
 STORIES = "/api/v1/projects/stories/"
@@ -142,6 +141,7 @@ def probe(conn: dict[str, Any], action: Callable[[Any], Any], user_id: str | Non
         logging.getLogger(name).addHandler(records)
         logging.getLogger(name).setLevel(logging.DEBUG)
     report: dict[str, Any] = {"kind": "returned", "value": None, "exc_types": (), "message": "", "traceback": ""}
+    WAITS.clear()
     hook = HishamOSHook(CONN_ID, user_id=user_id, retry_policy=FAST)
     try:
         report["value"] = action(hook)
@@ -150,6 +150,7 @@ def probe(conn: dict[str, Any], action: Callable[[Any], Any], user_id: str | Non
                       message=str(exc), traceback="".join(traceback.format_exception(exc)),
                       details=json.dumps(getattr(exc, "details", None), default=str))
     report["test_connection"] = HishamOSHook(CONN_ID, retry_policy=FAST).test_connection()
+    report["retry_waits"] = list(WAITS)
     lines = records.lines + sink.getvalue().splitlines()
     report["logs"] = [str(redact(line)) for line in lines]  # what the task log shows (Airflow's masker)
     report["raw_logs"] = lines
@@ -423,6 +424,9 @@ def _echo_case(case: Case, echo) -> None:
             assert all(secret[:8] not in t for t in texts), "the start of a secret survived the excerpt cut"
     if case.id == "echo-502-retried":
         assert len(st.requests) == 2 * FAST.max_attempts  # the call's attempts, then test_connection's
+        # a wait before each retry, within FAST's backoff (base 0.01 s doubling, capped at 0.05 s): recorded
+        waits = report["retry_waits"]
+        assert len(waits) == 2 * (FAST.max_attempts - 1) and all(0 < w <= FAST.cap for w in waits), waits
 
 
 def _xcom_case(case: Case, hishamos, echo) -> None:

@@ -17,7 +17,8 @@ from tests.servers.git_http import GitHttpServer, missing_tools
 # Long and distinctive so that a scan for it cannot miss a leak or match by accident.
 TOKEN = "ghp_Hisham0Test0Token0f9b2c71e4a6d8"
 
-__all__ = ["TOKEN", "git_server", "github_api", "gitlab_api", "make_project", "github_conn", "gitlab_conn"]
+__all__ = ["TOKEN", "git_server", "github_api", "gitlab_api", "make_project", "github_conn", "gitlab_conn",
+           "forge_retry_waits"]  # push_retry_waits: tests/servers/fixtures.py
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,30 @@ def make_project(tmp_path):
         return write_project(tmp_path / (name or f"project{next(counter)}"), files, seed=seed)
 
     return make
+
+
+@pytest.fixture
+def forge_retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The GitHub and GitLab hooks' waits between retries, recorded instead of slept.
+
+    ``GithubRepositoryHook`` waits through its public ``sleep`` argument, which operators do not
+    pass: its constructor is wrapped so that a ``sleep`` not given is ``waits.append``.
+    python-gitlab offers no hook of its own and sleeps through its utils module's ``time``: that
+    module gets a clock whose sleep records (as ``tests/hooks/test_gitlab.py`` does).
+    """
+    import time
+    from types import SimpleNamespace
+
+    import gitlab.utils
+
+    from airflow_provider_hisham.hooks.github import GithubRepositoryHook
+
+    waits: list[float] = []
+    init = GithubRepositoryHook.__init__
+    monkeypatch.setattr(GithubRepositoryHook, "__init__",
+                        lambda self, *args, **kwargs: init(self, *args, **{"sleep": waits.append, **kwargs}))
+    monkeypatch.setattr(gitlab.utils, "time", SimpleNamespace(sleep=waits.append, time=time.time))
+    return waits
 
 
 def _conn_env(monkeypatch, conn_id: str, body: dict) -> str:
