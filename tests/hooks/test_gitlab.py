@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from types import SimpleNamespace
 
 import gitlab
 import pytest
@@ -53,13 +51,9 @@ def test_group_namespace(hook, gitlab_api):
     assert hook.get_repository("grp-demo", "hisham-group").id == project.id
 
 
-def test_429_and_5xx_are_retried(hook, gitlab_api, monkeypatch):
-    # python-gitlab's retries sleep through its utils module's ``time`` and offer no hook of their
-    # own: the test gives that module a clock whose sleep records the waits.
-    import gitlab.utils
-
-    waits: list[float] = []
-    monkeypatch.setattr(gitlab.utils, "time", SimpleNamespace(sleep=waits.append, time=time.time))
+def test_429_and_5xx_are_retried(hook, gitlab_api, forge_retry_waits):
+    # python-gitlab offers no sleep hook: forge_retry_waits gives its utils module a recording clock.
+    waits = forge_retry_waits
     gitlab_api.state.fail_next("POST", "/api/v4/projects", "429")
     gitlab_api.state.fail_next("POST", "/api/v4/projects", "5xx")
     assert hook.create_repository("gl-retry").created

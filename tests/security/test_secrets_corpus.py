@@ -44,8 +44,6 @@ from airflow_provider_hisham.secrets import REDACTED
 from tests.security.harness import Case, Outcome, assert_no_secret, assert_refused, run_confined
 from tests.servers.base import JsonHandler, LocalServer
 
-
-
 #: The corpus is about what reaches messages, not about waiting: retries record their waits
 #: (in the child; ``probe`` reports them) instead of sleeping.
 WAITS: list[float] = []
