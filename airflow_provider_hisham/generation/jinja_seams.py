@@ -2,9 +2,15 @@
 
 Jinja documents ``Environment.code_generator_class`` as the way to change the Python code a
 template compiles to, but the ``CodeGenerator`` methods it calls (``visit_Concat``,
-``visit_Call``, ``visit_For``, ``write``, ``frame.eval_ctx``) and the way ``{% set ns.x %}``
-writes into a ``Namespace`` are not a stable API. The sandbox's bounds on ``~``, on loops and on
-namespace attributes live there, and a render that silently lost them would run unbounded.
+``visit_Call``, ``visit_For``, ``visit_Getitem``, ``write``, ``frame.eval_ctx``, and the
+``_output_child_pre`` / ``_output_child_post`` hooks that Jinja's own ``NativeCodeGenerator``
+overrides) and the way ``{% set ns.x %}`` writes into a ``Namespace`` are not a stable API. The
+sandbox's bounds on ``~``, on loops and on namespace attributes live there, and a render that
+silently lost them would run unbounded.
+
+The render cache's literal slots (:func:`literal_slot`) live here too: literal text taken out of
+a compiled shape is printed as Jinja prints literal text, without ``finalize`` or the sandbox's
+``getitem`` (both cost a call per slot and check nothing a literal string could break).
 
 Tested with Jinja2 3.1.4 to 3.1.6 (``TESTED_JINJA``). Rather than refuse every other version,
 :func:`check_seams` renders a probe once per process, before the first template, and raises
@@ -29,8 +35,42 @@ class JinjaSeamError(RuntimeError):
     """The installed Jinja no longer applies one of the sandbox's bounds: no template is rendered."""
 
 
+_LITERAL = "_hisham_literal_slot"
+
+
+def literal_slot(name: str, index: int, lineno: int) -> nodes.Getitem:
+    """``{{ name[index] }}`` for the ``index``-th literal text of a shape; ``name`` is a list of
+    strings the renderer passes in (a template never names it: such a text is compiled whole)."""
+    node = nodes.Getitem(nodes.Name(name, "load", lineno=lineno), nodes.Const(index, lineno=lineno), "load", lineno=lineno)
+    setattr(node, _LITERAL, True)
+    return node
+
+
+def _is_literal(node: nodes.Node) -> bool:
+    return getattr(node, _LITERAL, False)
+
+
 class BoundedCodeGenerator(CodeGenerator):
-    """Jinja's code generator with ``~`` and ``for`` routed through the environment's checks."""
+    """Jinja's code generator with ``~`` and ``for`` routed through the environment's checks, and
+    literal slots printed as Jinja prints literal text (``visit_TemplateData``): as they are, as
+    ``Markup`` under autoescape, and never through ``finalize``."""
+
+    def _output_child_pre(self, node: nodes.Expr, frame: Any, finalize: Any) -> None:
+        if not _is_literal(node):
+            super()._output_child_pre(node, frame, finalize)
+
+    def _output_child_post(self, node: nodes.Expr, frame: Any, finalize: Any) -> None:
+        if not _is_literal(node):
+            super()._output_child_post(node, frame, finalize)
+
+    def visit_Getitem(self, node: nodes.Getitem, frame: Any) -> None:
+        if not _is_literal(node):
+            return super().visit_Getitem(node, frame)
+        wrap = ("(Markup if context.eval_ctx.autoescape else identity)(" if frame.eval_ctx.volatile
+                else "Markup(" if frame.eval_ctx.autoescape else "")
+        self.write(wrap)
+        self.visit(node.node, frame)
+        self.write(f"[{int(node.arg.value)}]" + (")" if wrap else ""))
 
     def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
         if frame.eval_ctx.volatile or frame.eval_ctx.autoescape:

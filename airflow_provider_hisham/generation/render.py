@@ -20,6 +20,7 @@ import jinja2
 from jinja2 import nodes
 
 from airflow_provider_hisham.generation.errors import LimitExceededError, RenderError
+from airflow_provider_hisham.generation.jinja_seams import literal_slot
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.sandbox import BoundedEnvironment, BudgetExceeded
 
@@ -156,7 +157,7 @@ class Renderer:
         if tags > limits.max_template_tags:
             raise LimitExceededError("max_template_tags", tags, limits.max_template_tags, path, "template tags to compile")
         try:
-            if not self._shapes:
+            if not self._shapes or DATA_NAME in text:  # a text naming the literal slots cannot shadow them
                 return self._cached((text,), lambda: _flat_globals(env.from_string(text))), None
             scanned = self._scan_shape(text) if self._scan else None
             if scanned is not None:
@@ -192,17 +193,21 @@ class Renderer:
         parts = _TAGS.split(text)
         tags = parts[1::2]
         data = parts[0::2]
-        for chunk in data:
-            if "{{" in chunk or "{%" in chunk or "{#" in chunk:
-                return None
-        for i, tag in enumerate(tags):
-            if tag[1] == "%" and _RAW.fullmatch(tag):
-                return None
-            if tag[2] == "-":
-                data[i] = data[i].rstrip()
-            if tag[-3] == "-":
-                data[i + 1] = data[i + 1].lstrip()
-        present = tuple(bool(d) for d in data)
+        # Joined, a marker can only appear where one chunk ends in "{" and the next starts with
+        # "{", "%" or "#": a false alarm that falls back to the lexer, never a marker missed.
+        joined = "".join(data)
+        if "{{" in joined or "{%" in joined or "{#" in joined:
+            return None
+        joined = "".join(tags)
+        if "raw" in joined and any(tag[1] == "%" and _RAW.fullmatch(tag) for tag in tags):
+            return None
+        if "-" in joined:
+            for i, tag in enumerate(tags):
+                if tag[2] == "-":
+                    data[i] = data[i].rstrip()
+                if tag[-3] == "-":
+                    data[i + 1] = data[i + 1].lstrip()
+        present = tuple(map(bool, data))
         literals = [_NEWLINES.sub("\n", d) if "\r" in d else d for d in data if d]
         return ("scan", tuple(tags), present), literals
 
@@ -226,9 +231,7 @@ class Renderer:
         for output in list(tree.find_all(nodes.Output)):
             for i, node in enumerate(output.nodes):
                 if isinstance(node, nodes.TemplateData):
-                    output.nodes[i] = nodes.Getitem(nodes.Name(DATA_NAME, "load", lineno=node.lineno),
-                                                    nodes.Const(len(literals), lineno=node.lineno), "load",
-                                                    lineno=node.lineno)
+                    output.nodes[i] = literal_slot(DATA_NAME, len(literals), node.lineno)
                     literals.append(node.data)
         tree.set_environment(self.env)
         return ("tree", repr(tree)), literals, tree

@@ -141,3 +141,38 @@ def test_the_render_cache_uses_only_jinjas_public_api():
     imported = {alias.name if isinstance(node, ast.Import) else node.module for node in ast.walk(tree)
                 if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
     assert private == set() and not {"jinja2.lexer", "jinja2.parser", "jinja2.compiler"} & imported
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% autoescape true %}<b>{{ name }}</b>{% endautoescape %} & after {{ name }}",
+        "{% autoescape flag %}<i>{% if flag %}{{ name }}{% endif %}</i>{% endautoescape %}<u>",
+        "{% autoescape true %}{% set b %}<p>{{ name }}</p>{% endset %}{{ b }}<{{ b }}>{% endautoescape %}",
+        "{% autoescape true %}{% macro m(x) %}<m>{{ x }}</m>{% endmacro %}{{ m('<') }}{% endautoescape %}",
+        "{% set hisham_template_literal_text_ = ['X', 'Y'] %}A{{ n }}B{% if flag %}C{% endif %}",
+        "{% for hisham_template_literal_text_ in items %}[{{ hisham_template_literal_text_ }}]{% endfor %}",
+    ],
+)
+def test_literal_slots_match_plain_jinja_under_autoescape_and_when_a_template_names_them(source):
+    """Inside an autoescape block literal text is printed as Jinja prints it (as Markup: a shape
+    once escaped it); a text that names the slots' variable is compiled whole, so it cannot change
+    its own literal text."""
+    plain = SandboxedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    renderer = Renderer()
+    for text in (source, source + "\nother literal text", source):
+        assert renderer.render(text, CONTEXT, "p") == plain.from_string(text).render(CONTEXT)
+
+
+def test_a_shapes_literal_text_is_printed_without_finalize():
+    """The compiled shape yields its literal slots as they are (``data[i]``), like Jinja's own
+    literal text, and every ``{{ value }}`` still goes through the sandbox's ``finalize``."""
+    from airflow_provider_hisham.generation.render import DATA_NAME
+
+    renderer = Renderer()
+    _, _, tree = renderer._parse_shape("A{% for i in items %}<{{ i }}>{% endfor %}Z")
+    source = renderer.env.compile(tree, raw=True)
+    body = [line.strip() for line in source.splitlines() if line.strip().startswith("yield ")]
+    literal = [line for line in body if DATA_NAME in line]
+    assert len(literal) == 4 and all(line.endswith(("[0]", "[1]", "[2]", "[3]")) and "finalize" not in line for line in literal)
+    assert [line for line in body if DATA_NAME not in line] == ["yield str(environment.finalize(l_1_i))"]
