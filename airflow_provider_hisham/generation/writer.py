@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from airflow_provider_hisham.generation.errors import GenerationError, LimitExceededError, RenderError
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.linux import die_with_parent, fork_refusal
+from airflow_provider_hisham.generation.paths import with_parents
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
 from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
 from airflow_provider_hisham.generation.safe_load import read_file_bounded
@@ -129,19 +130,9 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
     return rows
 
 
-def _with_parents(paths, into: set[str]) -> set[str]:
-    """``into`` plus every folder above each of ``paths``."""
-    for path in paths:
-        parent = path.rpartition("/")[0]
-        while parent and parent not in into:
-            into.add(parent)
-            parent = parent.rpartition("/")[0]
-    return into
-
-
 def plan_dirs(plan: Plan) -> list[str]:
     """Every folder of ``plan`` (declared, above a declared one or above a file), sorted: parents first."""
-    return sorted(_with_parents((f.path for f in plan.files), _with_parents(plan.dirs, set(plan.dirs))))
+    return sorted(with_parents((f.path for f in plan.files), with_parents(plan.dirs, set(plan.dirs))))
 
 
 def make_dirs(root: str, dirs: list[str]) -> None:
@@ -179,8 +170,8 @@ def write_plan(
     half = (len(files) + 1) // 2
     mine, theirs = files[:half], files[half:]
     # Folders both halves need are made before the fork, the others by the side that needs them.
-    needed = _with_parents((f.path for f in theirs), set())
-    shared = _with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
+    needed = with_parents((f.path for f in theirs), set())
+    shared = with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
     make_dirs(root, [d for d in dirs if d in shared])
     read_fd, write_fd = os.pipe()
     pid = os.fork()

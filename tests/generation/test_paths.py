@@ -177,18 +177,10 @@ def test_project_id_leaves_room_for_the_names_beside_it(tmp_path):
     assert gen.generate("p" * 223, structure={"a": "x"}).summary["total_files"] == 1
 
 
-CHILD_NAMES = ["..", ".", "", "a\x00b", "bell\x07", "\u202eexe.txt", ".git", "GIT~1", "a\\b", "C:x", "n" * 256, "ok.txt", "x/y", "x//y"]
+def assert_same_verdict(checker, path: str, limits: Limits) -> None:
+    """``checker.check(path)`` passes, or refuses with the very error of the full check."""
+    from airflow_provider_hisham.generation.paths import check_relative_path
 
-
-@pytest.mark.parametrize("name", CHILD_NAMES)
-def test_path_checker_after_its_folders_passed_refuses_exactly_as_the_full_check(name):
-    """PathChecker checks only the last name of a path below a folder that passed: same verdicts, same errors."""
-    from airflow_provider_hisham.generation.paths import PathChecker, check_relative_path
-
-    limits = Limits(max_depth=4, max_path_bytes=300)
-    checker = PathChecker(limits)
-    assert checker.check("src") == "src" and checker.check("src/pkg") == "src/pkg"
-    path = f"src/pkg/{name}"
     try:
         check_relative_path(path, limits)
     except UnsafePathError as full:
@@ -197,6 +189,47 @@ def test_path_checker_after_its_folders_passed_refuses_exactly_as_the_full_check
         assert (fast.value.path, str(fast.value)) == (full.path, str(full))
     else:
         assert checker.check(path) == path
+
+
+CHILD_NAMES = ["..", ".", "", "a\x00b", "bell\x07", "\u202eexe.txt", ".git", "GIT~1", "a\\b", "C:x", "n" * 256, "ok.txt", "x/y", "x//y"]
+
+
+@pytest.mark.parametrize("name", CHILD_NAMES)
+def test_path_checker_after_its_folders_passed_refuses_exactly_as_the_full_check(name):
+    """PathChecker checks only the last name of a path below a folder that passed: same verdicts, same errors."""
+    from airflow_provider_hisham.generation.paths import PathChecker
+
+    limits = Limits(max_depth=4, max_path_bytes=300)
+    checker = PathChecker(limits)
+    assert checker.check("src") == "src" and checker.check("src/pkg") == "src/pkg"
+    path = f"src/pkg/{name}"
+    assert_same_verdict(checker, path, limits)
+
+
+@pytest.mark.parametrize("name", CHILD_NAMES + ["plain.txt", "-dash", "a" * 12, "Caf\u00e9", "git~1x", "gitx", "a:b", "_x+y=z@w,v-"])
+@pytest.mark.parametrize("below", ["", "src/", "caf\u00e9/"])
+def test_path_checker_plain_names_and_top_level_names_refuse_exactly_as_the_full_check(name, below):
+    """The one-match path for plain ASCII names, at the top and below a passed folder (an ASCII one
+    or not), against the full check with tight limits: same verdicts, same errors."""
+    from airflow_provider_hisham.generation.paths import PathChecker
+
+    limits = Limits(max_depth=2, max_path_bytes=16, max_name_bytes=11)
+    checker = PathChecker(limits)
+    if below:
+        checker.check(below.rstrip("/"))
+    path = below + name
+    assert_same_verdict(checker, path, limits)
+
+
+def test_check_tree_finds_the_folders_above_declared_folders_and_files():
+    from airflow_provider_hisham.generation.errors import PathCollisionError
+    from airflow_provider_hisham.generation.paths import check_tree
+
+    check_tree(["a/b/c.txt", "x/y.txt"], ["a/b", "q/r/s"])
+    with pytest.raises(PathCollisionError, match="'a': differs only in case from 'A'"):
+        check_tree(["A/z.txt"], ["a/b/c"])  # "a" is only an ancestor of a declared folder
+    with pytest.raises(PathCollisionError, match="is a file but collides with the folder"):
+        check_tree(["q/r", "z.txt"], ["q/r/s"])
 
 
 def test_path_checker_keeps_the_depth_and_length_limits():
