@@ -8,6 +8,10 @@ overrides) and the way ``{% set ns.x %}`` writes into a ``Namespace`` are not a 
 sandbox's bounds on ``~``, on loops and on namespace attributes live there, and a render that
 silently lost them would run unbounded.
 
+Compiled shapes travel between the two writer processes as code objects; a template is made
+from one with ``Template.from_code``, the constructor ``Environment.from_string`` itself uses
+(undocumented, in Jinja since 2.0).
+
 The render cache's literal slots (:func:`literal_slot`) live here too: literal text taken out of
 a compiled shape is printed as Jinja prints literal text, without ``finalize`` or the sandbox's
 ``getitem`` (both cost a call per slot and check nothing a literal string could break).
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 import jinja2
@@ -33,6 +38,11 @@ TESTED_JINJA = ("3.1.4", "3.1.5", "3.1.6")
 
 class JinjaSeamError(RuntimeError):
     """The installed Jinja no longer applies one of the sandbox's bounds: no template is rendered."""
+
+
+def template_from_code(env: jinja2.Environment, code: CodeType) -> jinja2.Template:
+    """The template of ``code`` (``env.compile(source)``), as ``env.from_string(source)`` gives it."""
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
 
 
 _LITERAL = "_hisham_literal_slot"

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any
+from types import CodeType
+from typing import Any, Protocol
 
 import jinja2
 from jinja2 import nodes
 
 from airflow_provider_hisham.generation.errors import LimitExceededError, RenderError
-from airflow_provider_hisham.generation.jinja_seams import literal_slot
+from airflow_provider_hisham.generation.jinja_seams import literal_slot, template_from_code
 from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.sandbox import BoundedEnvironment, BudgetExceeded
 
@@ -50,6 +51,22 @@ def _flat_globals(template: jinja2.Template) -> jinja2.Template:
     """
     template.globals = dict(template.globals)
     return template
+
+
+class ShapePending(Exception):
+    """The text's shape is the other writer's to compile: render it once that has arrived."""
+
+    def __init__(self, key: tuple) -> None:
+        super().__init__("shape compiled by the other writer")
+        self.key = key
+
+
+class ShapePeer(Protocol):
+    defer: bool
+
+    def mine(self, key: tuple) -> bool: ...
+    def take(self, key: tuple) -> CodeType | None: ...
+    def offer(self, key: tuple, code: CodeType) -> None: ...
 
 
 class Renderer:
@@ -106,6 +123,10 @@ class Renderer:
         # checked against the lexer once (on its cache miss) and scanning is only trusted after.
         self._scan = self._fast and self._shapes and not e.trim_blocks and not e.lstrip_blocks
         self._scan_refused: set[tuple] = set()
+        # Set by the writer while two processes render one plan (:mod:`.shape_exchange`): shapes
+        # the other process compiled are taken instead of compiled again.
+        self.shape_peer: ShapePeer | None = None
+        self._compiled: tuple[nodes.Template, CodeType] | None = None  # the last shape compiled, for the peer
 
     def has_syntax(self, text: str) -> bool:
         """Fast check: could this text change when rendered?"""
@@ -160,17 +181,27 @@ class Renderer:
             if not self._shapes or DATA_NAME in text:  # a text naming the literal slots cannot shadow them
                 return self._cached((text,), lambda: _flat_globals(env.from_string(text))), None
             scanned = self._scan_shape(text) if self._scan else None
+            peer = self.shape_peer
             if scanned is not None:
                 key, literals = scanned
                 template = self._cache.get(key)
                 if template is not None:
                     self._cache.move_to_end(key)
                     return template, literals
+                if peer is not None and key not in self._scan_refused:
+                    code = peer.take(key)
+                    if code is not None:
+                        return self._cached(key, lambda: _flat_globals(template_from_code(env, code))), literals
+                    if peer.defer and not peer.mine(key):
+                        raise ShapePending(key)
             shape, literals, tree = self._parse_shape(text)
             template = self._cached(shape, lambda: self._compile_shape(tree))
             if scanned is not None and scanned[0] not in self._scan_refused:
                 if scanned[1] == literals:
                     self._cached(scanned[0], lambda: template)
+                    compiled, self._compiled = self._compiled, None
+                    if peer is not None and compiled is not None and compiled[0] is tree:
+                        peer.offer(scanned[0], compiled[1])
                 else:
                     self._scan_refused.add(scanned[0])
             return template, literals
@@ -237,8 +268,12 @@ class Renderer:
         return ("tree", repr(tree)), literals, tree
 
     def _compile_shape(self, tree: nodes.Template) -> jinja2.Template:
-        """Compile a shape's tree (``Environment.from_string`` takes a parsed template too)."""
-        return _flat_globals(self.env.from_string(tree))
+        """Compile a shape's tree, as ``Environment.from_string`` does; while a peer writer takes
+        compiled shapes, keep the code to offer it."""
+        code = self.env.compile(tree)
+        if self.shape_peer is not None:
+            self._compiled = (tree, code)
+        return _flat_globals(template_from_code(self.env, code))
 
     @staticmethod
     def _substitute(text: str, context: dict[str, Any]) -> str | None:

@@ -2,7 +2,8 @@
 
 A forked worker takes the second half of a large plan (whole folders each side, so the two
 processes seldom create files in the same folder and wait on its lock); compiled templates from
-before the fork are shared for free and results (size, sha256, type) come back through a pipe,
+before the fork are shared for free, shapes compiled after it are split between the two and
+exchanged (:mod:`.shape_exchange`), and results (size, sha256, type) come back through a pipe,
 as plain tuples (pickling them costs a tenth of pickling dataclasses). It is forked only where
 :func:`.linux.fork_refusal` allows (Linux, no other thread running); otherwise one process writes
 everything.
@@ -26,8 +27,9 @@ from airflow_provider_hisham.generation.limits import Limits
 from airflow_provider_hisham.generation.linux import die_with_parent, fork_refusal
 from airflow_provider_hisham.generation.paths import with_parents
 from airflow_provider_hisham.generation.plan import Plan, PlannedFile
-from airflow_provider_hisham.generation.render import _NEWLINES, Renderer
+from airflow_provider_hisham.generation.render import _NEWLINES, Renderer, ShapePending
 from airflow_provider_hisham.generation.safe_load import read_file_bounded
+from airflow_provider_hisham.generation.shape_exchange import RESULT, ShapeExchange, send_frame, widen
 
 log = logging.getLogger(__name__)
 PARALLEL_MIN_FILES = 400
@@ -104,11 +106,21 @@ class _Producer:
 Row = tuple[str, int, str, str, bool]  # a FileRecord's fields, in order
 
 
-def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None, scale: int) -> list[Row]:
+def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limits: Limits, progress: Callable | None,
+                 scale: int, exchange: ShapeExchange | None = None) -> list[Row]:
+    """Write ``files``; with ``exchange``, a file whose shape the other process compiles waits
+    (at most until this process's other files are done) for that shape to arrive."""
     rows: list[Row] = []
     total = 0
-    for n, f in enumerate(files, 1):
-        content, kind, executable = producer.content(f)
+    waiting: dict[tuple, list[PlannedFile]] = {}
+
+    def write(f: PlannedFile) -> bool:
+        nonlocal total
+        try:
+            content, kind, executable = producer.content(f)
+        except ShapePending as pending:
+            waiting.setdefault(pending.key, []).append(f)
+            return False
         size = len(content)
         if size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, f.path)
@@ -125,8 +137,21 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
         finally:
             os.close(fd)
         rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, executable))
-        if progress is not None and n % 500 == 0:
-            progress(min(n * scale, len(files) * scale))
+        if progress is not None and len(rows) % 500 == 0:
+            progress(min(len(rows) * scale, len(files) * scale))
+        return True
+
+    for n, f in enumerate(files, 1):
+        write(f)
+        if waiting and n % 32 == 0:
+            exchange.drain()
+            for key in [k for k in waiting if exchange.has(k)]:
+                for later in waiting.pop(key):
+                    write(later)
+    if waiting:
+        exchange.defer = False  # compile here whatever has not come
+        for later in itertools.chain.from_iterable(waiting.values()):
+            write(later)
     return rows
 
 
@@ -173,50 +198,59 @@ def write_plan(
     needed = with_parents((f.path for f in theirs), set())
     shared = with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
     make_dirs(root, [d for d in dirs if d in shared])
+    # to_parent carries the worker's shapes, then its result; to_worker the parent's shapes
     read_fd, write_fd = os.pipe()
+    shapes_in, shapes_out = os.pipe()
+    for fd in (write_fd, shapes_out):
+        widen(fd)
     pid = os.fork()
     if pid == 0:  # worker: never returns
         status = 0
         try:
             os.close(read_fd)
+            os.close(shapes_out)
             die_with_parent()
             try:
+                renderer.shape_peer = ShapeExchange(1, write_fd, shapes_in)
                 make_dirs(root, [d for d in dirs if d in needed and d not in shared])
-                payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1)))
+                payload = pickle.dumps(("ok", _write_share(root, theirs, producer, limits, None, 1, renderer.shape_peer)))
             except GenerationError as err:
                 payload = pickle.dumps(("error", err))
             except BaseException as err:  # noqa: BLE001 - reported to the parent
                 payload = pickle.dumps(("error", GenerationError(f"worker failed: {type(err).__name__}: {err}")))
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_fd, view):]
+            if isinstance(renderer.shape_peer, ShapeExchange):
+                renderer.shape_peer.flush(wait=True)  # a shape frame half sent, before the result
+            os.set_blocking(write_fd, True)
+            send_frame(write_fd, RESULT, payload)
         except BaseException:  # noqa: BLE001
             status = 1
         finally:
             os._exit(status)
     os.close(write_fd)
+    os.close(shapes_in)
+    exchange = renderer.shape_peer = ShapeExchange(0, shapes_out, read_fd)
     try:
         make_dirs(root, [d for d in dirs if d not in needed])
-        own = _write_share(root, mine, producer, limits, progress, 2)
-        chunks = []
-        while True:
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        own = _write_share(root, mine, producer, limits, progress, 2, exchange)
+        os.close(shapes_out)
+        shapes_out = -1
+        result = exchange.finish()
         _, status = os.waitpid(pid, 0)
         pid = 0
     finally:
+        renderer.shape_peer = None
         os.close(read_fd)
+        if shapes_out >= 0:
+            os.close(shapes_out)
         if pid:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
-    if not chunks or status != 0:
+    if result is None or status != 0:
         raise GenerationError(f"generation worker died (status {status})")
-    kind, value = pickle.loads(b"".join(chunks))
+    kind, value = pickle.loads(result)
     if kind == "error":
         raise value
     records = [FileRecord(*row) for row in own + value]

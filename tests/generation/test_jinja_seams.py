@@ -47,3 +47,14 @@ def test_a_namespace_jinja_no_longer_writes_through_setitem_is_refused(unchecked
     monkeypatch.setattr(jinja_seams.BoundedNamespace, "__setitem__", Namespace.__setitem__)
     with pytest.raises(JinjaSeamError, match=r"namespace attributes through BoundedNamespace\); .*tested with Jinja2 3\.1\.4"):
         BoundedEnvironment(max_bytes=100, max_seconds=1)
+
+
+def test_a_template_made_from_compiled_code_renders_as_from_string() -> None:
+    """What the second writer process gets for a shape the other compiled: the same template."""
+    from airflow_provider_hisham.generation.jinja_seams import template_from_code
+
+    env = Renderer().env
+    source = "{% for x in items %}<{{ x ~ name }}>{% endfor %}{{ name | upper }}"
+    made = template_from_code(env, env.compile(source))
+    assert made.render(items=[1, 2], name="n") == env.from_string(source).render(items=[1, 2], name="n") == "<1n><2n>N"
+    assert made.environment is env
