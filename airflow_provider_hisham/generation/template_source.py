@@ -118,6 +118,8 @@ def _glob_matcher(patterns: list[str]) -> Callable[[str], bool]:
     if not patterns:
         return lambda path: False
     match = re.compile("|".join(fnmatch.translate(os.path.normcase(p)) for p in patterns)).match
+    if os.path.normcase("A") == "A":  # POSIX: normcase changes nothing
+        return lambda path: match(path) is not None
     return lambda path: match(os.path.normcase(path)) is not None
 
 
@@ -129,6 +131,8 @@ class _PathRenderer:
 
     def __call__(self, rel: str) -> str | None:
         """Rendered output path, or None when a segment renders empty (a conditional path)."""
+        if "\r" not in rel and not self.renderer.has_syntax(rel):  # most names: nothing to render
+            return self.paths.check(rel)
         out = self.renderer.render(rel, self.context, rel)
         if out == rel:
             return self.paths.check(out)
