@@ -30,6 +30,9 @@ from types import CodeType
 SHAPE, RESULT = b"S", b"R"
 _HEADER = struct.Struct("<cQ")
 _PIPE_BYTES = 1 << 20  # what an unprivileged process may ask for (fs.pipe-max-size)
+# Shapes received and not yet used are held at most to this many bytes; more are dropped (this
+# process compiles those itself), so a template of thousands of big shapes cannot fill memory.
+MAX_HELD_BYTES = 32 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -64,6 +67,7 @@ class ShapeExchange:
         self.out_fd, self.in_fd = out_fd, in_fd
         self.defer = True  # cleared once this process's own files are done: compile what is left
         self._shapes: dict[tuple, bytes] = {}
+        self._held = 0  # bytes in _shapes
         self._buffer = bytearray()
         self._unsent = memoryview(b"")
         self.results: list[bytes] = []
@@ -110,7 +114,10 @@ class ShapeExchange:
         if data is None and self.in_fd is not None:
             self.drain()
             data = self._shapes.pop(key, None)
-        return None if data is None else marshal.loads(data)
+        if data is None:
+            return None
+        self._held -= len(data)
+        return marshal.loads(data)
 
     def has(self, key: tuple) -> bool:
         return key in self._shapes
@@ -152,7 +159,9 @@ class ShapeExchange:
             payload = bytes(buffer[start + _HEADER.size:end])
             if kind == SHAPE:
                 key, code = pickle.loads(payload)
-                self._shapes.setdefault(key, code)
+                if key not in self._shapes and self._held + len(code) <= MAX_HELD_BYTES:
+                    self._shapes[key] = code
+                    self._held += len(code)
             else:
                 self.results.append(payload)
             start = end

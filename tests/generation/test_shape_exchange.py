@@ -152,3 +152,27 @@ def test_an_offer_to_an_ended_process_is_dropped():
     sender.offer(next(k for k in (("a", n) for n in range(100)) if sender.mine(k)), compile("1", "<s>", "eval"))
     assert sender.out_fd is None and sender.flush()
     os.close(write_fd)
+
+
+def test_shapes_held_unused_are_bounded(monkeypatch):
+    """Past MAX_HELD_BYTES of shapes not yet taken, more are dropped; taking one frees its room."""
+    import marshal
+    import pickle
+
+    from airflow_provider_hisham.generation import shape_exchange
+
+    code = compile("x = 'a'", "<shape>", "exec")
+    size = len(marshal.dumps(code))
+    monkeypatch.setattr(shape_exchange, "MAX_HELD_BYTES", 3 * size)
+    read_fd, write_fd = os.pipe()
+    for n in range(5):
+        send_frame(write_fd, shape_exchange.SHAPE, pickle.dumps((("k", n), marshal.dumps(code))))
+    receiver = ShapeExchange(0, None, read_fd)
+    receiver.drain()
+    assert [receiver.has(("k", n)) for n in range(5)] == [True, True, True, False, False]
+    assert receiver.take(("k", 0)) is not None
+    send_frame(write_fd, shape_exchange.SHAPE, pickle.dumps((("k", 5), marshal.dumps(code))))
+    receiver.drain()
+    assert receiver.has(("k", 5))
+    os.close(write_fd)
+    os.close(read_fd)
