@@ -198,7 +198,7 @@ def write_plan(
     needed = with_parents((f.path for f in theirs), set())
     shared = with_parents(itertools.chain((f.path for f in mine), plan.dirs), set()) & needed
     make_dirs(root, [d for d in dirs if d in shared])
-    # to_parent carries the worker's shapes, then its result; to_worker the parent's shapes
+    # read_fd/write_fd: the worker's shapes, then its result; shapes_in/shapes_out: the parent's shapes
     read_fd, write_fd = os.pipe()
     shapes_in, shapes_out = os.pipe()
     for fd in (write_fd, shapes_out):
