@@ -188,11 +188,11 @@ class Renderer:
                 if template is not None:
                     self._cache.move_to_end(key)
                     return template, literals
-                if peer is not None and key not in self._scan_refused:
-                    code = peer.take(key)
+                if peer is not None and key not in self._scan_refused and not peer.mine(key):
+                    code = peer.take(key)  # only the other process sends its own shapes
                     if code is not None:
                         return self._cached(key, lambda: _flat_globals(template_from_code(env, code))), literals
-                    if peer.defer and not peer.mine(key):
+                    if peer.defer:
                         raise ShapePending(key)
             shape, literals, tree = self._parse_shape(text)
             template = self._cached(shape, lambda: self._compile_shape(tree))

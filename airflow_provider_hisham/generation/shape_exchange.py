@@ -48,11 +48,14 @@ def frame(kind: bytes, payload: bytes) -> bytes:
     return _HEADER.pack(kind, len(payload)) + payload
 
 
-def send_frame(fd: int, kind: bytes, payload: bytes) -> None:
-    """Write one whole frame to a blocking ``fd``."""
-    view = memoryview(frame(kind, payload))
+def _write_all(fd: int, view: memoryview) -> None:
     while view:
         view = view[os.write(fd, view):]
+
+
+def send_frame(fd: int, kind: bytes, payload: bytes) -> None:
+    """Write one whole frame to a blocking ``fd``."""
+    _write_all(fd, memoryview(frame(kind, payload)))
 
 
 class ShapeExchange:
@@ -93,8 +96,8 @@ class ShapeExchange:
         (only the forked writer, before its result, while the parent reads to the end)."""
         if self._unsent and wait:
             os.set_blocking(self.out_fd, True)
-            while self._unsent:
-                self._unsent = self._unsent[os.write(self.out_fd, self._unsent):]
+            _write_all(self.out_fd, self._unsent)
+            self._unsent = memoryview(b"")
         elif self._unsent:
             self._unsent = self._write(self._unsent)
         return not self._unsent

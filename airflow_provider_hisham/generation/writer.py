@@ -114,13 +114,13 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
     total = 0
     waiting: dict[tuple, list[PlannedFile]] = {}
 
-    def write(f: PlannedFile) -> bool:
+    def write(f: PlannedFile) -> None:
         nonlocal total
         try:
             content, kind, executable = producer.content(f)
         except ShapePending as pending:
             waiting.setdefault(pending.key, []).append(f)
-            return False
+            return
         size = len(content)
         if size > limits.max_file_bytes:
             raise LimitExceededError("max_file_bytes", size, limits.max_file_bytes, f.path)
@@ -139,7 +139,6 @@ def _write_share(root: str, files: list[PlannedFile], producer: _Producer, limit
         rows.append((f.path, size, hashlib.sha256(content).hexdigest(), kind, executable))
         if progress is not None and len(rows) % 500 == 0:
             progress(min(len(rows) * scale, len(files) * scale))
-        return True
 
     for n, f in enumerate(files, 1):
         write(f)
